@@ -1,0 +1,71 @@
+"""Idempotent writes: the first answer to a caller's idempotency key, recorded with the fact.
+
+The acknowledgement is saved in the same transaction as the fact it acknowledges, under an id
+derived from the caller and the key. A retry therefore either finds it (and gets the first
+answer back) or collides with it in the event store: a fact can never be recorded twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime  # noqa: TC003  (event fields are resolved at run time)
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+
+def acknowledgement_key(caller: str, key: str) -> UUID:
+    """The aggregate id of one caller's idempotency key."""
+    return uuid5(NAMESPACE_URL, f"consent-ledger:idempotency:{caller}:{key}")
+
+
+class Acknowledgement(Aggregate):
+    """The answer given to one idempotency key."""
+
+    class Given(Aggregate.Created):
+        """The ledger answered a request carrying this idempotency key."""
+
+        caller: str
+        idempotency_key: str
+        request_sha256: str
+        fact_type: str
+        fact_id: UUID
+        fact_version: int
+        fact_recorded_at: datetime
+
+    def __init__(  # noqa: PLR0913  (the fields of the Given event)
+        self,
+        caller: str,
+        idempotency_key: str,
+        request_sha256: str,
+        fact_type: str,
+        fact_id: UUID,
+        fact_version: int,
+        fact_recorded_at: datetime,
+    ) -> None:
+        """Keep the answer."""
+        self.caller = caller
+        self.idempotency_key = idempotency_key
+        self.request_sha256 = request_sha256
+        self.fact_type = fact_type
+        self.fact_id = fact_id
+        self.fact_version = fact_version
+        self.fact_recorded_at = fact_recorded_at
+
+    @classmethod
+    def give(  # noqa: PLR0913
+        cls,
+        caller: str,
+        idempotency_key: str,
+        request_sha256: str,
+        fact_type: str,
+        fact_id: UUID,
+        fact_version: int,
+        fact_recorded_at: datetime,
+    ) -> Acknowledgement:
+        """Record the answer to a keyed request."""
+        return cls._create(
+            cls.Given, id=acknowledgement_key(caller, idempotency_key), caller=caller,
+            idempotency_key=idempotency_key, request_sha256=request_sha256, fact_type=fact_type,
+            fact_id=fact_id, fact_version=fact_version, fact_recorded_at=fact_recorded_at,
+            timestamp=fact_recorded_at,
+        )

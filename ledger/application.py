@@ -1,0 +1,719 @@
+"""The consent ledger as an event-sourced application: commands in, receipts out.
+
+Each command loads the aggregate it concerns, lets the aggregate decide (raising a typed
+refusal, or recording one event), and saves — together with the idempotency acknowledgement
+when the caller gave a key. A save that loses a race on the aggregate's version is retried
+from a fresh read, so two writers never both pass a rule only one of them may pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+
+from ledger.acknowledgement import Acknowledgement, acknowledgement_key
+from ledger.breach import Breach, breach_key
+from ledger.claim import Claim, claim_key
+from ledger.errors import (
+    ConcurrentWriteConflict,
+    IdempotencyKeyReused,
+    NotFound,
+    SubjectDestroyed,
+    VersionMismatch,
+)
+from ledger.policy import Policy, policy_key
+from ledger.sealing import KeyStore, Sealer
+from ledger.stamp import Stamp
+from ledger.storage import Database, SqlKeyStore, position_of
+from ledger.subject import Subject, subject_key
+from ledger.transcoding import OrjsonTranscoder, TypedMapper
+from ledger.terms import Sealed
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from uuid import UUID
+
+    from eventsourcing.utils import EnvType
+
+    from ledger.history import PolicyVersionTerms
+    from ledger.terms import PolicyId, SubjectId
+
+A = TypeVar("A", bound=Aggregate)
+MAX_ATTEMPTS = 50
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The ledger's clock; the only place below the HTTP edge that reads it."""
+    return datetime.now(UTC)
+
+
+def text_sha256(text: str) -> str:
+    """The address of a policy text: SHA-256 of its exact UTF-8 bytes (clause 9.1)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a write answers: which event it recorded and where it sits in the log."""
+
+    event_type: str
+    aggregate_id: UUID
+    version: int
+    position: int
+    recorded_at: datetime
+    replayed: bool = False
+    """True when an idempotent retry got the first request's answer and nothing new was recorded."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who is writing, and the idempotency key they gave (if any)."""
+
+    caller: str
+    idempotency_key: str | None = None
+    expected_version: int | None = None
+    """Optimistic concurrency: refuse unless the record is still at this version."""
+
+
+@dataclass(frozen=True)
+class RecordedFact:
+    """One stored event as a reader sees it: personal fields opened, or None once destroyed."""
+
+    number: int
+    event_type: str
+    occurred_at: datetime | None
+    recorded_at: datetime
+    recorded_by: str | None
+    fields: dict[str, object]
+
+
+class ConsentLedger(Application[Any]):
+    """Records every fact of the policy and enforces its rules on write."""
+
+    name = "ConsentLedger"
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        master_key: bytes | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """Open the event store described by `env`; `master_key` is needed only to seal and open."""
+        super().__init__(env)
+        self.clock = clock
+        self._master_key = master_key
+        self._sealer: Sealer | None = None
+
+    def construct_transcoder(self) -> Transcoder:
+        """Store events as canonical orjson bytes."""
+        return OrjsonTranscoder()
+
+    def construct_mapper(self) -> Mapper[Any]:
+        """Restore event fields to their annotated types."""
+        return TypedMapper(transcoder=self.construct_transcoder())
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgres`, as the recorder in use."""
+        return "postgres" if "postgres" in type(self.recorder).__module__ else "sqlite"
+
+    @property
+    def events_table(self) -> str:
+        """The qualified name of the table the recorder stores events in."""
+        table: str = self.recorder.events_table_name  # type: ignore[attr-defined]
+        schema = getattr(self.recorder.datastore, "schema", None)  # type: ignore[attr-defined]
+        return f'"{schema}".{table}' if self.backend == "postgres" and schema else table
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals personal values; needs the master key."""
+        if self._sealer is None:
+            if self._master_key is None:
+                msg = "this ledger was opened without a master key; personal values cannot be sealed or opened"
+                raise RuntimeError(msg)
+            schema = getattr(self.recorder.datastore, "schema", None)  # type: ignore[attr-defined]
+            keys: KeyStore = SqlKeyStore(self.recorder.datastore, self.backend, schema if self.backend == "postgres" else None)  # type: ignore[attr-defined,arg-type]
+            self._sealer = Sealer(self._master_key, keys)
+        return self._sealer
+
+    # Writing.
+
+    def _stamp(self, request: Request, occurred_at: datetime | None) -> Stamp:
+        now = self.clock()
+        return Stamp(request.caller, occurred_at or now, now)
+
+    def _write(  # noqa: C901  (one loop: replay, decide, save, retry)
+        self,
+        load: Callable[[datetime], A],
+        decide: Callable[[A, Stamp], object],
+        request: Request,
+        occurred_at: datetime | None,
+        fingerprint: dict[str, object],
+    ) -> Receipt:
+        """Decide and record one fact, retrying from a fresh read when a concurrent write won."""
+        digest = hashlib.sha256(orjson.dumps(fingerprint, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)).hexdigest()
+        for _ in range(MAX_ATTEMPTS):
+            if request.idempotency_key:
+                replay = self._replay(request, digest)
+                if replay is not None:
+                    return replay
+            stamp = self._stamp(request, occurred_at)
+            aggregate = load(stamp.recorded_at)
+            if request.expected_version is not None and aggregate.version != request.expected_version:
+                msg = f"the record is at version {aggregate.version}, not {request.expected_version}; read it again"
+                raise VersionMismatch(msg)
+            decide(aggregate, stamp)
+            pending = aggregate.pending_events
+            if not pending:
+                return self._receipt_of_current(aggregate)
+            last = pending[-1]
+            to_save: list[Aggregate] = [aggregate]
+            if request.idempotency_key:
+                to_save.append(
+                    Acknowledgement.give(
+                        request.caller, request.idempotency_key, digest, type(last).__name__,
+                        aggregate.id, last.originator_version, stamp.recorded_at,
+                    )
+                )
+            try:
+                recordings = self.save(*to_save)
+            except IntegrityError:
+                continue
+            position = next(r.notification.id for r in recordings if r.domain_event is last)
+            return Receipt(type(last).__name__, aggregate.id, last.originator_version, position, stamp.recorded_at)
+        msg = "the record kept changing under concurrent writes; retry the request"
+        raise ConcurrentWriteConflict(msg)
+
+    def _replay(self, request: Request, digest: str) -> Receipt | None:
+        assert request.idempotency_key is not None  # noqa: S101  (checked by the caller)
+        try:
+            ack: Acknowledgement = self.repository.get(acknowledgement_key(request.caller, request.idempotency_key))
+        except AggregateNotFoundError:
+            return None
+        if ack.request_sha256 != digest:
+            msg = (
+                f"idempotency key {request.idempotency_key!r} was first used on "
+                f"{ack.fact_recorded_at.isoformat()} for a different request; use a new key"
+            )
+            raise IdempotencyKeyReused(msg)
+        position = position_of(self.recorder.datastore, self.events_table, self.backend, ack.fact_id, ack.fact_version)  # type: ignore[attr-defined]
+        return Receipt(ack.fact_type, ack.fact_id, ack.fact_version, position or 0, ack.fact_recorded_at, replayed=True)
+
+    def _receipt_of_current(self, aggregate: Aggregate) -> Receipt:
+        """For a command that found its fact already recorded (an identical policy version)."""
+        position = position_of(self.recorder.datastore, self.events_table, self.backend, aggregate.id, aggregate.version)  # type: ignore[attr-defined]
+        return Receipt(
+            "Unchanged", aggregate.id, aggregate.version, position or 0, aggregate.modified_on, replayed=True
+        )
+
+    def _subject(self, subject_id: SubjectId) -> Callable[[datetime], Subject]:
+        def load(now: datetime) -> Subject:
+            try:
+                subject: Subject = self.repository.get(subject_key(subject_id))
+            except AggregateNotFoundError:
+                return Subject.open(subject_id, now)
+            return subject
+
+        return load
+
+    def _existing(self, key: UUID, what: str) -> Callable[[datetime], Any]:
+        def load(_: datetime) -> Any:
+            try:
+                return self.repository.get(key)
+            except AggregateNotFoundError:
+                raise NotFound(f"{what} is not recorded") from None
+
+        return load
+
+    def seal(self, subject_id: SubjectId, field: str, value: str | None) -> Sealed | None:
+        """Seal a personal value with the subject's key; refused once the subject is destroyed."""
+        if value is None:
+            return None
+        if self.is_destroyed(subject_id):
+            self.sealer.shred(subject_key(subject_id))
+            msg = f"subject {subject_id}'s data were destroyed; nothing personal can be recorded for them"
+            raise SubjectDestroyed(msg)
+        return self.sealer.seal(subject_key(subject_id), field, value)
+
+    def is_destroyed(self, subject_id: SubjectId) -> bool:
+        """Whether the subject's data were destroyed (as recorded now)."""
+        try:
+            subject: Subject = self.repository.get(subject_key(subject_id))
+        except AggregateNotFoundError:
+            return False
+        from ledger.rules import destruction  # noqa: PLC0415
+
+        return destruction(subject.entries) is not None
+
+    # Commands: policies.
+
+    def publish_policy_version(  # noqa: PLR0913
+        self,
+        request: Request,
+        *,
+        policy_id: PolicyId,
+        version: str,
+        text_sha256: dict[Any, str],
+        purposes: frozenset[Any],
+        optional_purposes: frozenset[Any],
+        recipient_categories: frozenset[Any],
+        effective_from: datetime | None = None,
+        operator_name: str = "",
+        operator_bin: str = "",
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Publish a policy version (adopting the policy on its first version)."""
+
+        def load(now: datetime) -> Policy:
+            try:
+                policy: Policy = self.repository.get(policy_key(policy_id))
+            except AggregateNotFoundError:
+                return Policy.adopt(policy_id, operator_name, operator_bin, Stamp(request.caller, now, now))
+            return policy
+
+        return self._write(
+            load,
+            lambda p, s: p.publish_version(
+                version, text_sha256, purposes, optional_purposes, recipient_categories, effective_from, s
+            ),
+            request,
+            occurred_at,
+            {"cmd": "publish", "policy": policy_id, "version": version, "sha": text_sha256,
+             "purposes": sorted(purposes), "optional": sorted(optional_purposes),
+             "categories": sorted(recipient_categories), "effective_from": effective_from},
+        )
+
+    def policy(self, policy_id: PolicyId) -> Policy:
+        """The policy with every version published."""
+        try:
+            policy: Policy = self.repository.get(policy_key(policy_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"policy {policy_id!r} is not recorded") from None
+        return policy
+
+    def policy_versions(self, subject: Subject) -> dict[tuple[PolicyId, str], PolicyVersionTerms]:
+        """The terms of every version of every policy the subject has accepted."""
+        from ledger.history import Acceptance  # noqa: PLC0415
+
+        policy_ids = {e.policy_id for e in subject.entries if isinstance(e, Acceptance)}
+        terms: dict[tuple[PolicyId, str], PolicyVersionTerms] = {}
+        for pid in policy_ids:
+            for v in self.policy(pid).versions.values():
+                terms[(pid, v.version)] = v
+        return terms
+
+    # Commands: a subject's record.
+
+    def grant_consent(  # noqa: PLR0913
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        policy_id: PolicyId,
+        policy_version: str,
+        language: Any,
+        text_sha256: str,
+        method: Any,
+        channel: str,
+        optional_purposes: frozenset[Any] = frozenset(),
+        data_categories: frozenset[Any] = frozenset(),
+        third_parties: bool = False,
+        cross_border: bool = False,
+        publication: bool = False,
+        valid_until: datetime | None = None,
+        actor: Any = "subject",
+        representative: str | None = None,
+        evidence: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record consent to a policy version (clauses 2.1, 3.1, 4.1.6; Art. 8(4))."""
+        policy = self.policy(policy_id)
+        terms = policy.versions.get(policy_version)
+        if terms is None:
+            raise NotFound(f"policy {policy_id!r} has no published version {policy_version!r}")
+        sealed_rep = self.seal(subject_id, "representative", representative)
+        sealed_evidence = self.seal(subject_id, "evidence", evidence)
+        return self._write(
+            self._subject(subject_id),
+            lambda s, st: s.grant_consent(
+                terms, list(policy.versions.values()), language=language, text_sha256=text_sha256,
+                method=method, channel=channel, optional_purposes=optional_purposes,
+                data_categories=data_categories, third_parties=third_parties, cross_border=cross_border,
+                publication=publication, valid_until=valid_until, actor=actor,
+                representative=sealed_rep, evidence=sealed_evidence, stamp=st,
+            ),
+            request,
+            occurred_at,
+            {"cmd": "consent", "subject": subject_id, "policy": policy_id, "version": policy_version,
+             "language": language, "sha": text_sha256, "method": method, "channel": channel,
+             "optional": sorted(optional_purposes), "categories": sorted(data_categories),
+             "flags": [third_parties, cross_border, publication], "valid_until": valid_until,
+             "actor": actor, "occurred_at": occurred_at},
+        )
+
+    def withdraw_consent(  # noqa: PLR0913
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        policy_id: PolicyId,
+        purposes: frozenset[Any] = frozenset(),
+        channel: str,
+        actor: Any = "subject",
+        representative: str | None = None,
+        evidence: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record a withdrawal of consent (clause 2.2; Art. 8(7))."""
+        sealed_rep = self.seal(subject_id, "representative", representative)
+        sealed_evidence = self.seal(subject_id, "evidence", evidence)
+        return self._write(
+            self._subject(subject_id),
+            lambda s, st: s.withdraw_consent(
+                policy_id, purposes, channel=channel, actor=actor, representative=sealed_rep,
+                evidence=sealed_evidence, stamp=st,
+            ),
+            request,
+            occurred_at,
+            {"cmd": "withdraw", "subject": subject_id, "policy": policy_id, "purposes": sorted(purposes),
+             "channel": channel, "actor": actor, "occurred_at": occurred_at},
+        )
+
+    def refuse_withdrawal(  # noqa: PLR0913
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        policy_id: PolicyId,
+        open_obligation: str,
+        reason: str,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record a reasoned refusal to withdraw while an obligation is open (Art. 8(2))."""
+        return self._write(
+            self._subject(subject_id),
+            lambda s, st: s.refuse_withdrawal(policy_id, open_obligation, reason, st),
+            request,
+            occurred_at,
+            {"cmd": "refuse", "subject": subject_id, "policy": policy_id, "obligation": open_obligation,
+             "reason": reason, "occurred_at": occurred_at},
+        )
+
+    def grant_written_permission(  # noqa: PLR0913
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        permission_id: str,
+        recipient: str,
+        recipient_category: Any,
+        purpose: Any,
+        document: str,
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record prior written permission for a disclosure (clause 6.2.2)."""
+        sealed_document = self.seal(subject_id, "document", document)
+        assert sealed_document is not None  # noqa: S101  (document is required)
+        return self._write(
+            self._subject(subject_id),
+            lambda s, st: s.grant_written_permission(
+                permission_id, recipient=recipient, recipient_category=recipient_category, purpose=purpose,
+                valid_from=valid_from, valid_until=valid_until, document=sealed_document, stamp=st,
+            ),
+            request,
+            occurred_at,
+            {"cmd": "permit", "subject": subject_id, "id": permission_id, "recipient": recipient,
+             "category": recipient_category, "purpose": purpose, "from": valid_from, "until": valid_until,
+             "occurred_at": occurred_at},
+        )
+
+    def record_disclosure(  # noqa: PLR0913
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        recipient: str,
+        recipient_category: Any,
+        purpose: Any,
+        data_categories: frozenset[Any],
+        ground: Any,
+        reference: str,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record a disclosure, only if a ground holds at its time (clauses 5.2, 6.2.2; Art. 9)."""
+
+        def decide(s: Subject, st: Stamp) -> object:
+            return s.disclose(
+                self.policy_versions(s), recipient=recipient, recipient_category=recipient_category,
+                purpose=purpose, data_categories=data_categories, ground=ground, reference=reference, stamp=st,
+            )
+
+        return self._write(
+            self._subject(subject_id), decide, request, occurred_at,
+            {"cmd": "disclose", "subject": subject_id, "recipient": recipient, "category": recipient_category,
+             "purpose": purpose, "data": sorted(data_categories), "ground": ground, "ref": reference,
+             "occurred_at": occurred_at},
+        )
+
+    def block_data(  # noqa: PLR0913
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        block_id: str,
+        requester: Any,
+        ground: Any,
+        request_details: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Block the subject's data from the moment of the request (clause 6.2.4)."""
+        sealed = self.seal(subject_id, "request", request_details)
+        return self._write(
+            self._subject(subject_id),
+            lambda s, st: s.block(block_id, requester, ground, sealed, st),
+            request,
+            occurred_at,
+            {"cmd": "block", "subject": subject_id, "id": block_id, "requester": requester, "ground": ground,
+             "occurred_at": occurred_at},
+        )
+
+    def lift_block(
+        self, request: Request, subject_id: SubjectId, *, block_id: str, outcome: Any, occurred_at: datetime | None = None
+    ) -> Receipt:
+        """Lift a block with the verification's outcome (clause 6.2.4)."""
+        return self._write(
+            self._existing(subject_key(subject_id), f"subject {subject_id}"),
+            lambda s, st: s.lift_block(block_id, outcome, st),
+            request,
+            occurred_at,
+            {"cmd": "lift", "subject": subject_id, "id": block_id, "outcome": outcome, "occurred_at": occurred_at},
+        )
+
+    def record_correction(
+        self, request: Request, subject_id: SubjectId, *, data_categories: frozenset[Any], occurred_at: datetime | None = None
+    ) -> Receipt:
+        """Record which categories of the subject's data were corrected (clause 6.1.2)."""
+        return self._write(
+            self._subject(subject_id),
+            lambda s, st: s.correct(data_categories, st),
+            request,
+            occurred_at,
+            {"cmd": "correct", "subject": subject_id, "data": sorted(data_categories), "occurred_at": occurred_at},
+        )
+
+    def destroy_data(
+        self, request: Request, subject_id: SubjectId, *, ground: Any, occurred_at: datetime | None = None
+    ) -> Receipt:
+        """Record destruction, then destroy the subject's key (clause 5.3; Art. 1(6))."""
+        key = subject_key(subject_id)
+        try:
+            receipt = self._write(
+                self._existing(key, f"subject {subject_id}"),
+                lambda s, st: s.destroy(ground, st),
+                request,
+                occurred_at,
+                {"cmd": "destroy", "subject": subject_id, "ground": ground, "occurred_at": occurred_at},
+            )
+        except SubjectDestroyed:
+            self.sealer.shred(key)  # finish a destruction whose key deletion was interrupted
+            raise
+        self.sealer.shred(key)
+        return receipt
+
+    def retract_entry(  # noqa: PLR0913
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        number: int,
+        reason: str,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Strike out an entry recorded by mistake; the entry stays in the history."""
+        return self._write(
+            self._existing(subject_key(subject_id), f"subject {subject_id}"),
+            lambda s, st: s.retract(number, reason, st),
+            request,
+            occurred_at,
+            {"cmd": "retract", "subject": subject_id, "number": number, "reason": reason, "occurred_at": occurred_at},
+        )
+
+    # Commands: breaches and claims.
+
+    def record_breach(  # noqa: PLR0913
+        self,
+        request: Request,
+        *,
+        breach_ref: str,
+        data_categories: frozenset[Any],
+        subject_ids: frozenset[SubjectId],
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record a breach found (clause 5.4); its authority notice is due in 1 working day."""
+
+        def load(now: datetime) -> Breach:
+            try:
+                existing: Breach = self.repository.get(breach_key(breach_ref))
+            except AggregateNotFoundError:
+                return Breach.find(breach_ref, data_categories, subject_ids, self._stamp(request, occurred_at))
+            from ledger.errors import InvalidFact  # noqa: PLC0415
+
+            raise InvalidFact(f"breach {breach_ref!r} is already recorded (found {existing.found_at.isoformat()})")
+
+        return self._write(
+            load, lambda _b, _s: None, request, occurred_at,
+            {"cmd": "breach", "ref": breach_ref, "data": sorted(data_categories), "subjects": sorted(subject_ids),
+             "occurred_at": occurred_at},
+        )
+
+    def record_authority_notice(
+        self, request: Request, *, breach_ref: str, channel: Any, reference: str, occurred_at: datetime | None = None
+    ) -> Receipt:
+        """Record that the authorised body was told of a breach (Art. 25(2)(8))."""
+        return self._write(
+            self._existing(breach_key(breach_ref), f"breach {breach_ref!r}"),
+            lambda b, st: b.tell_authority(channel, reference, st),
+            request,
+            occurred_at,
+            {"cmd": "tell-authority", "ref": breach_ref, "channel": channel, "reference": reference,
+             "occurred_at": occurred_at},
+        )
+
+    def record_subject_notice(
+        self, request: Request, *, breach_ref: str, subject_id: SubjectId, channel: Any, occurred_at: datetime | None = None
+    ) -> Receipt:
+        """Record that an affected subject was told of a breach (clause 5.4)."""
+        return self._write(
+            self._existing(breach_key(breach_ref), f"breach {breach_ref!r}"),
+            lambda b, st: b.tell_subject(subject_id, channel, st),
+            request,
+            occurred_at,
+            {"cmd": "tell-subject", "ref": breach_ref, "subject": subject_id, "channel": channel,
+             "occurred_at": occurred_at},
+        )
+
+    def receive_claim(
+        self, request: Request, *, claim_ref: str, subject_id: SubjectId, claimant: str, occurred_at: datetime | None = None
+    ) -> Receipt:
+        """Record a pre-trial claim received (clause 8.1); the claimant's name is sealed."""
+        sealed = self.seal(subject_id, "claimant", claimant)
+        assert sealed is not None  # noqa: S101  (claimant is required)
+
+        def load(now: datetime) -> Claim:
+            try:
+                existing: Claim = self.repository.get(claim_key(claim_ref))
+            except AggregateNotFoundError:
+                return Claim.receive(claim_ref, subject_id, sealed, self._stamp(request, occurred_at))
+            from ledger.errors import InvalidFact  # noqa: PLC0415
+
+            raise InvalidFact(f"claim {claim_ref!r} is already recorded (received {existing.received_at.isoformat()})")
+
+        return self._write(
+            load, lambda _c, _s: None, request, occurred_at,
+            {"cmd": "claim", "ref": claim_ref, "subject": subject_id, "occurred_at": occurred_at},
+        )
+
+    def answer_claim(
+        self, request: Request, *, claim_ref: str, outcome: Any, channel: Any, occurred_at: datetime | None = None
+    ) -> Receipt:
+        """Record the written answer to a claim (clause 8.2)."""
+        return self._write(
+            self._existing(claim_key(claim_ref), f"claim {claim_ref!r}"),
+            lambda c, st: c.answer(outcome, channel, st),
+            request,
+            occurred_at,
+            {"cmd": "answer", "ref": claim_ref, "outcome": outcome, "channel": channel, "occurred_at": occurred_at},
+        )
+
+    def take_claim_to_court(
+        self, request: Request, *, claim_ref: str, court_case: str, occurred_at: datetime | None = None
+    ) -> Receipt:
+        """Record that a claim's dispute went to court (clause 8.3)."""
+        return self._write(
+            self._existing(claim_key(claim_ref), f"claim {claim_ref!r}"),
+            lambda c, st: c.take_to_court(court_case, st),
+            request,
+            occurred_at,
+            {"cmd": "court", "ref": claim_ref, "case": court_case, "occurred_at": occurred_at},
+        )
+
+    # Reading back.
+
+    def subject(self, subject_id: SubjectId) -> Subject:
+        """The subject's record as the aggregate holds it."""
+        try:
+            subject: Subject = self.repository.get(subject_key(subject_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"subject {subject_id!r} is not recorded") from None
+        return subject
+
+    def subject_facts(self, subject_id: SubjectId) -> list[RecordedFact]:
+        """Every event of the subject, personal fields opened (None once destroyed)."""
+        key = subject_key(subject_id)
+        self.subject(subject_id)  # NotFound if never recorded
+        destroyed = self.is_destroyed(subject_id)
+        return [self._as_fact(e, key, destroyed) for e in self.events.get(key)]
+
+    def _as_fact(self, event: Any, key: UUID, destroyed: bool) -> RecordedFact:  # noqa: FBT001
+        fields: dict[str, object] = {}
+        for name, value in vars(event).items():
+            if name in ("originator_id", "originator_version", "timestamp", "originator_topic", "recorded_by", "occurred_at"):
+                continue
+            if isinstance(value, Sealed):
+                fields[name] = None if destroyed else self.sealer.open(key, name, value)
+            else:
+                fields[name] = value
+        return RecordedFact(
+            number=event.originator_version,
+            event_type=type(event).__name__,
+            occurred_at=getattr(event, "occurred_at", None),
+            recorded_at=event.timestamp,
+            recorded_by=getattr(event, "recorded_by", None),
+            fields=fields,
+        )
+
+    def claim(self, claim_ref: str) -> Claim:
+        """One claim."""
+        return self._existing(claim_key(claim_ref), f"claim {claim_ref!r}")(self.clock())  # type: ignore[no-any-return]
+
+    def claimant(self, claim_ref: str) -> str | None:
+        """The claimant's name in clear, or None once the subject was destroyed."""
+        claim = self.claim(claim_ref)
+        if self.is_destroyed(claim.subject_id):  # type: ignore[arg-type]
+            return None
+        return self.sealer.open(subject_key(claim.subject_id), "claimant", claim.claimant)  # type: ignore[arg-type]
+
+    def breach(self, breach_ref: str) -> Breach:
+        """One breach."""
+        return self._existing(breach_key(breach_ref), f"breach {breach_ref!r}")(self.clock())  # type: ignore[no-any-return]
+
+    def max_position(self) -> int:
+        """The position of the newest event in the log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def iter_positions(self, start: int = 1, batch: int = 500) -> Iterator[Any]:
+        """Notifications from `start` on, in log order."""
+        while True:
+            notes = self.recorder.select_notifications(start=start, limit=batch)
+            if not notes:
+                return
+            yield from notes
+            start = notes[-1].id + 1
+
+
+def open_ledger(database: Database, master_key: bytes | None, clock: Callable[[], datetime] = utc_now) -> ConsentLedger:
+    """Compose the ledger on a database: create what is missing, then open the event store."""
+    database.prepare()
+    return ConsentLedger(env=database.env, master_key=master_key, clock=clock)

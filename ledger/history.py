@@ -1,0 +1,167 @@
+"""A subject's record as plain values: what the rules read, on the write and the read side.
+
+The aggregate keeps these entries, and the projections rebuild the same entries from their
+tables, so a rule is one function over one shape of data wherever it runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime  # noqa: TC003  (dataclass fields are resolved at run time)
+
+from ledger.terms import (
+    Actor,
+    BlockGround,
+    BlockOutcome,
+    BlockRequester,
+    ConsentMethod,
+    DataCategory,
+    DestructionGround,
+    DisclosureGround,
+    Language,
+    PolicyId,
+    Purpose,
+    RecipientCategory,
+)
+
+
+@dataclass(frozen=True)
+class PolicyVersionTerms:
+    """What one published version promised (clauses 4, 5.2, 9.2)."""
+
+    policy_id: PolicyId
+    version: str
+    text_sha256: dict[Language, str]
+    purposes: frozenset[Purpose]
+    optional_purposes: frozenset[Purpose]
+    recipient_categories: frozenset[RecipientCategory]
+    effective_from: datetime
+    recorded_at: datetime
+
+    def is_in_effect_or_upcoming(self, at: datetime, later: list[PolicyVersionTerms]) -> bool:
+        """Clause 9.2: no version of the same policy took effect after this one, by `at`."""
+        return not any(
+            other.effective_from > self.effective_from and other.effective_from <= at
+            for other in later
+        )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a subject's record: its number and both of its times."""
+
+    number: int
+    occurred_at: datetime
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class Acceptance(Entry):
+    """Consent given to one policy version (clauses 2.1, 3.1, 4.1.6; Art. 8(4))."""
+
+    policy_id: PolicyId
+    policy_version: str
+    language: Language
+    text_sha256: str
+    method: ConsentMethod
+    purposes: frozenset[Purpose]
+    data_categories: frozenset[DataCategory]
+    third_parties: bool
+    cross_border: bool
+    publication: bool
+    valid_until: datetime | None
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class Withdrawal(Entry):
+    """Consent withdrawn (clause 2.2; Art. 8(7)); no purposes means all of them."""
+
+    policy_id: PolicyId
+    purposes: frozenset[Purpose]
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class WithdrawalRefusal(Entry):
+    """A withdrawal refused while an obligation stays open (Art. 8(2))."""
+
+    policy_id: PolicyId
+    open_obligation: str
+
+
+@dataclass(frozen=True)
+class Permission(Entry):
+    """Prior written permission for a disclosure outside clause 5.2 (clause 6.2.2)."""
+
+    permission_id: str
+    recipient: str
+    recipient_category: RecipientCategory
+    purpose: Purpose
+    valid_from: datetime
+    valid_until: datetime | None
+
+    def covers(self, recipient: str, purpose: Purpose, at: datetime) -> bool:
+        """The permission names this recipient and purpose and is valid at `at`."""
+        return (
+            self.recipient == recipient
+            and self.purpose == purpose
+            and self.valid_from <= at
+            and (self.valid_until is None or at < self.valid_until)
+        )
+
+
+@dataclass(frozen=True)
+class Disclosure(Entry):
+    """Personal data given to a third party, with its ground (clauses 5.2, 6.2.2)."""
+
+    recipient: str
+    recipient_category: RecipientCategory
+    purpose: Purpose
+    data_categories: frozenset[DataCategory]
+    ground: DisclosureGround
+    reference: str
+    flagged_while_blocked: bool
+
+
+@dataclass(frozen=True)
+class Block(Entry):
+    """Data blocked from the moment of a request, for verification (clause 6.2.4)."""
+
+    block_id: str
+    requester: BlockRequester
+    ground: BlockGround
+
+
+@dataclass(frozen=True)
+class BlockLift(Entry):
+    """A block lifted with the outcome of its verification (clause 6.2.4)."""
+
+    block_id: str
+    outcome: BlockOutcome
+
+
+@dataclass(frozen=True)
+class Correction(Entry):
+    """Data corrected by the subject or the operator (clause 6.1.2): categories, never values."""
+
+    data_categories: frozenset[DataCategory]
+
+
+@dataclass(frozen=True)
+class Destruction(Entry):
+    """The subject's data destroyed beyond restoring (clause 5.3; Art. 1(6), 18)."""
+
+    ground: DestructionGround
+
+
+@dataclass(frozen=True)
+class Retraction(Entry):
+    """An earlier entry recorded by mistake, struck out by number (never deleted)."""
+
+    retracted_number: int
+    reason: str
+
+
+RETRACTABLE = (Acceptance, Withdrawal, WithdrawalRefusal, Permission, Disclosure, Correction)
+"""Entries a mistake can strike out; blocks, lifts and destruction are mended by new facts."""

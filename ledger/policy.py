@@ -1,0 +1,154 @@
+"""A privacy policy and its published versions (clauses 9.1, 9.2).
+
+A version, once published, never changes: it is addressed by the SHA-256 of each language's
+exact text, and publishing it again with any other content is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime  # noqa: TC003  (event fields are resolved at run time)
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from ledger.errors import InvalidFact, PolicyVersionConflict
+from ledger.history import PolicyVersionTerms
+from ledger.stamp import Stamp, require_aware
+from ledger.terms import Language, PolicyId, Purpose, RecipientCategory
+
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def policy_key(policy_id: PolicyId) -> UUID:
+    """The aggregate id of a policy: derived from its name, so every process finds the same one."""
+    return uuid5(NAMESPACE_URL, f"consent-ledger:policy:{policy_id}")
+
+
+class Policy(Aggregate):
+    """One privacy policy of the operator, with every version ever published."""
+
+    class Adopted(Aggregate.Created):
+        """The operator adopted a privacy policy (clause 1.1; Art. 8(4) names the operator)."""
+
+        policy_id: str
+        operator_name: str
+        operator_bin: str
+        recorded_by: str
+
+    class VersionPublished(Aggregate.Event):
+        """A version was posted (clauses 9.1, 9.2), addressed by the hash of each text."""
+
+        recorded_by: str
+        occurred_at: datetime
+        version: str
+        text_sha256: dict[Language, str]
+        purposes: tuple[str, ...]
+        optional_purposes: tuple[str, ...]
+        recipient_categories: tuple[RecipientCategory, ...]
+        effective_from: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            """Keep the version's terms: consents and disclosures are judged against them."""
+            assert isinstance(aggregate, Policy)  # noqa: S101  (narrowing for mypy only)
+            aggregate.versions[self.version] = PolicyVersionTerms(
+                policy_id=aggregate.policy_id,
+                version=self.version,
+                text_sha256=dict(self.text_sha256),
+                purposes=frozenset(Purpose(p) for p in self.purposes),
+                optional_purposes=frozenset(Purpose(p) for p in self.optional_purposes),
+                recipient_categories=frozenset(self.recipient_categories),
+                effective_from=self.effective_from,
+                recorded_at=self.timestamp,
+            )
+
+    def __init__(self, policy_id: str, operator_name: str, operator_bin: str, recorded_by: str) -> None:
+        """Start with no versions; the first is published right after adoption."""
+        self.policy_id = PolicyId(policy_id)
+        self.operator_name = operator_name
+        self.operator_bin = operator_bin
+        self.recorded_by = recorded_by
+        self.versions: dict[str, PolicyVersionTerms] = {}
+
+    @classmethod
+    def adopt(cls, policy_id: PolicyId, operator_name: str, operator_bin: str, stamp: Stamp) -> Policy:
+        """Record that the operator adopted the policy."""
+        if not policy_id.strip():
+            msg = "policy_id must not be empty"
+            raise InvalidFact(msg)
+        return cls._create(
+            cls.Adopted,
+            id=policy_key(policy_id),
+            policy_id=policy_id,
+            operator_name=operator_name,
+            operator_bin=operator_bin,
+            recorded_by=stamp.recorded_by,
+            timestamp=stamp.recorded_at,
+        )
+
+    def publish_version(  # noqa: PLR0913  (every term a version fixes)
+        self,
+        version: str,
+        text_sha256: dict[Language, str],
+        purposes: frozenset[Purpose],
+        optional_purposes: frozenset[Purpose],
+        recipient_categories: frozenset[RecipientCategory],
+        effective_from: datetime | None,
+        stamp: Stamp,
+    ) -> bool:
+        """Publish a version; True if recorded, False if the identical version was already there."""
+        effective = require_aware(effective_from, "effective_from") if effective_from else stamp.occurred_at
+        _check_version_terms(version, text_sha256, purposes, optional_purposes)
+        existing = self.versions.get(version)
+        if existing is not None:
+            same = (
+                existing.text_sha256 == text_sha256
+                and existing.purposes == purposes
+                and existing.optional_purposes == optional_purposes
+                and existing.recipient_categories == recipient_categories
+            )
+            if not same:
+                msg = (
+                    f"version {version} of {self.policy_id} was published on "
+                    f"{existing.recorded_at.isoformat()} with other text or terms; publish a new version number"
+                )
+                raise PolicyVersionConflict(msg)
+            return False
+        self.trigger_event(
+            self.VersionPublished,
+            recorded_by=stamp.recorded_by,
+            occurred_at=stamp.occurred_at,
+            version=version,
+            text_sha256=dict(sorted(text_sha256.items())),
+            purposes=tuple(sorted(purposes)),
+            optional_purposes=tuple(sorted(optional_purposes)),
+            recipient_categories=tuple(sorted(recipient_categories)),
+            effective_from=effective,
+            timestamp=stamp.recorded_at,
+        )
+        return True
+
+
+def _check_version_terms(
+    version: str,
+    text_sha256: dict[Language, str],
+    purposes: frozenset[Purpose],
+    optional_purposes: frozenset[Purpose],
+) -> None:
+    if not version.strip():
+        msg = "version must not be empty"
+        raise InvalidFact(msg)
+    if not text_sha256:
+        msg = "a version needs the SHA-256 of its text in at least one language"
+        raise InvalidFact(msg)
+    for language, digest in text_sha256.items():
+        if not SHA256_HEX.match(digest):
+            msg = f"text_sha256[{language}] must be 64 lowercase hex digits"
+            raise InvalidFact(msg)
+    if not purposes:
+        msg = "a version needs at least one purpose (clause 4)"
+        raise InvalidFact(msg)
+    if not optional_purposes <= purposes:
+        msg = "optional_purposes must be among the version's purposes"
+        raise InvalidFact(msg)

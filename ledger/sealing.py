@@ -1,0 +1,110 @@
+"""Crypto-shredding: personal values sealed with a key per subject, keys wrapped by a master key.
+
+Events are immutable, so erasure cannot delete them. Instead every personal value inside an
+event is encrypted (AES-256-GCM) with its subject's own key, and that key lives apart from the
+events, in a table that can forget. Destroying the key makes the values unreadable forever
+while every event, and every hash computed over its bytes, stays exactly as recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import TYPE_CHECKING, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.terms import Sealed
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+FORMAT = b"\x01"
+"""First byte of every sealed value and wrapped key: the format, so keys can rotate later."""
+
+
+class KeyStore(Protocol):
+    """Where wrapped subject keys live, apart from the events."""
+
+    def wrapped_key(self, subject: UUID) -> bytes | None:
+        """The subject's wrapped key, or None if never made or destroyed."""
+
+    def add_key_if_absent(self, subject: UUID, wrapped: bytes) -> bytes:
+        """Store a key unless one exists; return whichever key is stored now."""
+
+    def destroy_key(self, subject: UUID) -> None:
+        """Forget the subject's key beyond recovery (no copy left in the store's files)."""
+
+
+class MasterKeyError(ValueError):
+    """The master key is missing, malformed, or not the one the keys were wrapped with."""
+
+
+def parse_master_key(text: str) -> bytes:
+    """Read a master key given as URL-safe base64 of 32 bytes."""
+    try:
+        key = base64.urlsafe_b64decode(text.strip())
+    except ValueError as e:
+        msg = "the master key must be URL-safe base64 of 32 random bytes"
+        raise MasterKeyError(msg) from e
+    if len(key) != KEY_BYTES:
+        msg = f"the master key must be 32 bytes, got {len(key)}"
+        raise MasterKeyError(msg)
+    return key
+
+
+def new_master_key() -> str:
+    """A fresh master key in the form `parse_master_key` reads."""
+    return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode()
+
+
+class Sealer:
+    """Seals and opens personal values for one subject at a time."""
+
+    def __init__(self, master_key: bytes, keys: KeyStore) -> None:
+        """Wrap subject keys with `master_key`; keep them in `keys`."""
+        self._master = AESGCM(master_key)
+        self._keys = keys
+
+    def seal(self, subject: UUID, field: str, value: str) -> Sealed:
+        """Encrypt `value` with the subject's key, bound to the subject and the field's name."""
+        key = self._subject_key(subject, create=True)
+        assert key is not None  # noqa: S101  (created above)
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = AESGCM(key).encrypt(nonce, value.encode(), _aad(subject, field))
+        return Sealed(base64.b64encode(FORMAT + nonce + ciphertext).decode())
+
+    def open(self, subject: UUID, field: str, sealed: Sealed) -> str | None:
+        """The value in clear, or None once the subject's key has been destroyed."""
+        key = self._subject_key(subject, create=False)
+        if key is None:
+            return None
+        raw = base64.b64decode(sealed.ciphertext)
+        nonce, ciphertext = raw[1 : 1 + NONCE_BYTES], raw[1 + NONCE_BYTES :]
+        return AESGCM(key).decrypt(nonce, ciphertext, _aad(subject, field)).decode()
+
+    def shred(self, subject: UUID) -> None:
+        """Destroy the subject's key: every value sealed with it is unreadable from now on."""
+        self._keys.destroy_key(subject)
+
+    def _subject_key(self, subject: UUID, *, create: bool) -> bytes | None:
+        wrapped = self._keys.wrapped_key(subject)
+        if wrapped is None:
+            if not create:
+                return None
+            nonce = os.urandom(NONCE_BYTES)
+            fresh = FORMAT + nonce + self._master.encrypt(nonce, os.urandom(KEY_BYTES), subject.bytes)
+            wrapped = self._keys.add_key_if_absent(subject, fresh)
+        nonce, ciphertext = wrapped[1 : 1 + NONCE_BYTES], wrapped[1 + NONCE_BYTES :]
+        try:
+            return self._master.decrypt(nonce, ciphertext, subject.bytes)
+        except InvalidTag as e:
+            msg = "the configured master key is not the one the subject keys were wrapped with"
+            raise MasterKeyError(msg) from e
+
+
+def _aad(subject: UUID, field: str) -> bytes:
+    return subject.bytes + field.encode()

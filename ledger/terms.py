@@ -1,0 +1,138 @@
+"""The vocabulary of the policy and the law: identifiers and the closed lists of values.
+
+Closed lists are `StrEnum`s so that a typo is refused at the edge, and so that stored events
+carry the operator's words, not numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NewType
+
+SubjectId = NewType("SubjectId", str)
+"""A pseudonymous id chosen by the operator; never a name, phone or e-mail."""
+
+PolicyId = NewType("PolicyId", str)
+"""The operator's name for one privacy policy, e.g. ``qlever-privacy``."""
+
+Purpose = NewType("Purpose", str)
+"""A purpose of processing as the policy numbers it, e.g. ``4.1.1`` (clause 4)."""
+
+DataCategory = NewType("DataCategory", str)
+"""A category of personal data, e.g. ``contact``, ``address`` (never the values)."""
+
+
+class Language(StrEnum):
+    """Languages a policy text is published in (clause 9.1)."""
+
+    KK = "kk"
+    RU = "ru"
+    EN = "en"
+
+
+class RecipientCategory(StrEnum):
+    """Who receives personal data (clause 5.2)."""
+
+    COURIER = "courier"
+    POSTAL = "postal"
+    TELECOM = "telecom"
+    STATE_AUTHORITY = "state_authority"
+    OTHER = "other"
+
+
+ORDER_FULFILMENT_RECIPIENTS = frozenset(
+    {RecipientCategory.COURIER, RecipientCategory.POSTAL, RecipientCategory.TELECOM}
+)
+"""Clause 5.2: the only recipients an order may be fulfilled through."""
+
+
+class ConsentMethod(StrEnum):
+    """How consent was given (clauses 2.1, 3.1; Art. 8(1))."""
+
+    APP_USE = "app_use"
+    REGISTRATION = "registration"
+    ORDER_CHECKOUT = "order_checkout"
+    WRITTEN = "written"
+
+
+class Channel(StrEnum):
+    """Where a consent, withdrawal or notice travelled (Art. 8(1))."""
+
+    APP = "app"
+    SITE = "site"
+    PAPER = "paper"
+    STATE_CONSENT_SERVICE = "state_consent_service"
+    NON_STATE_SERVICE = "non_state_service"
+    EMAIL = "email"
+    SMS = "sms"
+    OTHER = "other"
+
+
+class Actor(StrEnum):
+    """Who acted for the subject (Art. 8(7)): the subject or their legal representative."""
+
+    SUBJECT = "subject"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+
+
+class DisclosureGround(StrEnum):
+    """The legal ground a disclosure rests on (clauses 5.2, 6.2.2; Art. 9)."""
+
+    ORDER_FULFILMENT = "order_fulfilment"
+    STATE_REQUEST = "state_request"
+    WRITTEN_PERMISSION = "written_permission"
+
+
+class BlockRequester(StrEnum):
+    """Who asked for a block (clause 6.2.4; Art. 27(2), 27-1(1)(5))."""
+
+    SUBJECT = "subject"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+    AUTHORISED_BODY = "authorised_body"
+    AKIMAT = "akimat"
+
+
+class BlockGround(StrEnum):
+    """Why data were blocked (clause 6.2.4)."""
+
+    INACCURATE_DATA = "inaccurate_data"
+    UNLAWFUL_PROCESSING = "unlawful_processing"
+
+
+class BlockOutcome(StrEnum):
+    """What the verification found when a block was lifted (clause 6.2.4)."""
+
+    DATA_CORRECTED = "data_corrected"
+    REQUEST_UNFOUNDED = "request_unfounded"
+    DATA_DESTROYED = "data_destroyed"
+
+
+class DestructionGround(StrEnum):
+    """Why data were destroyed (clause 5.3; Art. 1(6), 18)."""
+
+    PURPOSE_ACHIEVED = "purpose_achieved"
+    RETENTION_ENDED = "retention_ended"
+    SUBJECT_REQUEST = "subject_request"
+    RELATIONSHIP_ENDED = "relationship_ended"
+    COURT_DECISION = "court_decision"
+    COLLECTED_WITHOUT_CONSENT = "collected_without_consent"
+
+
+class ClaimOutcome(StrEnum):
+    """The result of reviewing a pre-trial claim (clause 8.2)."""
+
+    SATISFIED = "satisfied"
+    PARTLY_SATISFIED = "partly_satisfied"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A personal value encrypted with its subject's key (AES-GCM, base64).
+
+    Events hold only this, so destroying the subject's key makes the value unreadable
+    while the event, and every hash over it, stays as it was recorded.
+    """
+
+    ciphertext: str

@@ -1,0 +1,73 @@
+"""Facts a test starts from, in the operator's words: a published policy, a consenting subject."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ledger.application import ConsentLedger, Receipt, Request, text_sha256
+from ledger.terms import ConsentMethod, Language, PolicyId, Purpose, RecipientCategory, SubjectId
+
+POLICY = PolicyId("qlever-privacy")
+TEXTS = {
+    "1": {Language.KK: "Құпиялылық саясаты v1", Language.RU: "Политика конфиденциальности v1", Language.EN: "Privacy policy v1"},
+    "2": {Language.KK: "Құпиялылық саясаты v2", Language.RU: "Политика конфиденциальности v2", Language.EN: "Privacy policy v2"},
+}
+PURPOSES = frozenset({Purpose("4.1.1"), Purpose("4.1.2"), Purpose("4.1.3"), Purpose("4.1.6")})
+OPTIONAL = frozenset({Purpose("4.1.6")})
+DELIVERY = frozenset({RecipientCategory.COURIER, RecipientCategory.POSTAL, RecipientCategory.TELECOM})
+SERVICE = Request("orders-service")
+
+
+def sha(version: str, language: Language = Language.EN) -> str:
+    """The hash of a sample policy text."""
+    return text_sha256(TEXTS[version][language])
+
+
+def published(
+    ledger: ConsentLedger,
+    version: str = "1",
+    *,
+    at: datetime | None = None,
+    effective_from: datetime | None = None,
+    recipients: frozenset[RecipientCategory] = DELIVERY,
+) -> Receipt:
+    """A version of the sample policy, posted in kk, ru and en."""
+    return ledger.publish_policy_version(
+        Request("privacy-officer"),
+        policy_id=POLICY,
+        version=version,
+        text_sha256={lang: text_sha256(text) for lang, text in TEXTS[version].items()},
+        purposes=PURPOSES,
+        optional_purposes=OPTIONAL,
+        recipient_categories=recipients,
+        effective_from=effective_from,
+        operator_name="Qlever",
+        operator_bin="000000000000",
+        occurred_at=at,
+    )
+
+
+def consented(
+    ledger: ConsentLedger,
+    subject: str,
+    version: str = "1",
+    *,
+    at: datetime | None = None,
+    third_parties: bool = True,
+    evidence: str | None = "ip=10.0.0.7 device=android",
+    request: Request = SERVICE,
+) -> Receipt:
+    """A subject who registered in the app and accepted a version."""
+    return ledger.grant_consent(
+        request,
+        SubjectId(subject),
+        policy_id=POLICY,
+        policy_version=version,
+        language=Language.EN,
+        text_sha256=sha(version),
+        method=ConsentMethod.REGISTRATION,
+        channel="app",
+        third_parties=third_parties,
+        evidence=evidence,
+        occurred_at=at,
+    )
