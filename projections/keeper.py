@@ -1,0 +1,146 @@
+"""Keeping the view up to date: catch-up from the tracked position, or a live subscription.
+
+SQLite's recorder cannot `subscribe()` (eventsourcing 9.5.6), so over SQLite the keeper reads
+the notification log from the view's tracked position in batches — in a background thread,
+and on demand when a reader waits for a position it has not reached. Over PostgreSQL it
+follows the recorder's live subscription (LISTEN/NOTIFY underneath). Either way a restarted
+keeper resumes from its tracked position, and each position is applied exactly once: the
+rows and the tracking record commit together, and a second keeper's attempt is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
+from eventsourcing.utils import Environment
+
+from projections.projection import LedgerProjection
+from projections.view import LedgerView, PostgresLedgerView, SQLiteLedgerView
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from eventsourcing.persistence import Notification
+
+    from ledger.application import ConsentLedger
+    from ledger.storage import Database
+
+BATCH = 500
+log = logging.getLogger(__name__)
+
+
+def open_view(database: Database, generation: int | None = None) -> LedgerView:
+    """The view on the ledger's database: the current generation unless one is named."""
+    env = Environment(LedgerProjection.name, {**database.env})
+    view_class: type[LedgerView] = PostgresLedgerView if database.backend == "postgres" else SQLiteLedgerView
+    view: LedgerView = InfrastructureFactory.construct(env=env).tracking_recorder(view_class)  # type: ignore[type-var]
+    view.ensure_pointer()
+    return view.bind(view.current_generation() if generation is None else generation)
+
+
+class ViewKeeper:
+    """Applies the ledger's events to one generation of the view, in log order, exactly once."""
+
+    def __init__(self, ledger: ConsentLedger, view: LedgerView) -> None:
+        """Keep `view` up to date with `ledger`'s log."""
+        self.ledger = ledger
+        self.view = view
+        self.projection = LedgerProjection(view=view)
+
+    @property
+    def position(self) -> int:
+        """The last log position the view reflects."""
+        return self.view.position()
+
+    def apply(self, note: Notification) -> bool:
+        """Apply one notification; False if another keeper already had."""
+        event = self.ledger.mapper.to_domain_event(note)
+        try:
+            self.projection.process_event(event, Tracking(self.view.tracking_name, note.id))
+        except IntegrityError:
+            return False
+        return True
+
+    def catch_up(self, *, until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
+        """Apply every event after the tracked position (up to `until`); return how many were applied."""
+        applied = 0
+        with self.view.switching:
+            self.view.follow_pointer()
+            while True:
+                notes = self.ledger.recorder.select_notifications(start=self.position + 1, limit=BATCH, stop=until)
+                if not notes:
+                    return applied
+                for note in notes:
+                    if not self.apply(note):
+                        break  # another keeper got there first: re-read the position
+                    applied += 1
+                    if progress is not None:
+                        progress(note.id)
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Block until the view reflects `position`, catching up here if it is behind."""
+        return self.view.wait_for(position, timeout, on_wait=self.catch_up)
+
+    def follow(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Keep applying new events until `stop` is set (a live subscription where there is one)."""
+        while not stop.is_set():
+            self.catch_up()
+            if self.ledger.backend != "postgres":
+                stop.wait(interval)
+                continue
+            try:
+                with self.ledger.recorder.subscribe(gt=self.position) as subscription:
+                    stopper = threading.Thread(target=lambda s=subscription: (stop.wait(), s.stop()), daemon=True)
+                    stopper.start()
+                    for note in subscription:
+                        with self.view.switching:
+                            if note.id > self.position and not self.apply(note):
+                                break
+            except Exception:  # the database went away: log, back off, resume from the tracked position
+                log.exception("view keeper lost its subscription; resuming")
+                stop.wait(interval)
+
+
+def rebuild(
+    ledger: ConsentLedger, database: Database, progress: Callable[[int], None] | None = None
+) -> LedgerView:
+    """Fill a fresh generation of the view from position 0, then point readers at it.
+
+    Readers keep using the current generation until the pointer moves; the generation before
+    the current one is dropped first, so at most two exist at once. Interrupted, a rebuild
+    resumes from the new generation's tracked position when run again.
+    """
+    current = open_view(database)
+    previous = current.generation - 1
+    if previous >= 0:
+        current.drop_generation(previous)
+    fresh = open_view(database, generation=current.generation + 1)
+    keeper = ViewKeeper(ledger, fresh)
+    keeper.catch_up(progress=progress)
+    fresh.make_current()
+    keeper.catch_up(progress=progress)
+    return fresh
+
+
+class BackgroundKeeper:
+    """Keeps the view current while a process runs, in one daemon thread."""
+
+    def __init__(self, keeper: ViewKeeper) -> None:
+        """Follow the log with `keeper`."""
+        self.keeper = keeper
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.keeper.follow, args=(self._stop,), name="view-keeper", daemon=True)
+
+    def start(self) -> None:
+        """Start following."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following; the tracked position stays where it is."""
+        self._stop.set()
+        with contextlib.suppress(RuntimeError):
+            self._thread.join(timeout=5)

@@ -1,0 +1,155 @@
+"""The questions the read side answers, each a method named after its question.
+
+Every answer reads indexed rows of one subject (or one policy) and judges them with the
+ledger's own rules, at business time `at` and as the ledger knew it at record time
+`as_known_at` (None: as known now).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ledger import rules
+from ledger.deadlines import DeadlineStatus, status
+from ledger.history import Block, BlockLift, Entry, PolicyVersionTerms
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ledger.terms import PolicyId, Purpose, RecipientCategory, SubjectId
+    from projections.view import DeadlineRow, DisclosureRow, LedgerView
+
+
+@dataclass(frozen=True)
+class AcceptedVersion:
+    """Which version a subject had accepted at a moment, and whether they were behind (clause 9.2)."""
+
+    policy_id: str
+    accepted: rules.StandingConsent | None
+    in_effect: PolicyVersionTerms | None
+    behind: bool
+
+
+@dataclass(frozen=True)
+class BlockStatus:
+    """Whether a subject's data were blocked at a moment, by whom and why (clause 6.2.4)."""
+
+    blocked: bool
+    in_force: list[Block]
+    history: list[Block | BlockLift]
+
+
+@dataclass(frozen=True)
+class DeadlineAnswer:
+    """An obligation with its standing at the moment asked about."""
+
+    row: DeadlineRow
+    status: DeadlineStatus
+
+
+@dataclass(frozen=True)
+class UntoldBreach:
+    """A breach with subjects not yet told, and whether the authority was told in time."""
+
+    breach_ref: str
+    untold_subjects: list[str]
+    authority: DeadlineAnswer | None
+
+
+def _versions_known(versions: list[PolicyVersionTerms], as_known_at: datetime | None) -> list[PolicyVersionTerms]:
+    return [v for v in versions if as_known_at is None or v.recorded_at <= as_known_at]
+
+
+class LedgerQuestions:
+    """Answers from the view; never from replaying events."""
+
+    def __init__(self, view: LedgerView) -> None:
+        """Read from `view` (following it to a rebuilt generation when one is swapped in)."""
+        self._view = view
+
+    @property
+    def view(self) -> LedgerView:
+        """The current generation of the view."""
+        self._view.follow_pointer()
+        return self._view
+
+    def _entries(self, subject_id: SubjectId, as_known_at: datetime | None) -> list[Entry]:
+        return rules.known_entries(self.view.entries(subject_id), as_known_at)
+
+    def accepted_version_at(
+        self, subject_id: SubjectId, policy_id: PolicyId, at: datetime, as_known_at: datetime | None = None
+    ) -> AcceptedVersion:
+        """Which version of the policy had the subject accepted at `at` (as known at `as_known_at`)?"""
+        standing = rules.standing_consent(self._entries(subject_id, as_known_at), policy_id, at)
+        versions = _versions_known(self.view.policy_versions([policy_id]), as_known_at)
+        in_effect = rules.version_in_effect(versions, at)
+        behind = False
+        if standing is not None and in_effect is not None:
+            accepted = next((v for v in versions if v.version == standing.acceptance.policy_version), None)
+            behind = accepted is not None and in_effect.effective_from > accepted.effective_from
+        return AcceptedVersion(policy_id, standing, in_effect, behind)
+
+    def version_in_effect(
+        self, policy_id: PolicyId, at: datetime, as_known_at: datetime | None = None
+    ) -> PolicyVersionTerms | None:
+        """Which version of the policy was in effect at `at` (clause 9.2)?"""
+        return rules.version_in_effect(_versions_known(self.view.policy_versions([policy_id]), as_known_at), at)
+
+    def version_history(self, policy_id: PolicyId, as_known_at: datetime | None = None) -> list[PolicyVersionTerms]:
+        """Every version of the policy, in the order they took effect."""
+        return _versions_known(self.view.policy_versions([policy_id]), as_known_at)
+
+    def may_disclose(
+        self,
+        subject_id: SubjectId,
+        category: RecipientCategory,
+        purpose: Purpose,
+        at: datetime,
+        as_known_at: datetime | None = None,
+    ) -> rules.DisclosureDecision:
+        """May the subject's data go to a recipient of this category for this purpose at `at`, and why?"""
+        entries = self._entries(subject_id, as_known_at)
+        accepted = {e.policy_id for e in entries if isinstance(e, rules.Acceptance)}
+        versions = _versions_known(self.view.policy_versions(accepted), as_known_at)
+        by_key = {(v.policy_id, v.version): v for v in versions}
+        return rules.may_disclose(entries, by_key, category=category, purpose=purpose, at=at)
+
+    def block_status(self, subject_id: SubjectId, at: datetime, as_known_at: datetime | None = None) -> BlockStatus:
+        """Was the subject blocked at `at`, by whom, on which ground, since when; and the block history."""
+        entries = self._entries(subject_id, as_known_at)
+        in_force = rules.open_blocks(entries, at)
+        history = [e for e in entries if isinstance(e, (Block, BlockLift)) and e.occurred_at <= at]
+        return BlockStatus(bool(in_force), in_force, history)
+
+    def disclosures(
+        self,
+        subject_id: SubjectId,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        as_known_at: datetime | None = None,
+    ) -> list[DisclosureRow]:
+        """Every disclosure of the subject's data in a time range, with its ground and recipient."""
+        standing = {e.number for e in self._entries(subject_id, as_known_at)}
+        return [
+            d for d in self.view.disclosures(subject_id, since, until)
+            if d.number in standing and (as_known_at is None or d.recorded_at <= as_known_at)
+        ]
+
+    def deadlines(
+        self, now: datetime, wanted: set[DeadlineStatus] | None = None, limit: int = 1000
+    ) -> list[DeadlineAnswer]:
+        """Obligations with their standing at `now`: open, met, met late or overdue."""
+        open_only = wanted is not None and wanted <= {DeadlineStatus.OPEN, DeadlineStatus.OVERDUE}
+        answers = [DeadlineAnswer(r, status(r.due_at, r.met_at, now)) for r in self.view.deadlines(
+            open_only=open_only, due_before=None, limit=limit)]
+        return [a for a in answers if wanted is None or a.status in wanted]
+
+    def breaches_not_all_told(self, now: datetime) -> list[UntoldBreach]:
+        """Breaches whose affected subjects were not all told, with the authority notice's standing."""
+        found = []
+        for ref, subjects in self.view.untold_breach_subjects().items():
+            row = self.view.deadline(f"breach:{ref}:authority")
+            answer = DeadlineAnswer(row, status(row.due_at, row.met_at, now)) if row else None
+            found.append(UntoldBreach(ref, subjects, answer))
+        return found

@@ -1,0 +1,392 @@
+"""The materialised view: indexed tables plus tracking, one implementation per backend.
+
+The SQL is shared; only placeholders, table qualification and how each backend's tracking
+recorder creates its tables differ. Every write method runs in one transaction with the
+tracking record of the event it reflects, so a view row exists exactly when its position does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from time import monotonic, sleep
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+
+from ledger import history
+from projections.codec import dump, load_entry, load_terms, utc_text
+
+TABLES = {
+    "policy_versions": (
+        "policy_id TEXT NOT NULL, version TEXT NOT NULL, effective_from TEXT NOT NULL, "
+        "recorded_at TEXT NOT NULL, terms TEXT NOT NULL, PRIMARY KEY (policy_id, version)"
+    ),
+    "subject_entries": (
+        "subject_id TEXT NOT NULL, number INTEGER NOT NULL, kind TEXT NOT NULL, occurred_at TEXT NOT NULL, "
+        "recorded_at TEXT NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (subject_id, number)"
+    ),
+    "disclosures": (
+        "subject_id TEXT NOT NULL, number INTEGER NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+        "recipient TEXT NOT NULL, recipient_category TEXT NOT NULL, purpose TEXT NOT NULL, ground TEXT NOT NULL, "
+        "reference TEXT NOT NULL, legal_basis TEXT NOT NULL, flagged_while_blocked INTEGER NOT NULL, "
+        "data_categories TEXT NOT NULL, PRIMARY KEY (subject_id, number)"
+    ),
+    "deadlines": (
+        "deadline_id TEXT PRIMARY KEY, obligation TEXT NOT NULL, subject_id TEXT, reference TEXT NOT NULL, "
+        "triggered_at TEXT NOT NULL, due_at TEXT NOT NULL, recorded_at TEXT NOT NULL, "
+        "met_at TEXT, met_by TEXT, met_recorded_at TEXT"
+    ),
+    "names": "aggregate_id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL",
+    "breach_subjects": (
+        "breach_ref TEXT NOT NULL, subject_id TEXT NOT NULL, found_at TEXT NOT NULL, told_at TEXT, "
+        "PRIMARY KEY (breach_ref, subject_id)"
+    ),
+}
+INDEXES = {
+    "policy_versions_effective": "policy_versions (policy_id, effective_from)",
+    "disclosures_time": "disclosures (subject_id, occurred_at)",
+    "deadlines_due": "deadlines (due_at)",
+    "deadlines_open": "deadlines (met_at, due_at)",
+    "breach_subjects_untold": "breach_subjects (told_at, breach_ref)",
+}
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    """One obligation an event started, as the view keeps it."""
+
+    deadline_id: str
+    obligation: str
+    subject_id: str | None
+    reference: str
+    triggered_at: datetime
+    due_at: datetime
+    recorded_at: datetime
+    met_at: datetime | None
+    met_by: str | None
+
+
+@dataclass(frozen=True)
+class DisclosureRow:
+    """One disclosure of a subject's data, as the view keeps it."""
+
+    number: int
+    occurred_at: datetime
+    recorded_at: datetime
+    recipient: str
+    recipient_category: str
+    purpose: str
+    ground: str
+    reference: str
+    legal_basis: str
+    flagged_while_blocked: bool
+    data_categories: list[str]
+
+
+class LedgerView(TrackingRecorder):
+    """Writes and reads the view tables of one generation; backend subclasses supply the SQL details.
+
+    A generation is a complete set of view tables with its own tracking name. Rebuilding
+    fills a new generation from position 0 while readers keep using the current one, then
+    moves the pointer in `cl_current_view`; the previous generation is dropped at the next rebuild.
+    """
+
+    datastore: Any
+    placeholder = "?"
+    generation = 0
+    refresh_interval = 1.0
+    """How often (seconds) a long-lived view checks whether a rebuild moved the pointer."""
+
+    def bind(self, generation: int) -> LedgerView:
+        """Point this view at one generation's tables, creating them if missing."""
+        with self.datastore.transaction(commit=True) as c:
+            for statement in self._create_statements(generation):
+                c.execute(statement)
+        self.generation = generation
+        self.switching = threading.RLock()
+        self._checked_at = monotonic()
+        return self
+
+    def ensure_pointer(self) -> None:
+        """Create the pointer to the current generation (generation 0 at first)."""
+        pointer = self.qualify("cl_current_view")
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"CREATE TABLE IF NOT EXISTS {pointer} (singleton INTEGER PRIMARY KEY, generation INTEGER NOT NULL)")
+            c.execute(self._sql(f"INSERT INTO {pointer} VALUES (1, 0) ON CONFLICT DO NOTHING"))
+
+    def follow_pointer(self) -> None:
+        """Move to the current generation if a rebuild swapped it in (checked at most once a second)."""
+        if monotonic() - self._checked_at < self.refresh_interval:
+            return
+        with self.switching:
+            current = self.current_generation()
+            self._checked_at = monotonic()
+            if current != self.generation:
+                self.bind(current)
+
+    @property
+    def prefix(self) -> str:
+        """The table-name prefix of this generation."""
+        return f"cl{self.generation}_"
+
+    @property
+    def tracking_name(self) -> str:
+        """The name this generation tracks its position under."""
+        return f"ConsentLedger/view{self.generation}"
+
+    def qualify(self, name: str) -> str:
+        """A table name, qualified for the backend."""
+        return name
+
+    def table(self, name: str) -> str:
+        """The name of one of this generation's tables."""
+        return self.qualify(f"{self.prefix}{name}")
+
+    def _create_statements(self, generation: int) -> list[str]:
+        """CREATE statements for one generation's tables and indexes."""
+        prefix = f"cl{generation}_"
+        statements = [f"CREATE TABLE IF NOT EXISTS {self.qualify(prefix + n)} ({cols})" for n, cols in TABLES.items()]
+        for name, target in INDEXES.items():
+            table, columns = target.split(" ", 1)
+            statements.append(f"CREATE INDEX IF NOT EXISTS {prefix}{name} ON {self.qualify(prefix + table)} {columns}")
+        return statements
+
+    def drop_generation(self, generation: int) -> None:
+        """Drop an old generation's tables (never the current one)."""
+        if generation == self.current_generation():
+            msg = "the current generation of the view cannot be dropped"
+            raise ValueError(msg)
+        with self.datastore.transaction(commit=True) as c:
+            for name in TABLES:
+                c.execute(f"DROP TABLE IF EXISTS {self.qualify(f'cl{generation}_{name}')}")
+
+    def current_generation(self) -> int:
+        """The generation readers should use, as the pointer says now."""
+        rows = self._rows(f"SELECT generation FROM {self.qualify('cl_current_view')} WHERE singleton = 1", ())
+        return int(rows[0]["generation"])
+
+    def make_current(self) -> None:
+        """Point readers at this generation."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                self._sql(f"UPDATE {self.qualify('cl_current_view')} SET generation = ? WHERE singleton = 1"),
+                (self.generation,),
+            )
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", self.placeholder)
+
+    def record(self, tracking: Tracking, writes: Iterable[tuple[str, Sequence[object]]]) -> None:
+        """Apply the rows one event implies, and its tracking record, in one transaction."""
+        with self.datastore.transaction(commit=True) as c:
+            for statement, params in writes:
+                c.execute(self._sql(statement), params)
+            self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+
+    def _rows(self, statement: str, params: Sequence[object]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._sql(statement), params)
+            return list(c.fetchall())
+
+    # Writes (statements for `record`).
+
+    def put_policy_version(self, terms: history.PolicyVersionTerms) -> tuple[str, Sequence[object]]:
+        """Keep a published version's terms."""
+        return (
+            f"INSERT INTO {self.table('policy_versions')} VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (terms.policy_id, terms.version, utc_text(terms.effective_from), utc_text(terms.recorded_at), dump(terms)),
+        )
+
+    def put_entry(self, subject_id: str, entry: history.Entry) -> tuple[str, Sequence[object]]:
+        """Keep one entry of a subject's record."""
+        return (
+            f"INSERT INTO {self.table('subject_entries')} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (subject_id, entry.number, type(entry).__name__, utc_text(entry.occurred_at),
+             utc_text(entry.recorded_at), dump(entry)),
+        )
+
+    def put_disclosure(self, subject_id: str, entry: history.Disclosure, legal_basis: str) -> tuple[str, Sequence[object]]:
+        """Keep one disclosure for range queries."""
+        return (
+            f"INSERT INTO {self.table('disclosures')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (subject_id, entry.number, utc_text(entry.occurred_at), utc_text(entry.recorded_at), entry.recipient,
+             str(entry.recipient_category), entry.purpose, str(entry.ground), entry.reference, legal_basis,
+             int(entry.flagged_while_blocked), dump(sorted(entry.data_categories))),
+        )
+
+    def put_deadline(self, row: DeadlineRow) -> tuple[str, Sequence[object]]:
+        """Keep an obligation an event started."""
+        return (
+            f"INSERT INTO {self.table('deadlines')} VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL) ON CONFLICT DO NOTHING",
+            (row.deadline_id, row.obligation, row.subject_id, row.reference, utc_text(row.triggered_at),
+             utc_text(row.due_at), utc_text(row.recorded_at)),
+        )
+
+    def meet_deadline(self, deadline_id: str, met_at: datetime, met_by: str, recorded_at: datetime) -> tuple[str, Sequence[object]]:
+        """Mark an obligation met by a later fact (the first such fact counts)."""
+        return (
+            f"UPDATE {self.table('deadlines')} SET met_at = ?, met_by = ?, met_recorded_at = ? "
+            "WHERE deadline_id = ? AND met_at IS NULL",
+            (utc_text(met_at), met_by, utc_text(recorded_at), deadline_id),
+        )
+
+    def put_name(self, aggregate_id: object, kind: str, name: str) -> tuple[str, Sequence[object]]:
+        """Remember the operator's name (subject id, policy id, reference) of an aggregate."""
+        return (
+            f"INSERT INTO {self.table('names')} VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (str(aggregate_id), kind, name),
+        )
+
+    def name_of(self, aggregate_id: object) -> str:
+        """The operator's name of an aggregate the view has seen created."""
+        rows = self._rows(f"SELECT name FROM {self.table('names')} WHERE aggregate_id = ?", (str(aggregate_id),))
+        if not rows:
+            msg = f"the view has not seen aggregate {aggregate_id} created; it is behind or was built out of order"
+            raise LookupError(msg)
+        name: str = rows[0]["name"]
+        return name
+
+    def put_breach_subject(self, breach_ref: str, subject_id: str, found_at: datetime) -> tuple[str, Sequence[object]]:
+        """Keep one affected subject of a breach, not yet told."""
+        return (
+            f"INSERT INTO {self.table('breach_subjects')} VALUES (?, ?, ?, NULL) ON CONFLICT DO NOTHING",
+            (breach_ref, subject_id, utc_text(found_at)),
+        )
+
+    def tell_breach_subject(self, breach_ref: str, subject_id: str, told_at: datetime) -> tuple[str, Sequence[object]]:
+        """Mark an affected subject told (the first notice counts)."""
+        return (
+            f"UPDATE {self.table('breach_subjects')} SET told_at = ? "
+            "WHERE breach_ref = ? AND subject_id = ? AND told_at IS NULL",
+            (utc_text(told_at), breach_ref, subject_id),
+        )
+
+    # Reads.
+
+    def entries(self, subject_id: str) -> list[history.Entry]:
+        """Every entry of a subject's record, in order (one indexed range scan)."""
+        rows = self._rows(
+            f"SELECT kind, entry FROM {self.table('subject_entries')} WHERE subject_id = ? ORDER BY number",
+            (subject_id,),
+        )
+        return [load_entry(r["kind"], r["entry"]) for r in rows]
+
+    def policy_versions(self, policy_ids: Iterable[str]) -> list[history.PolicyVersionTerms]:
+        """Every published version of the given policies."""
+        ids = sorted(set(policy_ids))
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        rows = self._rows(
+            f"SELECT terms FROM {self.table('policy_versions')} WHERE policy_id IN ({marks}) ORDER BY effective_from",
+            ids,
+        )
+        return [load_terms(r["terms"]) for r in rows]
+
+    def disclosures(self, subject_id: str, since: datetime | None, until: datetime | None) -> list[DisclosureRow]:
+        """A subject's disclosures that happened in [since, until], in time order."""
+        rows = self._rows(
+            f"SELECT * FROM {self.table('disclosures')} WHERE subject_id = ? AND occurred_at >= ? AND occurred_at <= ? "
+            "ORDER BY occurred_at, number",
+            (subject_id, utc_text(since) if since else "", utc_text(until) if until else "9999"),
+        )
+        return [
+            DisclosureRow(
+                number=r["number"], occurred_at=datetime.fromisoformat(r["occurred_at"]),
+                recorded_at=datetime.fromisoformat(r["recorded_at"]), recipient=r["recipient"],
+                recipient_category=r["recipient_category"], purpose=r["purpose"], ground=r["ground"],
+                reference=r["reference"], legal_basis=r["legal_basis"],
+                flagged_while_blocked=bool(r["flagged_while_blocked"]),
+                data_categories=list(load_json_list(r["data_categories"])),
+            )
+            for r in rows
+        ]
+
+    def deadlines(self, *, open_only: bool, due_before: datetime | None, limit: int) -> list[DeadlineRow]:
+        """Obligations, by due date; open ones only if asked."""
+        where = ["due_at <= ?"]
+        params: list[object] = [utc_text(due_before) if due_before else "9999"]
+        if open_only:
+            where.append("met_at IS NULL")
+        rows = self._rows(
+            f"SELECT * FROM {self.table('deadlines')} WHERE {' AND '.join(where)} ORDER BY due_at, deadline_id LIMIT ?",
+            [*params, limit],
+        )
+        return [_deadline(r) for r in rows]
+
+    def deadline(self, deadline_id: str) -> DeadlineRow | None:
+        """One obligation by id."""
+        rows = self._rows(f"SELECT * FROM {self.table('deadlines')} WHERE deadline_id = ?", (deadline_id,))
+        return _deadline(rows[0]) if rows else None
+
+    def untold_breach_subjects(self) -> dict[str, list[str]]:
+        """Breaches with affected subjects not yet told, and who they are."""
+        rows = self._rows(
+            f"SELECT breach_ref, subject_id FROM {self.table('breach_subjects')} WHERE told_at IS NULL "
+            "ORDER BY breach_ref, subject_id",
+            (),
+        )
+        found: dict[str, list[str]] = {}
+        for r in rows:
+            found.setdefault(r["breach_ref"], []).append(r["subject_id"])
+        return found
+
+    def position(self) -> int:
+        """The log position this generation reflects (0 before the first event)."""
+        return self.max_tracking_id(self.tracking_name) or 0
+
+    def wait_for(self, position: int, timeout: float, on_wait: Callable[[], object] | None = None) -> bool:
+        """Block until the view reflects `position`, at most `timeout` seconds; True if it does."""
+        deadline = monotonic() + timeout
+        pause = 0.002
+        while self.position() < position:
+            if on_wait is not None:
+                on_wait()
+                if self.position() >= position:
+                    return True
+            if monotonic() >= deadline:
+                return False
+            sleep(min(pause, max(0.0, deadline - monotonic())))
+            pause = min(pause * 2, 0.1)
+        return True
+
+
+def load_json_list(text: str) -> list[str]:
+    """A JSON list of strings stored in a view column."""
+    import orjson  # noqa: PLC0415  (kept local: the only JSON read outside codec)
+
+    value: list[str] = orjson.loads(text)
+    return value
+
+
+def _deadline(r: Any) -> DeadlineRow:
+    def when(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return DeadlineRow(
+        deadline_id=r["deadline_id"], obligation=r["obligation"], subject_id=r["subject_id"], reference=r["reference"],
+        triggered_at=datetime.fromisoformat(r["triggered_at"]), due_at=datetime.fromisoformat(r["due_at"]),
+        recorded_at=datetime.fromisoformat(r["recorded_at"]), met_at=when(r["met_at"]), met_by=r["met_by"],
+    )
+
+
+class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
+    """The view in the SQLite file beside the events."""
+
+    datastore: SQLiteDatastore
+
+
+class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
+    """The view in PostgreSQL, in the ledger's schema."""
+
+    datastore: PostgresDatastore
+    placeholder = "%s"
+
+    def qualify(self, name: str) -> str:
+        """Qualified with the schema, as the recorder's own tables are."""
+        return f'"{self.datastore.schema}".{name}'

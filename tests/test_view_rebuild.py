@@ -1,0 +1,62 @@
+"""A view can be rebuilt from position 0 into fresh tables and swapped in while readers keep reading."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from given import POLICY, consented, published
+
+from ledger.terms import Purpose, RecipientCategory, SubjectId
+from projections.keeper import ViewKeeper, open_view, rebuild
+from projections.questions import LedgerQuestions
+
+if TYPE_CHECKING:
+    from conftest import FakeClock
+
+    from ledger.application import ConsentLedger
+    from ledger.storage import Database
+
+
+def test_a_rebuilt_generation_answers_the_same_and_readers_never_stop(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    published(ledger, at=clock.now - timedelta(days=30))
+    for n in range(40):
+        consented(ledger, f"u-{n}", at=clock.now - timedelta(days=n % 20))
+    view = open_view(database)
+    view.refresh_interval = 0.0
+    ViewKeeper(ledger, view).catch_up()
+    questions = LedgerQuestions(view)
+    expected = questions.accepted_version_at(SubjectId("u-7"), POLICY, clock.now)
+    answers: list[bool] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                answer = questions.accepted_version_at(SubjectId("u-7"), POLICY, clock.now)
+                decision = questions.may_disclose(SubjectId("u-7"), RecipientCategory.COURIER, Purpose("4.1.1"), clock.now)
+                answers.append(answer == expected and decision.allowed)
+            except BaseException as e:  # noqa: BLE001  (the test reports any failure a reader saw)
+                errors.append(e)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        first = rebuild(ledger, database)
+        second = rebuild(ledger, database)
+    finally:
+        stop.set()
+        thread.join()
+
+    assert errors == []
+    assert answers and all(answers)
+    assert (first.generation, second.generation) == (view.generation - 1, view.generation)
+    assert second.position() == ledger.max_position()
+    assert questions.accepted_version_at(SubjectId("u-7"), POLICY, clock.now) == expected
+    tables = {gen: second._rows(f"SELECT COUNT(*) AS n FROM {second.qualify(f'cl{gen}_subject_entries')}", ())
+              for gen in (second.generation,)}
+    assert tables[second.generation][0]["n"] == 40
