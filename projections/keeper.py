@@ -22,7 +22,7 @@ from projections.projection import LedgerProjection
 from projections.view import LedgerView, PostgresLedgerView, SQLiteLedgerView
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from eventsourcing.persistence import Notification
 
@@ -56,30 +56,32 @@ class ViewKeeper:
         """The last log position the view reflects."""
         return self.view.position()
 
-    def apply(self, note: Notification) -> bool:
-        """Apply one notification; False if another keeper already had."""
-        event = self.ledger.mapper.to_domain_event(note)
+    def apply(self, notes: Sequence[Notification]) -> bool:
+        """Apply notifications (in log order) in one transaction; False if another keeper already had."""
+        statements = []
+        for note in notes:
+            statements.extend(self.projection.statements(self.ledger.mapper.to_domain_event(note)))
         try:
-            self.projection.process_event(event, Tracking(self.view.tracking_name, note.id))
+            self.view.record(Tracking(self.view.tracking_name, notes[-1].id), statements)
         except IntegrityError:
             return False
         return True
 
-    def catch_up(self, *, until: int | None = None, progress: Callable[[int], None] | None = None) -> int:
-        """Apply every event after the tracked position (up to `until`); return how many were applied."""
+    def catch_up(
+        self, *, until: int | None = None, batch: int = BATCH, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Apply every event after the tracked position (up to `until`), `batch` per transaction."""
         applied = 0
         with self.view.switching:
             self.view.follow_pointer()
             while True:
-                notes = self.ledger.recorder.select_notifications(start=self.position + 1, limit=BATCH, stop=until)
+                notes = self.ledger.recorder.select_notifications(start=self.position + 1, limit=batch, stop=until)
                 if not notes:
                     return applied
-                for note in notes:
-                    if not self.apply(note):
-                        break  # another keeper got there first: re-read the position
-                    applied += 1
+                if self.apply(notes):  # else another keeper got there first: re-read the position
+                    applied += len(notes)
                     if progress is not None:
-                        progress(note.id)
+                        progress(notes[-1].id)
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until the view reflects `position`, catching up here if it is behind."""
@@ -98,7 +100,7 @@ class ViewKeeper:
                     stopper.start()
                     for note in subscription:
                         with self.view.switching:
-                            if note.id > self.position and not self.apply(note):
+                            if note.id > self.position and not self.apply([note]):
                                 break
             except Exception:  # the database went away: log, back off, resume from the tracked position
                 log.exception("view keeper lost its subscription; resuming")

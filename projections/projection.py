@@ -1,7 +1,9 @@
 """The projection: what each recorded event changes in the view.
 
-One method per event class, each returning the statements the event implies; the view
-applies them with the event's tracking record in one transaction.
+One method per event class, each returning the statements the event implies; the keeper
+applies them, for one event or a batch of them, with the tracking record of the last event
+in one transaction. Rows are keyed by aggregate id, which every event carries, so no event
+needs a lookup of an earlier one (policies, being few, are the exception).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from typing import TYPE_CHECKING, Any
 
+from eventsourcing.persistence import Tracking  # noqa: TC002  (singledispatch reads annotations at run time)
 from eventsourcing.projection import Projection
 
 from ledger.breach import Breach
@@ -19,12 +22,18 @@ from ledger.policy import Policy
 from ledger.subject import Subject
 from projections.view import DeadlineRow, LedgerView
 
-from eventsourcing.persistence import Tracking  # noqa: TC002  (singledispatch reads annotations at run time)
+from collections.abc import Sequence
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from datetime import datetime
+    from uuid import UUID
 
-Statement = tuple[str, "Sequence[object]"]
+Statement = tuple[str, Sequence[object]]
+
+
+def deadline_id(obligation: Obligation, aggregate_id: UUID, number: int = 1) -> str:
+    """The id of the obligation an aggregate's event number `number` started."""
+    return f"{obligation.value}:{aggregate_id.hex}:{number}"
 
 
 class LedgerProjection(Projection[LedgerView]):
@@ -34,77 +43,91 @@ class LedgerProjection(Projection[LedgerView]):
     rules: DeadlineRules = DEFAULT_RULES
     calendar: KazakhCalendar = KazakhCalendar()
 
-    @singledispatchmethod
+    def __init__(self, view: LedgerView) -> None:
+        """Write to `view`; remember policy names, which version events do not repeat."""
+        super().__init__(view)
+        self._policy_names: dict[UUID, str] = {}
+
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        """Events the view does not use still advance its position."""
-        self.view.record(tracking, ())
+        """Apply one event and its tracking record in one transaction."""
+        self.view.record(tracking, self.statements(domain_event))
 
-    @process_event.register
-    def _(self, event: Subject.Opened, tracking: Tracking) -> None:
-        self.view.record(tracking, [self.view.put_name(event.originator_id, "subject", event.subject_id)])
+    @singledispatchmethod
+    def statements(self, event: Any) -> list[Statement]:
+        """Events the view does not use change nothing (their position still counts)."""
+        del event
+        return []
 
-    @process_event.register
-    def _(self, event: Subject.Fact, tracking: Tracking) -> None:
-        subject_id = self.view.name_of(event.originator_id)
+    @statements.register
+    def _(self, event: Subject.Fact) -> list[Statement]:
         entry = event.entry()
-        writes: list[Statement] = [self.view.put_entry(subject_id, entry)]
+        writes = [self.view.put_entry(event.originator_id, entry)]
         if isinstance(entry, Disclosure):
-            writes.append(self.view.put_disclosure(subject_id, entry, getattr(event, "legal_basis", "")))
-        self.view.record(tracking, writes)
+            writes.append(self.view.put_disclosure(event.originator_id, entry, getattr(event, "legal_basis", "")))
+        return writes
 
-    @process_event.register
-    def _(self, event: Policy.Adopted, tracking: Tracking) -> None:
-        self.view.record(tracking, [self.view.put_name(event.originator_id, "policy", event.policy_id)])
+    @statements.register
+    def _(self, event: Policy.Adopted) -> list[Statement]:
+        self._policy_names[event.originator_id] = event.policy_id
+        return [self.view.put_name(event.originator_id, "policy", event.policy_id)]
 
-    @process_event.register
-    def _(self, event: Policy.VersionPublished, tracking: Tracking) -> None:
+    @statements.register
+    def _(self, event: Policy.VersionPublished) -> list[Statement]:
         policy = Policy.__new__(Policy)
-        policy.policy_id = self.view.name_of(event.originator_id)  # type: ignore[assignment]
+        policy.policy_id = self._policy_name(event.originator_id)  # type: ignore[assignment]
         policy.versions = {}
         event.apply(policy)
-        self.view.record(tracking, [self.view.put_policy_version(policy.versions[event.version])])
+        return [self.view.put_policy_version(policy.versions[event.version])]
 
-    @process_event.register
-    def _(self, event: Breach.Found, tracking: Tracking) -> None:
-        writes: list[Statement] = [self.view.put_name(event.originator_id, "breach", event.breach_ref)]
-        writes.extend(self.view.put_breach_subject(event.breach_ref, s, event.occurred_at) for s in event.subject_ids)
-        writes.append(self._deadline(f"breach:{event.breach_ref}:authority", Obligation.BREACH_TO_AUTHORITY,
-                                     None, event.breach_ref, event.occurred_at, event.timestamp))
-        self.view.record(tracking, writes)
+    def _policy_name(self, aggregate_id: UUID) -> str:
+        if aggregate_id not in self._policy_names:
+            self._policy_names[aggregate_id] = self.view.name_of(aggregate_id)
+        return self._policy_names[aggregate_id]
 
-    @process_event.register
-    def _(self, event: Breach.AuthorityTold, tracking: Tracking) -> None:
-        ref = self.view.name_of(event.originator_id)
-        self.view.record(tracking, [self.view.meet_deadline(
-            f"breach:{ref}:authority", event.occurred_at, f"AuthorityTold#{event.originator_version}", event.timestamp
-        )])
+    @statements.register
+    def _(self, event: Breach.Found) -> list[Statement]:
+        writes = [
+            self.view.put_breach_subject(event.originator_id, event.breach_ref, s, event.occurred_at)
+            for s in event.subject_ids
+        ]
+        writes.append(self._deadline(
+            deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id), Obligation.BREACH_TO_AUTHORITY,
+            None, event.breach_ref, event.occurred_at, event.timestamp,
+        ))
+        writes.append(self.view.put_name(event.originator_id, "breach", event.breach_ref))
+        return writes
 
-    @process_event.register
-    def _(self, event: Breach.SubjectTold, tracking: Tracking) -> None:
-        ref = self.view.name_of(event.originator_id)
-        self.view.record(tracking, [self.view.tell_breach_subject(ref, event.subject_id, event.occurred_at)])
+    @statements.register
+    def _(self, event: Breach.AuthorityTold) -> list[Statement]:
+        return [self.view.meet_deadline(
+            deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id), event.occurred_at,
+            f"AuthorityTold#{event.originator_version}", event.timestamp,
+        )]
 
-    @process_event.register
-    def _(self, event: Claim.Received, tracking: Tracking) -> None:
-        self.view.record(tracking, [
-            self.view.put_name(event.originator_id, "claim", event.claim_ref),
-            self._deadline(f"claim:{event.claim_ref}", Obligation.CLAIM_ANSWER, event.subject_id, event.claim_ref,
-                           event.occurred_at, event.timestamp),
-        ])
+    @statements.register
+    def _(self, event: Breach.SubjectTold) -> list[Statement]:
+        return [self.view.tell_breach_subject(event.originator_id, event.subject_id, event.occurred_at)]
 
-    @process_event.register
-    def _(self, event: Claim.Answered, tracking: Tracking) -> None:
-        ref = self.view.name_of(event.originator_id)
-        self.view.record(tracking, [self.view.meet_deadline(
-            f"claim:{ref}", event.occurred_at, f"ClaimAnswered#{event.originator_version}", event.timestamp
-        )])
+    @statements.register
+    def _(self, event: Claim.Received) -> list[Statement]:
+        return [self._deadline(
+            deadline_id(Obligation.CLAIM_ANSWER, event.originator_id), Obligation.CLAIM_ANSWER, event.subject_id,
+            event.claim_ref, event.occurred_at, event.timestamp,
+        )]
+
+    @statements.register
+    def _(self, event: Claim.Answered) -> list[Statement]:
+        return [self.view.meet_deadline(
+            deadline_id(Obligation.CLAIM_ANSWER, event.originator_id), event.occurred_at,
+            f"ClaimAnswered#{event.originator_version}", event.timestamp,
+        )]
 
     def _deadline(  # noqa: PLR0913  (the facts a deadline row keeps)
-        self, deadline_id: str, obligation: Obligation, subject_id: str | None, reference: str,
-        triggered_at: Any, recorded_at: Any,
+        self, row_id: str, obligation: Obligation, subject_id: str | None, reference: str,
+        triggered_at: datetime, recorded_at: datetime,
     ) -> Statement:
         row = DeadlineRow(
-            deadline_id=deadline_id, obligation=obligation.value, subject_id=subject_id, reference=reference,
+            deadline_id=row_id, obligation=obligation.value, subject_id=subject_id, reference=reference,
             triggered_at=triggered_at, due_at=due_at(obligation, triggered_at, self.rules, self.calendar),
             recorded_at=recorded_at, met_at=None, met_by=None,
         )

@@ -10,9 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from uuid import UUID
+
 from ledger import rules
-from ledger.deadlines import DeadlineStatus, status
-from ledger.history import Block, BlockLift, Entry, PolicyVersionTerms
+from ledger.deadlines import DeadlineStatus, Obligation, status
+from ledger.history import Acceptance, Block, BlockLift, Entry, PolicyVersionTerms
+from ledger.subject import subject_key
+from projections.projection import deadline_id
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -75,7 +79,7 @@ class LedgerQuestions:
         return self._view
 
     def _entries(self, subject_id: SubjectId, as_known_at: datetime | None) -> list[Entry]:
-        return rules.known_entries(self.view.entries(subject_id), as_known_at)
+        return rules.known_entries(self.view.entries(subject_key(subject_id)), as_known_at)
 
     def accepted_version_at(
         self, subject_id: SubjectId, policy_id: PolicyId, at: datetime, as_known_at: datetime | None = None
@@ -110,7 +114,7 @@ class LedgerQuestions:
     ) -> rules.DisclosureDecision:
         """May the subject's data go to a recipient of this category for this purpose at `at`, and why?"""
         entries = self._entries(subject_id, as_known_at)
-        accepted = {e.policy_id for e in entries if isinstance(e, rules.Acceptance)}
+        accepted = {e.policy_id for e in entries if isinstance(e, Acceptance)}
         versions = _versions_known(self.view.policy_versions(accepted), as_known_at)
         by_key = {(v.policy_id, v.version): v for v in versions}
         return rules.may_disclose(entries, by_key, category=category, purpose=purpose, at=at)
@@ -132,7 +136,7 @@ class LedgerQuestions:
         """Every disclosure of the subject's data in a time range, with its ground and recipient."""
         standing = {e.number for e in self._entries(subject_id, as_known_at)}
         return [
-            d for d in self.view.disclosures(subject_id, since, until)
+            d for d in self.view.disclosures(subject_key(subject_id), since, until)
             if d.number in standing and (as_known_at is None or d.recorded_at <= as_known_at)
         ]
 
@@ -148,8 +152,8 @@ class LedgerQuestions:
     def breaches_not_all_told(self, now: datetime) -> list[UntoldBreach]:
         """Breaches whose affected subjects were not all told, with the authority notice's standing."""
         found = []
-        for ref, subjects in self.view.untold_breach_subjects().items():
-            row = self.view.deadline(f"breach:{ref}:authority")
+        for (breach_hex, ref), subjects in self.view.untold_breach_subjects().items():
+            row = self.view.deadline(deadline_id(Obligation.BREACH_TO_AUTHORITY, UUID(breach_hex)))
             answer = DeadlineAnswer(row, status(row.due_at, row.met_at, now)) if row else None
             found.append(UntoldBreach(ref, subjects, answer))
         return found

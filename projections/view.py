@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from time import monotonic, sleep
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -20,6 +20,9 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger import history
 from projections.codec import dump, load_entry, load_terms, utc_text
+
+if TYPE_CHECKING:
+    from uuid import UUID
 
 TABLES = {
     "policy_versions": (
@@ -43,8 +46,8 @@ TABLES = {
     ),
     "names": "aggregate_id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL",
     "breach_subjects": (
-        "breach_ref TEXT NOT NULL, subject_id TEXT NOT NULL, found_at TEXT NOT NULL, told_at TEXT, "
-        "PRIMARY KEY (breach_ref, subject_id)"
+        "breach_id TEXT NOT NULL, breach_ref TEXT NOT NULL, subject_id TEXT NOT NULL, found_at TEXT NOT NULL, "
+        "told_at TEXT, PRIMARY KEY (breach_id, subject_id)"
     ),
 }
 INDEXES = {
@@ -52,7 +55,7 @@ INDEXES = {
     "disclosures_time": "disclosures (subject_id, occurred_at)",
     "deadlines_due": "deadlines (due_at)",
     "deadlines_open": "deadlines (met_at, due_at)",
-    "breach_subjects_untold": "breach_subjects (told_at, breach_ref)",
+    "breach_subjects_untold": "breach_subjects (told_at, breach_id)",
 }
 
 
@@ -202,19 +205,19 @@ class LedgerView(TrackingRecorder):
             (terms.policy_id, terms.version, utc_text(terms.effective_from), utc_text(terms.recorded_at), dump(terms)),
         )
 
-    def put_entry(self, subject_id: str, entry: history.Entry) -> tuple[str, Sequence[object]]:
+    def put_entry(self, subject: UUID, entry: history.Entry) -> tuple[str, Sequence[object]]:
         """Keep one entry of a subject's record."""
         return (
             f"INSERT INTO {self.table('subject_entries')} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (subject_id, entry.number, type(entry).__name__, utc_text(entry.occurred_at),
+            (subject.hex, entry.number, type(entry).__name__, utc_text(entry.occurred_at),
              utc_text(entry.recorded_at), dump(entry)),
         )
 
-    def put_disclosure(self, subject_id: str, entry: history.Disclosure, legal_basis: str) -> tuple[str, Sequence[object]]:
+    def put_disclosure(self, subject: UUID, entry: history.Disclosure, legal_basis: str) -> tuple[str, Sequence[object]]:
         """Keep one disclosure for range queries."""
         return (
             f"INSERT INTO {self.table('disclosures')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (subject_id, entry.number, utc_text(entry.occurred_at), utc_text(entry.recorded_at), entry.recipient,
+            (subject.hex, entry.number, utc_text(entry.occurred_at), utc_text(entry.recorded_at), entry.recipient,
              str(entry.recipient_category), entry.purpose, str(entry.ground), entry.reference, legal_basis,
              int(entry.flagged_while_blocked), dump(sorted(entry.data_categories))),
         )
@@ -251,28 +254,30 @@ class LedgerView(TrackingRecorder):
         name: str = rows[0]["name"]
         return name
 
-    def put_breach_subject(self, breach_ref: str, subject_id: str, found_at: datetime) -> tuple[str, Sequence[object]]:
+    def put_breach_subject(
+        self, breach: UUID, breach_ref: str, subject_id: str, found_at: datetime
+    ) -> tuple[str, Sequence[object]]:
         """Keep one affected subject of a breach, not yet told."""
         return (
-            f"INSERT INTO {self.table('breach_subjects')} VALUES (?, ?, ?, NULL) ON CONFLICT DO NOTHING",
-            (breach_ref, subject_id, utc_text(found_at)),
+            f"INSERT INTO {self.table('breach_subjects')} VALUES (?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
+            (breach.hex, breach_ref, subject_id, utc_text(found_at)),
         )
 
-    def tell_breach_subject(self, breach_ref: str, subject_id: str, told_at: datetime) -> tuple[str, Sequence[object]]:
+    def tell_breach_subject(self, breach: UUID, subject_id: str, told_at: datetime) -> tuple[str, Sequence[object]]:
         """Mark an affected subject told (the first notice counts)."""
         return (
             f"UPDATE {self.table('breach_subjects')} SET told_at = ? "
-            "WHERE breach_ref = ? AND subject_id = ? AND told_at IS NULL",
-            (utc_text(told_at), breach_ref, subject_id),
+            "WHERE breach_id = ? AND subject_id = ? AND told_at IS NULL",
+            (utc_text(told_at), breach.hex, subject_id),
         )
 
     # Reads.
 
-    def entries(self, subject_id: str) -> list[history.Entry]:
+    def entries(self, subject: UUID) -> list[history.Entry]:
         """Every entry of a subject's record, in order (one indexed range scan)."""
         rows = self._rows(
             f"SELECT kind, entry FROM {self.table('subject_entries')} WHERE subject_id = ? ORDER BY number",
-            (subject_id,),
+            (subject.hex,),
         )
         return [load_entry(r["kind"], r["entry"]) for r in rows]
 
@@ -288,12 +293,12 @@ class LedgerView(TrackingRecorder):
         )
         return [load_terms(r["terms"]) for r in rows]
 
-    def disclosures(self, subject_id: str, since: datetime | None, until: datetime | None) -> list[DisclosureRow]:
+    def disclosures(self, subject: UUID, since: datetime | None, until: datetime | None) -> list[DisclosureRow]:
         """A subject's disclosures that happened in [since, until], in time order."""
         rows = self._rows(
             f"SELECT * FROM {self.table('disclosures')} WHERE subject_id = ? AND occurred_at >= ? AND occurred_at <= ? "
             "ORDER BY occurred_at, number",
-            (subject_id, utc_text(since) if since else "", utc_text(until) if until else "9999"),
+            (subject.hex, utc_text(since) if since else "", utc_text(until) if until else "9999"),
         )
         return [
             DisclosureRow(
@@ -324,16 +329,16 @@ class LedgerView(TrackingRecorder):
         rows = self._rows(f"SELECT * FROM {self.table('deadlines')} WHERE deadline_id = ?", (deadline_id,))
         return _deadline(rows[0]) if rows else None
 
-    def untold_breach_subjects(self) -> dict[str, list[str]]:
-        """Breaches with affected subjects not yet told, and who they are."""
+    def untold_breach_subjects(self) -> dict[tuple[str, str], list[str]]:
+        """Breaches (id, reference) with affected subjects not yet told, and who they are."""
         rows = self._rows(
-            f"SELECT breach_ref, subject_id FROM {self.table('breach_subjects')} WHERE told_at IS NULL "
+            f"SELECT breach_id, breach_ref, subject_id FROM {self.table('breach_subjects')} WHERE told_at IS NULL "
             "ORDER BY breach_ref, subject_id",
             (),
         )
-        found: dict[str, list[str]] = {}
+        found: dict[tuple[str, str], list[str]] = {}
         for r in rows:
-            found.setdefault(r["breach_ref"], []).append(r["subject_id"])
+            found.setdefault((r["breach_id"], r["breach_ref"]), []).append(r["subject_id"])
         return found
 
     def position(self) -> int:
