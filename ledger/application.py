@@ -245,6 +245,13 @@ class ConsentLedger(Application[Any]):
             raise SubjectDestroyed(msg)
         return self.sealer.seal(subject_key(subject_id), field, value)
 
+    def _seal_required(self, subject_id: SubjectId, field: str, value: str) -> Sealed:
+        sealed = self.seal(subject_id, field, value)
+        if sealed is None:  # pragma: no cover  (a required value is never None)
+            msg = f"{field} is required"
+            raise TypeError(msg)
+        return sealed
+
     def is_destroyed(self, subject_id: SubjectId) -> bool:
         """Whether the subject's data were destroyed (as recorded now)."""
         try:
@@ -341,8 +348,6 @@ class ConsentLedger(Application[Any]):
         terms = policy.versions.get(policy_version)
         if terms is None:
             raise NotFound(f"policy {policy_id!r} has no published version {policy_version!r}")
-        sealed_rep = self.seal(subject_id, "representative", representative)
-        sealed_evidence = self.seal(subject_id, "evidence", evidence)
         return self._write(
             self._subject(subject_id),
             lambda s, st: s.grant_consent(
@@ -350,7 +355,8 @@ class ConsentLedger(Application[Any]):
                 method=method, channel=channel, optional_purposes=optional_purposes,
                 data_categories=data_categories, third_parties=third_parties, cross_border=cross_border,
                 publication=publication, valid_until=valid_until, actor=actor,
-                representative=sealed_rep, evidence=sealed_evidence, stamp=st,
+                representative=self.seal(subject_id, "representative", representative),
+                evidence=self.seal(subject_id, "evidence", evidence), stamp=st,
             ),
             request,
             occurred_at,
@@ -375,13 +381,12 @@ class ConsentLedger(Application[Any]):
         occurred_at: datetime | None = None,
     ) -> Receipt:
         """Record a withdrawal of consent (clause 2.2; Art. 8(7))."""
-        sealed_rep = self.seal(subject_id, "representative", representative)
-        sealed_evidence = self.seal(subject_id, "evidence", evidence)
         return self._write(
             self._subject(subject_id),
             lambda s, st: s.withdraw_consent(
-                policy_id, purposes, channel=channel, actor=actor, representative=sealed_rep,
-                evidence=sealed_evidence, stamp=st,
+                policy_id, purposes, channel=channel, actor=actor,
+                representative=self.seal(subject_id, "representative", representative),
+                evidence=self.seal(subject_id, "evidence", evidence), stamp=st,
             ),
             request,
             occurred_at,
@@ -424,13 +429,12 @@ class ConsentLedger(Application[Any]):
         occurred_at: datetime | None = None,
     ) -> Receipt:
         """Record prior written permission for a disclosure (clause 6.2.2)."""
-        sealed_document = self.seal(subject_id, "document", document)
-        assert sealed_document is not None  # noqa: S101  (document is required)
         return self._write(
             self._subject(subject_id),
             lambda s, st: s.grant_written_permission(
                 permission_id, recipient=recipient, recipient_category=recipient_category, purpose=purpose,
-                valid_from=valid_from, valid_until=valid_until, document=sealed_document, stamp=st,
+                valid_from=valid_from, valid_until=valid_until, document=self._seal_required(subject_id, "document", document),
+                stamp=st,
             ),
             request,
             occurred_at,
@@ -479,10 +483,9 @@ class ConsentLedger(Application[Any]):
         occurred_at: datetime | None = None,
     ) -> Receipt:
         """Block the subject's data from the moment of the request (clause 6.2.4)."""
-        sealed = self.seal(subject_id, "request", request_details)
         return self._write(
             self._subject(subject_id),
-            lambda s, st: s.block(block_id, requester, ground, sealed, st),
+            lambda s, st: s.block(block_id, requester, ground, self.seal(subject_id, "request", request_details), st),
             request,
             occurred_at,
             {"cmd": "block", "subject": subject_id, "id": block_id, "requester": requester, "ground": ground,
@@ -608,13 +611,11 @@ class ConsentLedger(Application[Any]):
         self, request: Request, *, claim_ref: str, subject_id: SubjectId, claimant: str, occurred_at: datetime | None = None
     ) -> Receipt:
         """Record a pre-trial claim received (clause 8.1); the claimant's name is sealed."""
-        sealed = self.seal(subject_id, "claimant", claimant)
-        assert sealed is not None  # noqa: S101  (claimant is required)
-
         def load(now: datetime) -> Claim:
             try:
                 existing: Claim = self.repository.get(claim_key(claim_ref))
             except AggregateNotFoundError:
+                sealed = self._seal_required(subject_id, "claimant", claimant)
                 return Claim.receive(claim_ref, subject_id, sealed, self._stamp(request, occurred_at))
             from ledger.errors import InvalidFact  # noqa: PLC0415
 

@@ -77,3 +77,17 @@ def test_destruction_keeps_every_stored_event_byte_for_byte(ledger: ConsentLedge
     stored_after = [(n.id, n.state) for n in ledger.iter_positions()]
     assert stored_after[: len(stored_before)] == stored_before
     assert len(stored_after) == len(stored_before) + 1
+
+
+def test_a_retry_of_a_consent_after_the_subject_was_destroyed_gets_the_first_receipt(ledger: ConsentLedger) -> None:
+    from ledger.application import Request
+
+    published(ledger)
+    keyed = Request("orders-service", idempotency_key="consent-42")
+    first = consented(ledger, "alice", evidence=ALICE_EVIDENCE, request=keyed)
+    ledger.destroy_data(SERVICE, SubjectId("alice"), ground=DestructionGround.SUBJECT_REQUEST)
+
+    again = consented(ledger, "alice", evidence=ALICE_EVIDENCE, request=keyed)
+
+    assert again.replayed
+    assert (again.position, again.version) == (first.position, first.version)

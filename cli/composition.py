@@ -1,0 +1,78 @@
+"""Settings in, a ready ledger out: the one place that decides how the parts are put together.
+
+Everything a start can trip over (a URL that points nowhere, a key that is not one, a database
+file that is not a database) becomes a `StartupError` whose message names the setting to fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from typing import TYPE_CHECKING
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
+from cli.settings import ConfigurationError, master_key_for
+from ledger.application import ConsentLedger, open_ledger
+from ledger.sealing import MasterKeyError
+from ledger.storage import DatabaseUrlError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from cli.settings import Settings
+    from ledger.storage import Database
+
+
+class StartupError(RuntimeError):
+    """The service cannot start with this configuration; the message is one line a person can act on."""
+
+
+def open_configured_ledger(settings: Settings) -> ConsentLedger:
+    """Open the ledger on the configured database with the configured (or generated) master key."""
+    try:
+        database = settings.database
+        if database.sqlite_path is None:
+            master_key = master_key_for(settings, database)  # refused when none is configured
+            _require_reachable(database)
+        else:
+            database.prepare()
+            empty = _is_empty_sqlite_file(database.sqlite_path)
+            master_key = master_key_for(settings, database, may_generate=empty)  # generated beside an empty file
+        return open_ledger(database, master_key)
+    except (ConfigurationError, DatabaseUrlError, MasterKeyError) as e:
+        raise StartupError(str(e)) from None
+    except (OSError, sqlite3.Error, psycopg.Error, PersistenceError) as e:
+        raise StartupError(f"cannot open {url_without_password(settings.database_url)}: {_first_line(e)}") from None
+
+
+def _require_reachable(database: Database) -> None:
+    """Ask PostgreSQL directly, so that a wrong host or password is reported as such, at once."""
+    try:
+        psycopg.connect(**database.psycopg_kwargs()).close()
+    except psycopg.Error as e:
+        where = f"{database.env['POSTGRES_HOST']}:{database.env['POSTGRES_PORT']}"
+        raise StartupError(f"cannot reach PostgreSQL at {where}: {_first_line(e)}") from None
+
+
+def _is_empty_sqlite_file(path: Path) -> bool:
+    """Whether the database holds no tables yet; raises for a file that is not a SQLite database."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        (tables,) = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return bool(tables == 0)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def url_without_password(url: str) -> str:
+    """Mask the password in a database URL, for messages and summaries that may end up in logs."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{location}"

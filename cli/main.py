@@ -1,0 +1,203 @@
+"""The `consent-ledger` command: serve the HTTP API, or fill a database with a demo history.
+
+Commands parse their options, let the composition root open the ledger, call once and report.
+A configuration or database problem is printed as one line on stderr with a non-zero exit code,
+never as a traceback: the person starting the service needs to know which setting to fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cli.composition import StartupError, open_configured_ledger, url_without_password
+from cli.demo import POLICY, record_demo_history
+from cli.settings import ConfigurationError, Settings, load_settings
+from ledger.errors import LedgerError
+from ledger.sealing import MasterKeyError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from fastapi import FastAPI
+
+    from ledger.application import ConsentLedger, Receipt
+
+app = typer.Typer(
+    name="consent-ledger",
+    help=(
+        "An event-sourced ledger of personal-data consent (Kazakhstan): every consent, disclosure, block, "
+        "destruction, breach and claim as an immutable fact that can be proved in court.\n\n"
+        "Settings come from CONSENT_LEDGER_* environment variables; an option given here wins over them."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="sqlite:///path.db or postgresql://user@host/db?schema=s "
+        "(env CONSENT_LEDGER_DATABASE_URL; default sqlite:///var/consent-ledger.db)",
+        show_default=False,
+    ),
+]
+MasterKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="A file holding the master key, URL-safe base64 of 32 bytes (env CONSENT_LEDGER_MASTER_KEY_FILE, "
+        "or the key itself in CONSENT_LEDGER_MASTER_KEY; with SQLite, generated beside the database if absent)",
+        show_default=False,
+    ),
+]
+
+
+class _WarningsToStderr(logging.Handler):
+    """Shows the composition root's warnings (a generated master key) as one line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Print `warning: <message>`."""
+        stderr.print(f"[yellow]{record.levelname.lower()}:[/] {escape(record.getMessage())}")
+
+
+@app.callback()
+def main() -> None:
+    """Route the CLI's own log records to stderr before any command runs."""
+    logger = logging.getLogger("cli")
+    logger.setLevel(logging.INFO)
+    if not any(isinstance(h, _WarningsToStderr) for h in logger.handlers):
+        handler = _WarningsToStderr(level=logging.WARNING)
+        logger.addHandler(handler)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (env CONSENT_LEDGER_HOST; default 127.0.0.1)",
+                                 show_default=False)
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="TCP port (env CONSENT_LEDGER_PORT; default 8000)", show_default=False)
+    ] = None,
+    database_url: DatabaseUrl = None,
+    master_key_file: MasterKeyFile = None,
+) -> None:
+    """Serve the HTTP API with uvicorn: writes and queries under /v1/, the OpenAPI document at /openapi.json.
+
+    The database is created on first start (SQLite by default, under ./var/ of the working directory).
+    """
+    settings = _settings(host=host, port=port, database_url=database_url, master_key_file=master_key_file)
+    ledger = _open(settings)
+    try:
+        import uvicorn  # noqa: PLC0415  (the HTTP stack is loaded only when serving)
+
+        from api.app import create_app  # noqa: PLC0415  (same)
+
+        uvicorn.run(_closing_at_shutdown(create_app(ledger), ledger), host=settings.host, port=settings.port)
+    finally:
+        ledger.close()  # when uvicorn could not start; closing twice is harmless
+
+
+def _closing_at_shutdown(http: FastAPI, ledger: ConsentLedger) -> FastAPI:
+    """Close the ledger when the app shuts down: uvicorn ends a SIGTERM by re-raising it, past any `finally`."""
+    serving = http.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with serving(app) as state:
+            yield state
+        ledger.close()
+
+    http.router.lifespan_context = lifespan
+    return http
+
+
+@app.command()
+def demo(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = None) -> None:
+    """Fill the database with a small, realistic 2026 history of an online shop, to try every query at once.
+
+    A policy in kk/ru/en with two versions, six pseudonymous customers with consents (one through a
+    parent, one opting into 4.1.6), order deliveries, a written permission, a state request, a block
+    and its lift, a correction, a refused and an accepted withdrawal, a destruction, a breach and two
+    claims. Every fact carries an idempotency key: running the demo again records nothing new.
+    """
+    settings = _settings(database_url=database_url, master_key_file=master_key_file)
+    ledger = _open(settings)
+    try:
+        receipts = record_demo_history(ledger)
+    except (LedgerError, MasterKeyError) as e:
+        _fail(f"the demo history could not be recorded: {e}")
+    finally:
+        ledger.close()
+    _print_summary(settings, receipts)
+
+
+def _settings(**options: object) -> Settings:
+    try:
+        return load_settings(**options)
+    except ConfigurationError as e:
+        _fail(str(e))
+
+
+def _open(settings: Settings) -> ConsentLedger:
+    try:
+        return open_configured_ledger(settings)
+    except StartupError as e:
+        _fail(str(e))
+
+
+def _fail(message: str) -> NoReturn:
+    stderr.print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(code=1)
+
+
+FACT_NAMES = {
+    "VersionPublished": "policy version published",
+    "ConsentGranted": "consent given",
+    "ConsentWithdrawn": "consent withdrawn",
+    "WithdrawalRefused": "withdrawal refused (Art. 8(2))",
+    "WrittenPermissionGranted": "written permission given",
+    "DataDisclosed": "data disclosed",
+    "DataBlocked": "data blocked",
+    "BlockLifted": "block lifted",
+    "DataCorrected": "data corrected",
+    "DataDestroyed": "data destroyed",
+    "Found": "breach found",
+    "AuthorityTold": "authority told of a breach",
+    "SubjectTold": "subject told of a breach",
+    "Received": "claim received",
+    "Answered": "claim answered",
+    "TakenToCourt": "claim taken to court",
+}
+"""The operator's words for the facts the demo records, in the order the summary lists them."""
+
+
+def _print_summary(settings: Settings, receipts: list[Receipt]) -> None:
+    new = Counter(r.event_type for r in receipts if not r.replayed)
+    known = Counter(r.event_type for r in receipts if r.replayed)
+    table = Table("fact", "recorded now", "already there", box=None, pad_edge=False)
+    order = list(FACT_NAMES)
+    for event_type in sorted(new | known, key=lambda t: order.index(t) if t in order else len(order)):
+        table.add_row(FACT_NAMES.get(event_type, event_type), str(new[event_type]), str(known[event_type]))
+    stdout.print(
+        f"Demo history in [bold]{escape(url_without_password(settings.database_url))}[/]: "
+        f"{new.total()} facts recorded now, {known.total()} already there.",
+        soft_wrap=True,
+    )
+    stdout.print(table)
+    stdout.print(
+        f"Subjects cust-1001 to cust-1006, policy {POLICY} versions 1 and 2, January to October 2026.\n"
+        f"Try it: consent-ledger serve, then open http://{settings.host}:{settings.port}/docs",
+        soft_wrap=True,
+    )
