@@ -16,13 +16,17 @@ from eventsourcing.persistence import PersistenceError
 from cli.settings import ConfigurationError, master_key_for
 from ledger.application import ConsentLedger, open_ledger
 from ledger.sealing import MasterKeyError
+from ledger.deadlines import KazakhCalendar
 from ledger.storage import DatabaseUrlError
+from projections.keeper import open_view
+from projections.projection import LedgerProjection
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from cli.settings import Settings
     from ledger.storage import Database
+    from projections.view import LedgerView
 
 
 class StartupError(RuntimeError):
@@ -45,6 +49,12 @@ def open_configured_ledger(settings: Settings) -> ConsentLedger:
         raise StartupError(str(e)) from None
     except (OSError, sqlite3.Error, psycopg.Error, PersistenceError) as e:
         raise StartupError(f"cannot open {url_without_password(settings.database_url)}: {_first_line(e)}") from None
+
+
+def open_configured_view(settings: Settings) -> LedgerView:
+    """Open the read model on the configured database, judging deadlines in the configured time zone."""
+    LedgerProjection.calendar = KazakhCalendar(str(settings.timezone))
+    return open_view(settings.database)
 
 
 def _require_reachable(database: Database) -> None:

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.markup import escape
 from rich.table import Table
 
-from cli.composition import StartupError, open_configured_ledger, url_without_password
+from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
 from cli.demo import POLICY, record_demo_history
 from cli.settings import ConfigurationError, Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
+from projections.keeper import BackgroundKeeper, ViewKeeper, rebuild
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -104,23 +107,71 @@ def serve(
 
         from api.app import create_app  # noqa: PLC0415  (same)
 
-        uvicorn.run(_closing_at_shutdown(create_app(ledger), ledger), host=settings.host, port=settings.port)
+        view = open_configured_view(settings)
+        keeper = BackgroundKeeper(ViewKeeper(ledger, view))
+        http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper)
+        uvicorn.run(http, host=settings.host, port=settings.port)
     finally:
         ledger.close()  # when uvicorn could not start; closing twice is harmless
 
 
-def _closing_at_shutdown(http: FastAPI, ledger: ConsentLedger) -> FastAPI:
-    """Close the ledger when the app shuts down: uvicorn ends a SIGTERM by re-raising it, past any `finally`."""
+def _closing_at_shutdown(http: FastAPI, ledger: ConsentLedger, keeper: BackgroundKeeper) -> FastAPI:
+    """Keep the view current while serving; close the ledger at shutdown (uvicorn re-raises SIGTERM past `finally`)."""
     serving = http.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        keeper.start()
         async with serving(app) as state:
             yield state
+        keeper.stop()
         ledger.close()
 
     http.router.lifespan_context = lifespan
     return http
+
+
+@app.command()
+def project(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = None) -> None:
+    """Keep the read model current in this process until stopped (Ctrl-C): a projection worker.
+
+    Run one or more beside `serve` processes sharing one PostgreSQL database; each resumes from the
+    tracked position, and a position is applied exactly once whichever worker gets to it first.
+    """
+    settings = _settings(database_url=database_url, master_key_file=master_key_file)
+    ledger = _open(settings)
+    keeper = ViewKeeper(ledger, open_configured_view(settings))
+    stderr.print(f"following the log from position {keeper.position:,} (Ctrl-C stops)")
+    stop = threading.Event()
+    try:
+        keeper.follow(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        ledger.close()
+    stderr.print(f"stopped at position {keeper.position:,}")
+
+
+@app.command("rebuild-view")
+def rebuild_view(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = None) -> None:
+    """Rebuild the read model from position 0 into fresh tables, then swap it in while reads go on.
+
+    Interrupted, it resumes where it stopped when run again.
+    """
+    settings = _settings(database_url=database_url, master_key_file=master_key_file)
+    ledger = _open(settings)
+    try:
+        with Progress(
+            TextColumn("rebuilding the view"), BarColumn(), MofNCompleteColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), console=stderr,
+        ) as bar:
+            task = bar.add_task("events", total=ledger.max_position())
+            fresh = rebuild(ledger, settings.database, progress=lambda position: bar.update(task, completed=position))
+    except KeyboardInterrupt:
+        _fail("interrupted; run rebuild-view again to resume")
+    finally:
+        ledger.close()
+    stdout.print(f"the view is now generation {fresh.generation}, at position {fresh.position():,}")
 
 
 @app.command()

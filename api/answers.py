@@ -1,0 +1,61 @@
+"""How routes answer: a write with its receipt and where to read the record; a read with the record's version."""
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Response
+from starlette.requests import HTTPConnection
+
+from api.problems import problem_responses
+from api.schemas.common import Receipt
+from ledger import application
+from ledger.errors import ConcurrentWriteConflict, IdempotencyKeyReused, LedgerError
+
+ETAG: dict[str, Any] = {
+    "description": 'The record\'s version, e.g. `"4"`: send it as `If-Match`.',
+    "schema": {"type": "string"},
+}
+_HEADERS: dict[str, Any] = {
+    "Location": {"description": "Where to read the record the fact was added to.", "schema": {"type": "string"}},
+    "ETag": ETAG,
+}
+
+
+class Reply:
+    """The answer being built for one write (a FastAPI dependency: it holds the request and response)."""
+
+    def __init__(self, connection: HTTPConnection, response: Response) -> None:
+        self.connection = connection
+        self.response = response
+
+    def receipt(self, receipt: application.Receipt, read_at: str, **path: str) -> Receipt:
+        """Answer with the receipt and where to read the record (`read_at`, a GET route, with its `path`)."""
+        self.response.status_code = 200 if receipt.replayed else 201
+        if receipt.replayed:
+            self.response.headers["Idempotent-Replayed"] = "true"
+        params = {name: quote(value, safe="") for name, value in path.items()}
+        self.response.headers["Location"] = str(self.connection.url_for(read_at, **params))
+        self.response.headers["ETag"] = f'"{receipt.version}"'
+        return Receipt.model_validate(receipt)
+
+
+def write_responses(*errors: type[LedgerError]) -> dict[int | str, dict[str, Any]]:
+    """Document a write's answers in OpenAPI: its receipts, the refusals it may meet, and those every write may."""
+    return {
+        201: {"description": "The fact was recorded.", "headers": _HEADERS},
+        200: {
+            "description": "Nothing new was recorded: a retry with the same `Idempotency-Key` and body, "
+            "or a fact already on record, gets the first receipt back.",
+            "model": Receipt,
+            "headers": {
+                **_HEADERS,
+                "Idempotent-Replayed": {"description": "`true`.", "schema": {"type": "string", "enum": ["true"]}},
+            },
+        },
+        **problem_responses(*errors, IdempotencyKeyReused, ConcurrentWriteConflict, reads_body=True),
+    }
+
+
+def read_responses(*errors: type[LedgerError]) -> dict[int | str, dict[str, Any]]:
+    """Document a read's answers in OpenAPI: the record with its version, or the refusals it may meet."""
+    return {200: {"headers": {"ETag": ETAG}}, **problem_responses(*errors)}

@@ -1,0 +1,66 @@
+"""The app factory: one ledger in, the HTTP API of its write side out, under `/v1`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+
+from api import problems
+from api.limits import BodyLimit
+from api.routes import breaches, claims, policies, questions, subjects
+from projections.keeper import ViewKeeper
+from projections.questions import LedgerQuestions
+
+if TYPE_CHECKING:
+    from ledger.application import ConsentLedger
+    from projections.view import LedgerView
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Room for a policy's three texts; anything larger is refused with 413 before it is parsed."""
+
+DESCRIPTION = """\
+Records every fact of the privacy policy as an immutable event: policy versions, consents,
+withdrawals, written permissions, disclosures, blocks, corrections, destruction, breaches and
+pre-trial claims. Every write names its caller (`X-Caller`), may carry an `Idempotency-Key`,
+and answers `201` with a receipt (or `200` for a retry). Every refusal is an RFC 9457
+`application/problem+json` whose `detail` says what to do next.
+"""
+
+
+class LedgerApi(FastAPI):
+    """FastAPI, with the `Problem` schema every error response refers to in its OpenAPI document."""
+
+    def openapi(self) -> dict[str, Any]:
+        """Build the OpenAPI document once, with `Problem` added to its components."""
+        if self.openapi_schema is None:
+            document = super().openapi()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(problems.problem_schemas())
+        return self.openapi_schema or {}
+
+
+def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> FastAPI:
+    """Serve one ledger over HTTP: each resource's router under `/v1`, each refusal as a problem.
+
+    With a `view`, the questions of the read side are answered from it; whoever keeps it
+    current (the `serve` command's background keeper) is the caller's business, but a read
+    that waits for a position catches the view up itself.
+    """
+    app = LedgerApi(
+        title="Consent ledger",
+        version="1",
+        description=DESCRIPTION,
+        exception_handlers=problems.HANDLERS,
+    )
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.state.ledger = ledger
+    attach_view(app, ledger, view)
+    for resource in (policies, subjects, breaches, claims, questions):
+        app.include_router(resource.router, prefix="/v1")
+    return app
+
+
+def attach_view(app: FastAPI, ledger: ConsentLedger | None, view: LedgerView | None) -> None:
+    """Answer the read side's questions from `view` (or refuse them, when there is none)."""
+    app.state.questions = LedgerQuestions(view) if view is not None else None
+    app.state.keeper = ViewKeeper(ledger, view) if view is not None and ledger is not None else None

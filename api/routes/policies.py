@@ -1,0 +1,41 @@
+"""Policies: publish a version (clauses 9.1, 9.2); read the policy with every version."""
+
+from fastapi import APIRouter, Response
+
+from api.answers import read_responses, write_responses
+from api.deps import LedgerDep, RefPath, ReplyDep, WriteRequest
+from api.schemas.common import Receipt
+from api.schemas.policies import PolicyPublic, PolicyVersionCreate
+from ledger.errors import InvalidFact, NotFound, PolicyVersionConflict
+from ledger.terms import PolicyId
+
+router = APIRouter(prefix="/policies", tags=["policies"])
+
+
+@router.post("/{policy_id}/versions", status_code=201, responses=write_responses(InvalidFact, PolicyVersionConflict))
+def publish_policy_version(
+    policy_id: RefPath, body: PolicyVersionCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep
+) -> Receipt:
+    """Publish a version; the same version with the same text again is an idempotent success (200)."""
+    receipt = ledger.publish_policy_version(
+        request,
+        policy_id=PolicyId(policy_id),
+        version=body.version,
+        text_sha256=body.digests(),
+        purposes=body.purposes,
+        optional_purposes=body.optional_purposes,
+        recipient_categories=body.recipient_categories,
+        effective_from=body.effective_from,
+        operator_name=body.operator_name,
+        operator_bin=body.operator_bin,
+        occurred_at=body.occurred_at,
+    )
+    return reply.receipt(receipt, "read_policy", policy_id=policy_id)
+
+
+@router.get("/{policy_id}", responses=read_responses(NotFound))
+def read_policy(policy_id: RefPath, ledger: LedgerDep, response: Response) -> PolicyPublic:
+    """Read the policy's operator and every version published, with its terms and text hashes."""
+    policy = ledger.policy(PolicyId(policy_id))
+    response.headers["ETag"] = f'"{policy.version}"'
+    return PolicyPublic.of(policy)

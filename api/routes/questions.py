@@ -1,0 +1,174 @@
+"""The read side over HTTP: each GET answers one question from the view, at `at`, as known at `as_known_at`.
+
+Every question accepts `wait_for_position` (a write's `position`): the answer then waits, a
+few seconds at most, until the view has reached that write — so a service that just recorded
+a consent gets "yes" on its very next disclosure check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Depends, Query
+from starlette.requests import HTTPConnection
+
+from api.deps import LedgerDep, RefPath
+from api.problems import problem_responses
+from api.schemas.common import Moment
+from api.schemas.questions import (
+    AcceptedVersionAnswer,
+    BlockStatusAnswer,
+    Deadline,
+    DeadlinesAnswer,
+    DisclosureCheckAnswer,
+    DisclosureRecord,
+    DisclosuresAnswer,
+    UntoldBreachesAnswer,
+    UntoldBreachRecord,
+    VersionInEffectAnswer,
+    VersionTerms,
+)
+from ledger.application import ConsentLedger
+from ledger.deadlines import DeadlineStatus
+from ledger.errors import InvalidFact
+from ledger.terms import PolicyId, Purpose, RecipientCategory, SubjectId
+from projections.errors import ViewBehind
+from projections.keeper import ViewKeeper
+from projections.questions import LedgerQuestions
+
+router = APIRouter(tags=["questions"])
+MAX_WAIT_SECONDS = 5.0
+
+At = Annotated[Moment | None, Query(description="Business time the question is about (default: now), with offset.")]
+AsKnownAt = Annotated[
+    Moment | None,
+    Query(description="Answer only from what the ledger had recorded by this time (default: now), with offset."),
+]
+WaitFor = Annotated[
+    int | None,
+    Query(ge=0, description="Wait (at most 5 s) until the view reflects this log position, e.g. a write's `position`."),
+]
+
+
+def questions(
+    connection: HTTPConnection, wait_for_position: WaitFor = None
+) -> LedgerQuestions:
+    """The questions, after the view reached the position the caller waits for."""
+    state = connection.app.state
+    if state.questions is None:
+        msg = "this server answers no questions: it was started without a read model"
+        raise ViewBehind(msg)
+    if wait_for_position:
+        newest = cast("ConsentLedger", state.ledger).max_position()
+        if wait_for_position > newest:
+            msg = f"position {wait_for_position} is not in the log (the newest is {newest}); pass a write's position"
+            raise InvalidFact(msg)
+        keeper = cast("ViewKeeper", state.keeper)
+        if not keeper.wait_for(wait_for_position, MAX_WAIT_SECONDS):
+            msg = (
+                f"the read model is at position {keeper.position}, not yet {wait_for_position}; "
+                "retry in a moment (nothing is wrong with the write)"
+            )
+            raise ViewBehind(msg)
+    return cast("LedgerQuestions", state.questions)
+
+
+Questions = Annotated[LedgerQuestions, Depends(questions)]
+BEHIND = problem_responses(ViewBehind, InvalidFact)
+
+
+def _times(ledger: LedgerDep, at: datetime | None, as_known_at: datetime | None) -> tuple[datetime, datetime]:
+    now = ledger.clock()
+    return at or now, as_known_at or now
+
+
+@router.get("/subjects/{subject_id}/accepted-version", responses=BEHIND)
+def accepted_version_at(
+    subject_id: RefPath,
+    policy_id: Annotated[str, Query(min_length=1, max_length=200)],
+    ask: Questions,
+    ledger: LedgerDep,
+    at: At = None,
+    as_known_at: AsKnownAt = None,
+) -> AcceptedVersionAnswer:
+    """Which version of the policy had the subject accepted at `at`, with its text hash; were they behind?"""
+    when, known = _times(ledger, at, as_known_at)
+    answer = ask.accepted_version_at(SubjectId(subject_id), PolicyId(policy_id), when, known)
+    return AcceptedVersionAnswer.of(subject_id, when, known, answer)
+
+
+@router.get("/policies/{policy_id}/version-in-effect", responses=BEHIND)
+def version_in_effect(
+    policy_id: RefPath, ask: Questions, ledger: LedgerDep, at: At = None, as_known_at: AsKnownAt = None
+) -> VersionInEffectAnswer:
+    """Which version of the policy was in effect at `at` (clause 9.2), and the version history."""
+    when, known = _times(ledger, at, as_known_at)
+    current = ask.version_in_effect(PolicyId(policy_id), when, known)
+    return VersionInEffectAnswer(
+        policy_id=policy_id, at=when, as_known_at=known, in_effect=VersionTerms.of(current) if current else None,
+        history=[VersionTerms.of(v) for v in ask.version_history(PolicyId(policy_id), known)],
+    )
+
+
+@router.get("/subjects/{subject_id}/disclosure-check", responses=BEHIND)
+def may_disclose(
+    subject_id: RefPath,
+    recipient_category: RecipientCategory,
+    purpose: Annotated[str, Query(min_length=1, max_length=50)],
+    ask: Questions,
+    ledger: LedgerDep,
+    at: At = None,
+    as_known_at: AsKnownAt = None,
+) -> DisclosureCheckAnswer:
+    """May the subject's data go to a recipient of this category for this purpose, and on which ground?"""
+    when, known = _times(ledger, at, as_known_at)
+    decision = ask.may_disclose(SubjectId(subject_id), recipient_category, Purpose(purpose), when, known)
+    return DisclosureCheckAnswer(
+        subject_id=subject_id, recipient_category=recipient_category, purpose=purpose, at=when, as_known_at=known,
+        allowed=decision.allowed, ground=decision.ground, basis=decision.basis, reason=decision.reason,
+    )
+
+
+@router.get("/subjects/{subject_id}/block-status", responses=BEHIND)
+def block_status(
+    subject_id: RefPath, ask: Questions, ledger: LedgerDep, at: At = None, as_known_at: AsKnownAt = None
+) -> BlockStatusAnswer:
+    """Is (was) the subject blocked at `at`, by whom, on which ground, since when; and the block history."""
+    when, known = _times(ledger, at, as_known_at)
+    return BlockStatusAnswer.of(subject_id, when, known, ask.block_status(SubjectId(subject_id), when, known))
+
+
+@router.get("/subjects/{subject_id}/disclosures", responses=BEHIND)
+def disclosures(
+    subject_id: RefPath,
+    ask: Questions,
+    ledger: LedgerDep,
+    since: Annotated[Moment | None, Query(description="From this time (inclusive), with offset.")] = None,
+    until: Annotated[Moment | None, Query(description="Up to this time (inclusive), with offset.")] = None,
+    as_known_at: AsKnownAt = None,
+) -> DisclosuresAnswer:
+    """Every disclosure of the subject's data in the time range, with its ground and recipient."""
+    _, known = _times(ledger, None, as_known_at)
+    rows = ask.disclosures(SubjectId(subject_id), since, until, known)
+    return DisclosuresAnswer(subject_id=subject_id, as_known_at=known, disclosures=[DisclosureRecord.of(r) for r in rows])
+
+
+@router.get("/deadlines", responses=BEHIND)
+def deadlines(
+    ask: Questions,
+    ledger: LedgerDep,
+    status: Annotated[list[DeadlineStatus] | None, Query(description="Only these standings.")] = None,
+    at: At = None,
+) -> DeadlinesAnswer:
+    """Every obligation an event started, with its due date and standing at `at`: open, met, met late, overdue."""
+    when, _ = _times(ledger, at, None)
+    answers = ask.deadlines(when, set(status) if status else None)
+    return DeadlinesAnswer(at=when, deadlines=[Deadline.of(a) for a in answers])
+
+
+@router.get("/breaches-not-all-told", responses=BEHIND)
+def breaches_not_all_told(ask: Questions, ledger: LedgerDep, at: At = None) -> UntoldBreachesAnswer:
+    """Breaches whose affected subjects were not all told, and whether the authority was told in time."""
+    when, _ = _times(ledger, at, None)
+    return UntoldBreachesAnswer(at=when, breaches=[UntoldBreachRecord.of(b) for b in ask.breaches_not_all_told(when)])

@@ -1,0 +1,261 @@
+"""A subject's record: every fact it can be given, each a POST; the facts read back with a GET."""
+
+from fastapi import APIRouter, Response
+
+from api.answers import read_responses, write_responses
+from api.deps import LedgerDep, RefPath, ReplyDep, SubjectIdPath, SubjectWriteRequest
+from api.schemas.common import Receipt
+from api.schemas.subjects import (
+    BlockCreate,
+    BlockLiftCreate,
+    ConsentCreate,
+    CorrectionCreate,
+    DestructionCreate,
+    DisclosureCreate,
+    FactPublic,
+    RetractionCreate,
+    SubjectFactsPublic,
+    WithdrawalCreate,
+    WithdrawalRefusalCreate,
+    WrittenPermissionCreate,
+)
+from ledger.errors import (
+    InvalidFact,
+    NoGroundForDisclosure,
+    NotFound,
+    NothingToAct,
+    SubjectBlocked,
+    SubjectDestroyed,
+    VersionMismatch,
+)
+from ledger.terms import PolicyId
+
+router = APIRouter(prefix="/subjects", tags=["subjects"])
+
+READ = "read_subject_facts"
+"""The route a write's `Location` points to: the subject's facts."""
+
+
+@router.post(
+    "/{subject_id}/consents",
+    status_code=201,
+    responses=write_responses(InvalidFact, NotFound, SubjectDestroyed, VersionMismatch),
+)
+def grant_consent(
+    subject_id: SubjectIdPath, body: ConsentCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+) -> Receipt:
+    """Record consent to a published version in effect or about to be (clauses 2.1, 3.1, 4.1.6; Art. 8(4))."""
+    receipt = ledger.grant_consent(
+        request,
+        subject_id,
+        policy_id=PolicyId(body.policy_id),
+        policy_version=body.policy_version,
+        language=body.language,
+        text_sha256=body.text_sha256,
+        method=body.method,
+        channel=body.channel,
+        optional_purposes=body.optional_purposes,
+        data_categories=body.data_categories,
+        third_parties=body.third_parties,
+        cross_border=body.cross_border,
+        publication=body.publication,
+        valid_until=body.valid_until,
+        actor=body.actor,
+        representative=body.representative,
+        evidence=body.evidence,
+        occurred_at=body.occurred_at,
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/withdrawals",
+    status_code=201,
+    responses=write_responses(InvalidFact, NothingToAct, SubjectDestroyed, VersionMismatch),
+)
+def withdraw_consent(
+    subject_id: SubjectIdPath, body: WithdrawalCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+) -> Receipt:
+    """Record a withdrawal of a consent that stands (clause 2.2; Art. 8(7))."""
+    receipt = ledger.withdraw_consent(
+        request,
+        subject_id,
+        policy_id=PolicyId(body.policy_id),
+        purposes=body.purposes,
+        channel=body.channel,
+        actor=body.actor,
+        representative=body.representative,
+        evidence=body.evidence,
+        occurred_at=body.occurred_at,
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/withdrawal-refusals",
+    status_code=201,
+    responses=write_responses(InvalidFact, NothingToAct, SubjectDestroyed, VersionMismatch),
+)
+def refuse_withdrawal(
+    subject_id: SubjectIdPath,
+    body: WithdrawalRefusalCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+) -> Receipt:
+    """Record a reasoned refusal to withdraw while an obligation stays open (Art. 8(2))."""
+    receipt = ledger.refuse_withdrawal(
+        request,
+        subject_id,
+        policy_id=PolicyId(body.policy_id),
+        open_obligation=body.open_obligation,
+        reason=body.reason,
+        occurred_at=body.occurred_at,
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/written-permissions",
+    status_code=201,
+    responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
+)
+def grant_written_permission(
+    subject_id: SubjectIdPath,
+    body: WrittenPermissionCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+) -> Receipt:
+    """Record prior written permission for a disclosure outside clause 5.2 (clause 6.2.2)."""
+    receipt = ledger.grant_written_permission(
+        request,
+        subject_id,
+        permission_id=body.permission_id,
+        recipient=body.recipient,
+        recipient_category=body.recipient_category,
+        purpose=body.purpose,
+        document=body.document,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+        occurred_at=body.occurred_at,
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/disclosures",
+    status_code=201,
+    responses=write_responses(
+        InvalidFact, NoGroundForDisclosure, SubjectBlocked, SubjectDestroyed, VersionMismatch
+    ),
+)
+def record_disclosure(
+    subject_id: SubjectIdPath, body: DisclosureCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+) -> Receipt:
+    """Record a disclosure only if its ground holds at its time (clauses 5.2, 6.2.2, 6.2.4; Art. 9)."""
+    receipt = ledger.record_disclosure(
+        request,
+        subject_id,
+        recipient=body.recipient,
+        recipient_category=body.recipient_category,
+        purpose=body.purpose,
+        data_categories=body.data_categories,
+        ground=body.ground,
+        reference=body.reference,
+        occurred_at=body.occurred_at,
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/blocks",
+    status_code=201,
+    responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
+)
+def block_data(
+    subject_id: SubjectIdPath, body: BlockCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+) -> Receipt:
+    """Block the subject's data from the moment of the request, for verification (clause 6.2.4)."""
+    receipt = ledger.block_data(
+        request,
+        subject_id,
+        block_id=body.block_id,
+        requester=body.requester,
+        ground=body.ground,
+        request_details=body.request_details,
+        occurred_at=body.occurred_at,
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/blocks/{block_id}/lift",
+    status_code=201,
+    responses=write_responses(InvalidFact, NotFound, NothingToAct, SubjectDestroyed, VersionMismatch),
+)
+def lift_block(
+    *,
+    subject_id: SubjectIdPath,
+    block_id: RefPath,
+    body: BlockLiftCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+) -> Receipt:
+    """Lift a block in force, with the outcome of the verification (clause 6.2.4)."""
+    receipt = ledger.lift_block(
+        request, subject_id, block_id=block_id, outcome=body.outcome, occurred_at=body.occurred_at
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/corrections",
+    status_code=201,
+    responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
+)
+def record_correction(
+    subject_id: SubjectIdPath, body: CorrectionCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+) -> Receipt:
+    """Record which categories of the subject's data were corrected (clause 6.1.2)."""
+    receipt = ledger.record_correction(
+        request, subject_id, data_categories=body.data_categories, occurred_at=body.occurred_at
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/destruction",
+    status_code=201,
+    responses=write_responses(InvalidFact, NotFound, SubjectBlocked, SubjectDestroyed, VersionMismatch),
+)
+def destroy_data(
+    subject_id: SubjectIdPath, body: DestructionCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+) -> Receipt:
+    """Record destruction and delete the subject's key: personal fields become unreadable (clause 5.3; Art. 1(6))."""
+    receipt = ledger.destroy_data(request, subject_id, ground=body.ground, occurred_at=body.occurred_at)
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/retractions",
+    status_code=201,
+    responses=write_responses(InvalidFact, NotFound, NothingToAct, SubjectDestroyed, VersionMismatch),
+)
+def retract_entry(
+    subject_id: SubjectIdPath, body: RetractionCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+) -> Receipt:
+    """Strike out a fact recorded by mistake; the fact itself stays in the history."""
+    receipt = ledger.retract_entry(
+        request, subject_id, number=body.number, reason=body.reason, occurred_at=body.occurred_at
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.get("/{subject_id}/facts", name=READ, responses=read_responses(NotFound))
+def read_subject_facts(subject_id: SubjectIdPath, ledger: LedgerDep, response: Response) -> SubjectFactsPublic:
+    """Read every fact on the subject's record, personal fields opened (null once the data were destroyed)."""
+    facts = [FactPublic.of(fact) for fact in ledger.subject_facts(subject_id)]
+    response.headers["ETag"] = f'"{facts[-1].number}"'
+    return SubjectFactsPublic(subject_id=subject_id, facts=facts)

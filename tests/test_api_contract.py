@@ -1,0 +1,43 @@
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from api.app import attach_view, create_app
+from projections.keeper import open_view
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+
+APP = create_app(None)  # each test hands it the ledger of its backend
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+schema.config.phases.coverage.enabled = False
+
+
+@pytest.fixture
+def served(ledger, database):
+    APP.state.ledger = ledger
+    attach_view(APP, ledger, open_view(database))
+    yield ledger
+    APP.state.ledger = None
+    attach_view(APP, None, None)
+
+
+@schema.parametrize()
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.usefixtures("served")
+def test_no_request_gets_a_server_error_or_an_answer_its_openapi_does_not_document(case):
+    case.call_and_validate(checks=CHECKS)
