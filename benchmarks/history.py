@@ -35,10 +35,16 @@ if TYPE_CHECKING:
 POLICY = PolicyId("qlever-privacy")
 START = datetime(2024, 1, 1, tzinfo=UTC)
 V2_AT = START + timedelta(days=365)
-TEXTS = {"1": {Language.EN: "Policy v1", Language.RU: "Политика v1", Language.KK: "Саясат v1"},
-         "2": {Language.EN: "Policy v2", Language.RU: "Политика v2", Language.KK: "Саясат v2"}}
+TEXTS = {
+    "1": {Language.EN: "Policy v1", Language.RU: "Политика v1", Language.KK: "Саясат v1"},
+    "2": {Language.EN: "Policy v2", Language.RU: "Политика v2", Language.KK: "Саясат v2"},
+}
 PURPOSES = frozenset(Purpose(p) for p in ("4.1.1", "4.1.2", "4.1.3", "4.1.6"))
-COURIERS = [("CDEK", RecipientCategory.COURIER), ("Kazpost", RecipientCategory.POSTAL), ("Beeline", RecipientCategory.TELECOM)]
+COURIERS = [
+    ("CDEK", RecipientCategory.COURIER),
+    ("Kazpost", RecipientCategory.POSTAL),
+    ("Beeline", RecipientCategory.TELECOM),
+]
 
 
 POLICY_EVENTS = 3
@@ -63,11 +69,17 @@ def publish_policy(ledger: ConsentLedger) -> None:
     """The two versions every generated subject consents to."""
     for version, at in (("1", START - timedelta(days=1)), ("2", V2_AT)):
         ledger.publish_policy_version(
-            Request("generator"), policy_id=POLICY, version=version,
+            Request("generator"),
+            policy_id=POLICY,
+            version=version,
             text_sha256={lang: text_sha256(t) for lang, t in TEXTS[version].items()},
-            purposes=PURPOSES, optional_purposes=frozenset({Purpose("4.1.6")}),
+            purposes=PURPOSES,
+            optional_purposes=frozenset({Purpose("4.1.6")}),
             recipient_categories=frozenset(c for _, c in COURIERS),
-            effective_from=at, operator_name="Qlever", operator_bin="000000000000", occurred_at=min(at, START),
+            effective_from=at,
+            operator_name="Qlever",
+            operator_bin="000000000000",
+            occurred_at=min(at, START),
         )
 
 
@@ -84,31 +96,46 @@ def one_subject(ledger: ConsentLedger, n: int, seed: int, events: int) -> Subjec
 
     version = "2" if at >= V2_AT else "1"
     subject.grant_consent(
-        policy.versions[version], list(policy.versions.values()), language=Language.RU,
-        text_sha256=text_sha256(TEXTS[version][Language.RU]), method=ConsentMethod.REGISTRATION, channel="app",
+        policy.versions[version],
+        list(policy.versions.values()),
+        language=Language.RU,
+        text_sha256=text_sha256(TEXTS[version][Language.RU]),
+        method=ConsentMethod.REGISTRATION,
+        channel="app",
         optional_purposes=frozenset({Purpose("4.1.6")}) if n % 3 == 0 else frozenset(),
-        data_categories=frozenset({DataCategory("contact"), DataCategory("address")}), third_parties=True,
-        cross_border=False, publication=False, valid_until=None, actor="subject", representative=None,  # type: ignore[arg-type]
-        evidence=None, stamp=stamp(),
+        data_categories=frozenset({DataCategory("contact"), DataCategory("address")}),
+        third_parties=True,
+        cross_border=False,
+        publication=False,
+        valid_until=None,
+        actor="subject",
+        representative=None,  # type: ignore[arg-type]
+        evidence=None,
+        stamp=stamp(),
     )
     versions = {(POLICY, v.version): v for v in policy.versions.values()}
     while subject.version < events:
         at += timedelta(hours=rng.randrange(1, 24 * 20))
         recorded = at
         roll = rng.random()
-        if roll < 0.05 and subject.version <= events - 2:  # noqa: PLR2004
+        if roll < 0.05 and subject.version <= events - 2:
             subject.block(f"b-{subject.version}", BlockRequester.SUBJECT, BlockGround.INACCURATE_DATA, None, stamp())
             at += timedelta(hours=5)
             recorded = at
             subject.lift_block(f"b-{subject.version - 1}", BlockOutcome.DATA_CORRECTED, stamp())
-        elif roll < 0.1:  # noqa: PLR2004
+        elif roll < 0.1:
             subject.correct(frozenset({DataCategory("address")}), stamp())
         else:
             recipient, category = rng.choice(COURIERS)
             subject.disclose(
-                versions, recipient=recipient, recipient_category=category, purpose=Purpose("4.1.1"),
-                data_categories=frozenset({DataCategory("address")}), ground=DisclosureGround.ORDER_FULFILMENT,
-                reference=f"order-{n}-{subject.version}", stamp=stamp(),
+                versions,
+                recipient=recipient,
+                recipient_category=category,
+                purpose=Purpose("4.1.1"),
+                data_categories=frozenset({DataCategory("address")}),
+                ground=DisclosureGround.ORDER_FULFILMENT,
+                reference=f"order-{n}-{subject.version}",
+                stamp=stamp(),
             )
     return subject
 

@@ -22,6 +22,7 @@ import time
 from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.history import POLICY, START, generate, subject_name
 from ledger.application import open_ledger
@@ -33,6 +34,9 @@ from ledger.terms import Purpose, RecipientCategory
 from projections.keeper import ViewKeeper, open_view
 from projections.questions import LedgerQuestions
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -43,7 +47,8 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50_us": round(pick(0.50), 1), "p95_us": round(pick(0.95), 1), "p99_us": round(pick(0.99), 1)}
 
 
-def progress_line(label: str, total: int) -> callable:  # type: ignore[valid-type]
+def progress_line(label: str, total: int) -> Callable[[int], None]:
+    """A one-line progress report on stderr: count, rate and time left."""
     started = time.monotonic()
 
     def show(done: int) -> None:
@@ -125,20 +130,32 @@ def main() -> None:
         "benchmark": "point-in-time answer latency vs history length",
         "command": " ".join(["python -m benchmarks.latency", *sys.argv[1:]]),
         "backend": args.backend,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "eventsourcing": version("eventsourcing")},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "eventsourcing": version("eventsourcing"),
+        },
         "sizes": results,
         "p50_growth_largest_over_smallest": growth,
     }
     stem = Path(args.out) if args.out else RESULTS / f"latency-{args.backend}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
-    lines = [f"# Answer latency vs history length ({args.backend})", "", f"Command: `{report['command']}`", "",
-             "| events | subjects | question | p50 µs | p95 µs | p99 µs |", "|---:|---:|---|---:|---:|---:|"]
+    lines = [
+        f"# Answer latency vs history length ({args.backend})",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        "| events | subjects | question | p50 µs | p95 µs | p99 µs |",
+        "|---:|---:|---|---:|---:|---:|",
+    ]
     for r in results:
         for q in ("accepted_version_at", "may_disclose", "naive_accepted_version_at"):
             p = r[q]
-            lines.append(f"| {r['events']:,} | {r['subjects']:,} | {q} | {p['p50_us']} | {p['p95_us']} | {p['p99_us']} |")  # type: ignore[index]
+            lines.append(
+                f"| {r['events']:,} | {r['subjects']:,} | {q} | {p['p50_us']} | {p['p95_us']} | {p['p99_us']} |"
+            )  # type: ignore[index]
     lines += ["", f"p50 growth, largest over smallest size: {growth}", ""]
     stem.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))

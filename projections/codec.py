@@ -7,7 +7,6 @@ order is time order on SQLite and PostgreSQL alike, and an index on them serves 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
@@ -43,7 +42,7 @@ def _default(obj: object) -> object:
     raise TypeError(msg)
 
 
-def dump(value: Any) -> str:
+def dump(value: object) -> str:
     """JSON text of an entry or terms (dataclasses, enums, frozensets, datetimes)."""
     return orjson.dumps(value, default=_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 

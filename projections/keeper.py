@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
 from eventsourcing.utils import Environment
@@ -37,7 +37,7 @@ def open_view(database: Database, generation: int | None = None) -> LedgerView:
     """The view on the ledger's database: the current generation unless one is named."""
     env = Environment(LedgerProjection.name, {**database.env})
     view_class: type[LedgerView] = PostgresLedgerView if database.backend == "postgres" else SQLiteLedgerView
-    view: LedgerView = InfrastructureFactory.construct(env=env).tracking_recorder(view_class)  # type: ignore[type-var]
+    view = cast("LedgerView", InfrastructureFactory.construct(env=env).tracking_recorder(view_class))
     view.ensure_pointer()
     return view.bind(view.current_generation() if generation is None else generation)
 
@@ -107,9 +107,7 @@ class ViewKeeper:
                 stop.wait(interval)
 
 
-def rebuild(
-    ledger: ConsentLedger, database: Database, progress: Callable[[int], None] | None = None
-) -> LedgerView:
+def rebuild(ledger: ConsentLedger, database: Database, progress: Callable[[int], None] | None = None) -> LedgerView:
     """Fill a fresh generation of the view from position 0, then point readers at it.
 
     Readers keep using the current generation until the pointer moves; the generation before

@@ -8,10 +8,11 @@ needs a lookup of an earlier one (policies, being few, are the exception).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import Tracking  # noqa: TC002  (singledispatch reads annotations at run time)
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from ledger.breach import Breach
@@ -21,8 +22,6 @@ from ledger.history import Disclosure
 from ledger.policy import Policy
 from ledger.subject import Subject
 from projections.view import DeadlineRow, LedgerView
-
-from collections.abc import Sequence
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -48,12 +47,12 @@ class LedgerProjection(Projection[LedgerView]):
         super().__init__(view)
         self._policy_names: dict[UUID, str] = {}
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # noqa: ANN401  (any event of the log)
         """Apply one event and its tracking record in one transaction."""
         self.view.record(tracking, self.statements(domain_event))
 
     @singledispatchmethod
-    def statements(self, event: Any) -> list[Statement]:
+    def statements(self, event: Any) -> list[Statement]:  # noqa: ANN401  (dispatched on its class)
         """Events the view does not use change nothing (their position still counts)."""
         del event
         return []
@@ -90,19 +89,29 @@ class LedgerProjection(Projection[LedgerView]):
             self.view.put_breach_subject(event.originator_id, event.breach_ref, s, event.occurred_at)
             for s in event.subject_ids
         ]
-        writes.append(self._deadline(
-            deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id), Obligation.BREACH_TO_AUTHORITY,
-            None, event.breach_ref, event.occurred_at, event.timestamp,
-        ))
+        writes.append(
+            self._deadline(
+                deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id),
+                Obligation.BREACH_TO_AUTHORITY,
+                None,
+                event.breach_ref,
+                event.occurred_at,
+                event.timestamp,
+            )
+        )
         writes.append(self.view.put_name(event.originator_id, "breach", event.breach_ref))
         return writes
 
     @statements.register
     def _(self, event: Breach.AuthorityTold) -> list[Statement]:
-        return [self.view.meet_deadline(
-            deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id), event.occurred_at,
-            f"AuthorityTold#{event.originator_version}", event.timestamp,
-        )]
+        return [
+            self.view.meet_deadline(
+                deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id),
+                event.occurred_at,
+                f"AuthorityTold#{event.originator_version}",
+                event.timestamp,
+            )
+        ]
 
     @statements.register
     def _(self, event: Breach.SubjectTold) -> list[Statement]:
@@ -110,25 +119,46 @@ class LedgerProjection(Projection[LedgerView]):
 
     @statements.register
     def _(self, event: Claim.Received) -> list[Statement]:
-        return [self._deadline(
-            deadline_id(Obligation.CLAIM_ANSWER, event.originator_id), Obligation.CLAIM_ANSWER, event.subject_id,
-            event.claim_ref, event.occurred_at, event.timestamp,
-        )]
+        return [
+            self._deadline(
+                deadline_id(Obligation.CLAIM_ANSWER, event.originator_id),
+                Obligation.CLAIM_ANSWER,
+                event.subject_id,
+                event.claim_ref,
+                event.occurred_at,
+                event.timestamp,
+            )
+        ]
 
     @statements.register
     def _(self, event: Claim.Answered) -> list[Statement]:
-        return [self.view.meet_deadline(
-            deadline_id(Obligation.CLAIM_ANSWER, event.originator_id), event.occurred_at,
-            f"ClaimAnswered#{event.originator_version}", event.timestamp,
-        )]
+        return [
+            self.view.meet_deadline(
+                deadline_id(Obligation.CLAIM_ANSWER, event.originator_id),
+                event.occurred_at,
+                f"ClaimAnswered#{event.originator_version}",
+                event.timestamp,
+            )
+        ]
 
-    def _deadline(  # noqa: PLR0913  (the facts a deadline row keeps)
-        self, row_id: str, obligation: Obligation, subject_id: str | None, reference: str,
-        triggered_at: datetime, recorded_at: datetime,
+    def _deadline(  # noqa: PLR0917  (the facts a deadline row keeps)
+        self,
+        row_id: str,
+        obligation: Obligation,
+        subject_id: str | None,
+        reference: str,
+        triggered_at: datetime,
+        recorded_at: datetime,
     ) -> Statement:
         row = DeadlineRow(
-            deadline_id=row_id, obligation=obligation.value, subject_id=subject_id, reference=reference,
-            triggered_at=triggered_at, due_at=due_at(obligation, triggered_at, self.rules, self.calendar),
-            recorded_at=recorded_at, met_at=None, met_by=None,
+            deadline_id=row_id,
+            obligation=obligation.value,
+            subject_id=subject_id,
+            reference=reference,
+            triggered_at=triggered_at,
+            due_at=due_at(obligation, triggered_at, self.rules, self.calendar),
+            recorded_at=recorded_at,
+            met_at=None,
+            met_by=None,
         )
         return self.view.put_deadline(row)

@@ -7,22 +7,22 @@ ledger's own rules, at business time `at` and as the ledger knew it at record ti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
-
 from uuid import UUID
 
 from ledger import rules
 from ledger.deadlines import DeadlineStatus, Obligation, status
 from ledger.history import Acceptance, Block, BlockLift, Entry, PolicyVersionTerms
 from ledger.subject import subject_key
-from projections.projection import deadline_id
+from projections.projection import LedgerProjection, deadline_id
+from projections.view import DeadlineRow
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from ledger.terms import PolicyId, Purpose, RecipientCategory, SubjectId
-    from projections.view import DeadlineRow, DisclosureRow, LedgerView
+    from projections.view import DisclosureRow, LedgerView
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,11 @@ class UntoldBreach:
 
 def _versions_known(versions: list[PolicyVersionTerms], as_known_at: datetime | None) -> list[PolicyVersionTerms]:
     return [v for v in versions if as_known_at is None or v.recorded_at <= as_known_at]
+
+
+def _local(row: DeadlineRow) -> DeadlineRow:
+    """Give a deadline in the operator's zone, where its "end of the day" is meant."""
+    return replace(row, due_at=row.due_at.astimezone(LedgerProjection.calendar.zone))
 
 
 class LedgerQuestions:
@@ -136,7 +141,8 @@ class LedgerQuestions:
         """Every disclosure of the subject's data in a time range, with its ground and recipient."""
         standing = {e.number for e in self._entries(subject_id, as_known_at)}
         return [
-            d for d in self.view.disclosures(subject_key(subject_id), since, until)
+            d
+            for d in self.view.disclosures(subject_key(subject_id), since, until)
             if d.number in standing and (as_known_at is None or d.recorded_at <= as_known_at)
         ]
 
@@ -145,8 +151,10 @@ class LedgerQuestions:
     ) -> list[DeadlineAnswer]:
         """Obligations with their standing at `now`: open, met, met late or overdue."""
         open_only = wanted is not None and wanted <= {DeadlineStatus.OPEN, DeadlineStatus.OVERDUE}
-        answers = [DeadlineAnswer(r, status(r.due_at, r.met_at, now)) for r in self.view.deadlines(
-            open_only=open_only, due_before=None, limit=limit)]
+        answers = [
+            DeadlineAnswer(_local(r), status(r.due_at, r.met_at, now))
+            for r in self.view.deadlines(open_only=open_only, due_before=None, limit=limit)
+        ]
         return [a for a in answers if wanted is None or a.status in wanted]
 
     def breaches_not_all_told(self, now: datetime) -> list[UntoldBreach]:
@@ -154,6 +162,6 @@ class LedgerQuestions:
         found = []
         for (breach_hex, ref), subjects in self.view.untold_breach_subjects().items():
             row = self.view.deadline(deadline_id(Obligation.BREACH_TO_AUTHORITY, UUID(breach_hex)))
-            answer = DeadlineAnswer(row, status(row.due_at, row.met_at, now)) if row else None
+            answer = DeadlineAnswer(_local(row), status(row.due_at, row.met_at, now)) if row else None
             found.append(UntoldBreach(ref, subjects, answer))
         return found

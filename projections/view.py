@@ -7,8 +7,8 @@ tracking record of the event it reflects, so a view row exists exactly when its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from time import monotonic, sleep
@@ -119,7 +119,9 @@ class LedgerView(TrackingRecorder):
         """Create the pointer to the current generation (generation 0 at first)."""
         pointer = self.qualify("cl_current_view")
         with self.datastore.transaction(commit=True) as c:
-            c.execute(f"CREATE TABLE IF NOT EXISTS {pointer} (singleton INTEGER PRIMARY KEY, generation INTEGER NOT NULL)")
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {pointer} (singleton INTEGER PRIMARY KEY, generation INTEGER NOT NULL)"
+            )
             c.execute(self._sql(f"INSERT INTO {pointer} VALUES (1, 0) ON CONFLICT DO NOTHING"))
 
     def follow_pointer(self) -> None:
@@ -209,32 +211,65 @@ class LedgerView(TrackingRecorder):
         """Keep one entry of a subject's record."""
         return (
             f"INSERT INTO {self.table('subject_entries')} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (subject.hex, entry.number, type(entry).__name__, utc_text(entry.occurred_at),
-             utc_text(entry.recorded_at), dump(entry)),
+            (
+                subject.hex,
+                entry.number,
+                type(entry).__name__,
+                utc_text(entry.occurred_at),
+                utc_text(entry.recorded_at),
+                dump(entry),
+            ),
         )
 
-    def put_disclosure(self, subject: UUID, entry: history.Disclosure, legal_basis: str) -> tuple[str, Sequence[object]]:
+    def put_disclosure(
+        self, subject: UUID, entry: history.Disclosure, legal_basis: str
+    ) -> tuple[str, Sequence[object]]:
         """Keep one disclosure for range queries."""
         return (
-            f"INSERT INTO {self.table('disclosures')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (subject.hex, entry.number, utc_text(entry.occurred_at), utc_text(entry.recorded_at), entry.recipient,
-             str(entry.recipient_category), entry.purpose, str(entry.ground), entry.reference, legal_basis,
-             int(entry.flagged_while_blocked), dump(sorted(entry.data_categories))),
+            f"INSERT INTO {self.table('disclosures')} VALUES ({', '.join('?' * 12)}) ON CONFLICT DO NOTHING",
+            (
+                subject.hex,
+                entry.number,
+                utc_text(entry.occurred_at),
+                utc_text(entry.recorded_at),
+                entry.recipient,
+                str(entry.recipient_category),
+                entry.purpose,
+                str(entry.ground),
+                entry.reference,
+                legal_basis,
+                int(entry.flagged_while_blocked),
+                dump(sorted(entry.data_categories)),
+            ),
         )
 
     def put_deadline(self, row: DeadlineRow) -> tuple[str, Sequence[object]]:
         """Keep an obligation an event started."""
         return (
-            f"INSERT INTO {self.table('deadlines')} VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL) ON CONFLICT DO NOTHING",
-            (row.deadline_id, row.obligation, row.subject_id, row.reference, utc_text(row.triggered_at),
-             utc_text(row.due_at), utc_text(row.recorded_at)),
+            (
+                f"INSERT INTO {self.table('deadlines')} VALUES ({', '.join('?' * 7)}, NULL, NULL, NULL) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            (
+                row.deadline_id,
+                row.obligation,
+                row.subject_id,
+                row.reference,
+                utc_text(row.triggered_at),
+                utc_text(row.due_at),
+                utc_text(row.recorded_at),
+            ),
         )
 
-    def meet_deadline(self, deadline_id: str, met_at: datetime, met_by: str, recorded_at: datetime) -> tuple[str, Sequence[object]]:
+    def meet_deadline(
+        self, deadline_id: str, met_at: datetime, met_by: str, recorded_at: datetime
+    ) -> tuple[str, Sequence[object]]:
         """Mark an obligation met by a later fact (the first such fact counts)."""
         return (
-            f"UPDATE {self.table('deadlines')} SET met_at = ?, met_by = ?, met_recorded_at = ? "
-            "WHERE deadline_id = ? AND met_at IS NULL",
+            (
+                f"UPDATE {self.table('deadlines')} SET met_at = ?, met_by = ?, met_recorded_at = ? "
+                "WHERE deadline_id = ? AND met_at IS NULL"
+            ),
             (utc_text(met_at), met_by, utc_text(recorded_at), deadline_id),
         )
 
@@ -266,8 +301,10 @@ class LedgerView(TrackingRecorder):
     def tell_breach_subject(self, breach: UUID, subject_id: str, told_at: datetime) -> tuple[str, Sequence[object]]:
         """Mark an affected subject told (the first notice counts)."""
         return (
-            f"UPDATE {self.table('breach_subjects')} SET told_at = ? "
-            "WHERE breach_id = ? AND subject_id = ? AND told_at IS NULL",
+            (
+                f"UPDATE {self.table('breach_subjects')} SET told_at = ? "
+                "WHERE breach_id = ? AND subject_id = ? AND told_at IS NULL"
+            ),
             (utc_text(told_at), breach.hex, subject_id),
         )
 
@@ -302,10 +339,15 @@ class LedgerView(TrackingRecorder):
         )
         return [
             DisclosureRow(
-                number=r["number"], occurred_at=datetime.fromisoformat(r["occurred_at"]),
-                recorded_at=datetime.fromisoformat(r["recorded_at"]), recipient=r["recipient"],
-                recipient_category=r["recipient_category"], purpose=r["purpose"], ground=r["ground"],
-                reference=r["reference"], legal_basis=r["legal_basis"],
+                number=r["number"],
+                occurred_at=datetime.fromisoformat(r["occurred_at"]),
+                recorded_at=datetime.fromisoformat(r["recorded_at"]),
+                recipient=r["recipient"],
+                recipient_category=r["recipient_category"],
+                purpose=r["purpose"],
+                ground=r["ground"],
+                reference=r["reference"],
+                legal_basis=r["legal_basis"],
                 flagged_while_blocked=bool(r["flagged_while_blocked"]),
                 data_categories=list(load_json_list(r["data_categories"])),
             )
@@ -369,14 +411,20 @@ def load_json_list(text: str) -> list[str]:
     return value
 
 
-def _deadline(r: Any) -> DeadlineRow:
+def _deadline(r: Any) -> DeadlineRow:  # noqa: ANN401  (a row of either backend's driver)
     def when(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
 
     return DeadlineRow(
-        deadline_id=r["deadline_id"], obligation=r["obligation"], subject_id=r["subject_id"], reference=r["reference"],
-        triggered_at=datetime.fromisoformat(r["triggered_at"]), due_at=datetime.fromisoformat(r["due_at"]),
-        recorded_at=datetime.fromisoformat(r["recorded_at"]), met_at=when(r["met_at"]), met_by=r["met_by"],
+        deadline_id=r["deadline_id"],
+        obligation=r["obligation"],
+        subject_id=r["subject_id"],
+        reference=r["reference"],
+        triggered_at=datetime.fromisoformat(r["triggered_at"]),
+        due_at=datetime.fromisoformat(r["due_at"]),
+        recorded_at=datetime.fromisoformat(r["recorded_at"]),
+        met_at=when(r["met_at"]),
+        met_by=r["met_by"],
     )
 
 

@@ -9,8 +9,16 @@ from ledger.terms import ConsentMethod, Language, PolicyId, Purpose, RecipientCa
 
 POLICY = PolicyId("qlever-privacy")
 TEXTS = {
-    "1": {Language.KK: "Құпиялылық саясаты v1", Language.RU: "Политика конфиденциальности v1", Language.EN: "Privacy policy v1"},
-    "2": {Language.KK: "Құпиялылық саясаты v2", Language.RU: "Политика конфиденциальности v2", Language.EN: "Privacy policy v2"},
+    "1": {
+        Language.KK: "Құпиялылық саясаты v1",
+        Language.RU: "Политика конфиденциальности v1",
+        Language.EN: "Privacy policy v1",
+    },
+    "2": {
+        Language.KK: "Құпиялылық саясаты v2",
+        Language.RU: "Политика конфиденциальности v2",
+        Language.EN: "Privacy policy v2",
+    },
 }
 PURPOSES = frozenset({Purpose("4.1.1"), Purpose("4.1.2"), Purpose("4.1.3"), Purpose("4.1.6")})
 OPTIONAL = frozenset({Purpose("4.1.6")})

@@ -34,11 +34,18 @@ def client(ledger: ConsentLedger, database: Database) -> Iterator[TestClient]:
         yield client
 
 
-def test_a_consent_just_recorded_over_http_allows_the_next_disclosure_check(client: TestClient, ledger: ConsentLedger) -> None:
+def test_a_consent_just_recorded_over_http_allows_the_next_disclosure_check(
+    client: TestClient, ledger: ConsentLedger
+) -> None:
     published(ledger)
     body = {
-        "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "order_checkout", "channel": "site", "third_parties": True,
+        "policy_id": POLICY,
+        "policy_version": "1",
+        "language": "en",
+        "text_sha256": sha("1"),
+        "method": "order_checkout",
+        "channel": "site",
+        "third_parties": True,
     }
     written = client.post("/v1/subjects/u-1/consents", json=body)
     assert written.status_code == 201, written.text
@@ -60,9 +67,15 @@ def test_a_paper_consent_recorded_late_is_not_known_before_it_was_recorded(
     published(ledger, at=signed - timedelta(days=30))
     clock.advance(days=9)  # the paper form reaches the ledger nine days after it was signed
     receipt = consented(ledger, "u-1", at=signed)
-    params = {"policy_id": POLICY, "at": (signed + timedelta(days=1)).isoformat(), "wait_for_position": receipt.position}
+    params = {
+        "policy_id": POLICY,
+        "at": (signed + timedelta(days=1)).isoformat(),
+        "wait_for_position": receipt.position,
+    }
 
-    before = client.get("/v1/subjects/u-1/accepted-version", params={**params, "as_known_at": (signed + timedelta(days=4)).isoformat()})
+    before = client.get(
+        "/v1/subjects/u-1/accepted-version", params={**params, "as_known_at": (signed + timedelta(days=4)).isoformat()}
+    )
     after = client.get("/v1/subjects/u-1/accepted-version", params=params)
 
     assert before.status_code == after.status_code == 200, before.text
@@ -72,12 +85,16 @@ def test_a_paper_consent_recorded_late_is_not_known_before_it_was_recorded(
     assert after.json()["behind"] is False
 
 
-def test_a_subject_behind_the_version_in_effect_is_reported_behind(client: TestClient, ledger: ConsentLedger, clock: FakeClock) -> None:
+def test_a_subject_behind_the_version_in_effect_is_reported_behind(
+    client: TestClient, ledger: ConsentLedger, clock: FakeClock
+) -> None:
     published(ledger, at=clock.now - timedelta(days=10))
     consented(ledger, "u-1", at=clock.now - timedelta(days=5))
     receipt = published(ledger, "2")
 
-    answer = client.get("/v1/subjects/u-1/accepted-version", params={"policy_id": POLICY, "wait_for_position": receipt.position})
+    answer = client.get(
+        "/v1/subjects/u-1/accepted-version", params={"policy_id": POLICY, "wait_for_position": receipt.position}
+    )
     in_effect = client.get(f"/v1/policies/{POLICY}/version-in-effect")
 
     assert answer.json()["accepted"]["policy_version"] == "1"
@@ -87,23 +104,36 @@ def test_a_subject_behind_the_version_in_effect_is_reported_behind(client: TestC
     assert [v["version"] for v in in_effect.json()["history"]] == ["1", "2"]
 
 
-def test_block_status_and_disclosures_answer_from_the_view(client: TestClient, ledger: ConsentLedger, clock: FakeClock) -> None:
+def test_block_status_and_disclosures_answer_from_the_view(
+    client: TestClient, ledger: ConsentLedger, clock: FakeClock
+) -> None:
     published(ledger, at=clock.now - timedelta(days=10))
     consented(ledger, "u-1", at=clock.now - timedelta(days=5))
     ledger.record_disclosure(
-        SERVICE, SubjectId("u-1"), recipient="CDEK", recipient_category="courier", purpose="4.1.1",
-        data_categories=frozenset({"address"}), ground="order_fulfilment", reference="order-1",
+        SERVICE,
+        SubjectId("u-1"),
+        recipient="CDEK",
+        recipient_category="courier",
+        purpose="4.1.1",
+        data_categories=frozenset({"address"}),
+        ground="order_fulfilment",
+        reference="order-1",
     )
     clock.advance(hours=1)
     receipt = ledger.block_data(
-        SERVICE, SubjectId("u-1"), block_id="req-7", requester=BlockRequester.AUTHORISED_BODY,
+        SERVICE,
+        SubjectId("u-1"),
+        block_id="req-7",
+        requester=BlockRequester.AUTHORISED_BODY,
         ground=BlockGround.UNLAWFUL_PROCESSING,
     )
     wait = {"wait_for_position": receipt.position}
 
     status = client.get("/v1/subjects/u-1/block-status", params=wait).json()
     listed = client.get("/v1/subjects/u-1/disclosures", params=wait).json()
-    check = client.get("/v1/subjects/u-1/disclosure-check", params={**wait, "recipient_category": "courier", "purpose": "4.1.1"})
+    check = client.get(
+        "/v1/subjects/u-1/disclosure-check", params={**wait, "recipient_category": "courier", "purpose": "4.1.1"}
+    )
 
     assert status["blocked"] is True
     assert status["in_force"][0]["requester"] == "authorised_body"
@@ -113,14 +143,19 @@ def test_block_status_and_disclosures_answer_from_the_view(client: TestClient, l
     assert "blocked" in check.json()["reason"]
 
 
-def test_a_claim_starts_a_30_day_deadline_listed_as_open_then_met(client: TestClient, ledger: ConsentLedger, clock: FakeClock) -> None:
+def test_a_claim_starts_a_30_day_deadline_listed_as_open_then_met(
+    client: TestClient, ledger: ConsentLedger, clock: FakeClock
+) -> None:
     published(ledger)
     consented(ledger, "u-1")
     ledger.receive_claim(SERVICE, claim_ref="CL-1", subject_id=SubjectId("u-1"), claimant="A. Person")
     clock.advance(days=3)
     receipt = ledger.answer_claim(SERVICE, claim_ref="CL-1", outcome="rejected", channel="email")
 
-    before = client.get("/v1/deadlines", params={"at": (clock.now - timedelta(days=1)).isoformat(), "wait_for_position": receipt.position})
+    before = client.get(
+        "/v1/deadlines",
+        params={"at": (clock.now - timedelta(days=1)).isoformat(), "wait_for_position": receipt.position},
+    )
     now = client.get("/v1/deadlines")
 
     assert [(d["obligation"], d["status"]) for d in before.json()["deadlines"]] == [("claim_answer", "open")]
@@ -137,7 +172,9 @@ def test_a_claim_starts_a_30_day_deadline_listed_as_open_then_met(client: TestCl
         ("/v1/deadlines", {"status": "late-ish"}),
     ],
 )
-def test_naive_or_malformed_times_and_values_get_a_422_problem(client: TestClient, path: str, params: dict[str, str]) -> None:
+def test_naive_or_malformed_times_and_values_get_a_422_problem(
+    client: TestClient, path: str, params: dict[str, str]
+) -> None:
     response = client.get(path, params=params)
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
@@ -157,10 +194,13 @@ class StuckKeeper:
     position = 0
 
     def wait_for(self, position: int, timeout: float) -> bool:
+        del position, timeout
         return False
 
 
-def test_a_view_that_cannot_catch_up_in_time_answers_503_with_retry_after(client: TestClient, ledger: ConsentLedger) -> None:
+def test_a_view_that_cannot_catch_up_in_time_answers_503_with_retry_after(
+    client: TestClient, ledger: ConsentLedger
+) -> None:
     receipt = published(ledger)
     client.app.state.keeper = StuckKeeper()  # type: ignore[attr-defined]
     response = client.get("/v1/deadlines", params={"wait_for_position": receipt.position})

@@ -41,7 +41,9 @@ def test_32_threads_writing_to_overlapping_subjects_with_retries_lose_and_duplic
             # A client retries on conflict, and once more after success (a lost answer).
             while True:
                 try:
-                    first = ledger.record_correction(request, subject, data_categories=frozenset({DataCategory("address")}))
+                    first = ledger.record_correction(
+                        request, subject, data_categories=frozenset({DataCategory("address")})
+                    )
                     break
                 except ConcurrentWriteConflict:
                     continue
@@ -93,5 +95,3 @@ def test_of_32_writers_racing_to_lift_one_block_exactly_one_succeeds(
     assert len(lifts) == 1
     for ledger in ledgers:
         ledger.close()
-
-

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from given import SERVICE, consented, published
 
+from ledger.application import Request
 from ledger.subject import subject_key
 from ledger.terms import DestructionGround, SubjectId
 
@@ -24,7 +25,7 @@ ALICE_EVIDENCE = "ip=203.0.113.77 device=alice-pixel-9"
 BOB_EVIDENCE = "ip=198.51.100.12 device=bob-iphone"
 
 
-def raw_bytes(ledger: ConsentLedger, database: Database) -> bytes:
+def raw_bytes(database: Database) -> bytes:
     """Every byte the database keeps on disk for the ledger's tables."""
     if database.sqlite_path is not None:
         base = database.sqlite_path
@@ -52,13 +53,13 @@ def test_after_destruction_no_personal_value_or_key_of_that_subject_is_in_the_ra
     consented(ledger, "bob", evidence=BOB_EVIDENCE)
     alice_key = ledger.sealer._keys.wrapped_key(subject_key(SubjectId("alice")))  # type: ignore[attr-defined]
     assert alice_key is not None
-    before = raw_bytes(ledger, database)
+    before = raw_bytes(database)
     assert ALICE_EVIDENCE.encode() not in before  # sealed from the start
     assert alice_key in before  # the search below can see a key when there is one
 
     ledger.destroy_data(SERVICE, SubjectId("alice"), ground=DestructionGround.SUBJECT_REQUEST)
 
-    after = raw_bytes(ledger, database)
+    after = raw_bytes(database)
     assert ALICE_EVIDENCE.encode() not in after
     assert alice_key not in after
     alice_facts = ledger.subject_facts(SubjectId("alice"))
@@ -80,8 +81,6 @@ def test_destruction_keeps_every_stored_event_byte_for_byte(ledger: ConsentLedge
 
 
 def test_a_retry_of_a_consent_after_the_subject_was_destroyed_gets_the_first_receipt(ledger: ConsentLedger) -> None:
-    from ledger.application import Request
-
     published(ledger)
     keyed = Request("orders-service", idempotency_key="consent-42")
     first = consented(ledger, "alice", evidence=ALICE_EVIDENCE, request=keyed)

@@ -44,7 +44,9 @@ class Step:
 steps = st.lists(
     st.builds(
         Step,
-        kind=st.sampled_from(["publish", "consent", "consent", "consent", "withdraw", "block", "lift", "retract", "retract"]),
+        kind=st.sampled_from(
+            ["publish", "consent", "consent", "consent", "withdraw", "block", "lift", "retract", "retract"]
+        ),
         subject=st.sampled_from(SUBJECTS),
         day=st.integers(0, 60),
         lag=st.integers(0, 72),
@@ -66,15 +68,28 @@ def run(ledger: ConsentLedger, clock: FakeClock, history: list[Step]) -> None:
             if step.kind == "publish":
                 published(ledger, "2", at=at, effective_from=EPOCH + timedelta(days=step.day + step.arg))
             elif step.kind == "consent":
-                consented(ledger, subject, "2" if step.arg % 2 and "2" in ledger.policy(POLICY).versions else "1", at=at)
+                consented(
+                    ledger, subject, "2" if step.arg % 2 and "2" in ledger.policy(POLICY).versions else "1", at=at
+                )
             elif step.kind == "withdraw":
                 ledger.withdraw_consent(SERVICE, subject, policy_id=POLICY, channel="app", occurred_at=at)
             elif step.kind == "block":
-                ledger.block_data(SERVICE, subject, block_id=f"b{step.arg % 2}", requester=BlockRequester.SUBJECT,
-                                  ground=BlockGround.INACCURATE_DATA, occurred_at=at)
+                ledger.block_data(
+                    SERVICE,
+                    subject,
+                    block_id=f"b{step.arg % 2}",
+                    requester=BlockRequester.SUBJECT,
+                    ground=BlockGround.INACCURATE_DATA,
+                    occurred_at=at,
+                )
             elif step.kind == "lift":
-                ledger.lift_block(SERVICE, subject, block_id=f"b{step.arg % 2}",
-                                  outcome=BlockOutcome.REQUEST_UNFOUNDED, occurred_at=at)
+                ledger.lift_block(
+                    SERVICE,
+                    subject,
+                    block_id=f"b{step.arg % 2}",
+                    outcome=BlockOutcome.REQUEST_UNFOUNDED,
+                    occurred_at=at,
+                )
             elif step.kind == "retract":
                 entries = ledger.subject(subject).entries
                 target = entries[-1 - step.arg % len(entries)].number if entries else 2
@@ -84,6 +99,7 @@ def run(ledger: ConsentLedger, clock: FakeClock, history: list[Step]) -> None:
 
 
 # The reference: a plain loop over stored events, rules written out independently.
+
 
 def reference_events(ledger: ConsentLedger, subject: str, as_known_at: datetime) -> list[Any]:
     try:
@@ -97,8 +113,11 @@ def reference_events(ledger: ConsentLedger, subject: str, as_known_at: datetime)
 
 def reference_accepted(ledger: ConsentLedger, subject: str, at: datetime, as_known_at: datetime) -> str | None:
     accepted = None
-    relevant = [e for e in reference_events(ledger, subject, as_known_at)
-                if type(e).__name__ in ("ConsentGranted", "ConsentWithdrawn") and e.occurred_at <= at]
+    relevant = [
+        e
+        for e in reference_events(ledger, subject, as_known_at)
+        if type(e).__name__ in ("ConsentGranted", "ConsentWithdrawn") and e.occurred_at <= at
+    ]
     for e in sorted(relevant, key=lambda e: (e.occurred_at, e.originator_version)):
         accepted = e.policy_version if type(e).__name__ == "ConsentGranted" else None
     return accepted
@@ -106,8 +125,11 @@ def reference_accepted(ledger: ConsentLedger, subject: str, at: datetime, as_kno
 
 def reference_blocked(ledger: ConsentLedger, subject: str, at: datetime, as_known_at: datetime) -> bool:
     open_blocks: set[str] = set()
-    relevant = [e for e in reference_events(ledger, subject, as_known_at)
-                if type(e).__name__ in ("DataBlocked", "BlockLifted") and e.occurred_at <= at]
+    relevant = [
+        e
+        for e in reference_events(ledger, subject, as_known_at)
+        if type(e).__name__ in ("DataBlocked", "BlockLifted") and e.occurred_at <= at
+    ]
     for e in sorted(relevant, key=lambda e: (e.occurred_at, e.originator_version)):
         if type(e).__name__ == "DataBlocked":
             open_blocks.add(e.block_id)
@@ -122,24 +144,30 @@ def reference_in_effect(ledger: ConsentLedger, at: datetime, as_known_at: dateti
     return max(started, key=lambda v: (v.effective_from, v.recorded_at)).version if started else None
 
 
-def check_answers(ledger: ConsentLedger, questions: LedgerQuestions, probes: list[tuple[str, int, int]], end: datetime) -> None:
+def check_answers(
+    ledger: ConsentLedger, questions: LedgerQuestions, probes: list[tuple[str, int, int]], end: datetime
+) -> None:
     for subject, t_day, r_hours in probes:
         at = EPOCH + timedelta(days=t_day, hours=7)
         known = min(EPOCH + timedelta(hours=r_hours * 13), end)
         answer = questions.accepted_version_at(SubjectId(subject), POLICY, at, known)
         got = answer.accepted.acceptance.policy_version if answer.accepted else None
         assert got == reference_accepted(ledger, subject, at, known), (subject, at, known)
-        assert questions.block_status(SubjectId(subject), at, known).blocked == reference_blocked(ledger, subject, at, known)
+        assert questions.block_status(SubjectId(subject), at, known).blocked == reference_blocked(
+            ledger, subject, at, known
+        )
         in_effect = questions.version_in_effect(POLICY, at, known)
         assert (in_effect.version if in_effect else None) == reference_in_effect(ledger, at, known)
         decision = questions.may_disclose(SubjectId(subject), RecipientCategory.COURIER, Purpose("4.1.1"), at, known)
         expected = reference_accepted(ledger, subject, at, known) is not None and not reference_blocked(
-            ledger, subject, at, known)
+            ledger, subject, at, known
+        )
         assert decision.allowed == expected, (subject, at, known, decision)
 
 
-probes_strategy = st.lists(st.tuples(st.sampled_from(SUBJECTS), st.integers(-2, 70), st.integers(0, 200)),
-                           min_size=5, max_size=15)
+probes_strategy = st.lists(
+    st.tuples(st.sampled_from(SUBJECTS), st.integers(-2, 70), st.integers(0, 200)), min_size=5, max_size=15
+)
 
 
 def table_dump(questions: LedgerQuestions) -> dict[str, list[tuple[Any, ...]]]:
@@ -179,7 +207,9 @@ def test_on_sqlite_every_answer_equals_a_plain_replay_and_a_rebuild_gives_identi
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(history=steps, probes=probes_strategy)
-def test_on_postgres_every_answer_equals_a_plain_replay(history: list[Step], probes: list[tuple[str, int, int]]) -> None:
+def test_on_postgres_every_answer_equals_a_plain_replay(
+    history: list[Step], probes: list[tuple[str, int, int]]
+) -> None:
     database = fresh_postgres_database()
     clock = FakeClock(EPOCH + timedelta(days=1))
     ledger = open_ledger(database, parse_master_key(new_master_key()), clock)

@@ -38,7 +38,9 @@ def test_a_rebuilt_generation_answers_the_same_and_readers_never_stop(
         while not stop.is_set():
             try:
                 answer = questions.accepted_version_at(SubjectId("u-7"), POLICY, clock.now)
-                decision = questions.may_disclose(SubjectId("u-7"), RecipientCategory.COURIER, Purpose("4.1.1"), clock.now)
+                decision = questions.may_disclose(
+                    SubjectId("u-7"), RecipientCategory.COURIER, Purpose("4.1.1"), clock.now
+                )
                 answers.append(answer == expected and decision.allowed)
             except BaseException as e:  # noqa: BLE001  (the test reports any failure a reader saw)
                 errors.append(e)
@@ -53,10 +55,13 @@ def test_a_rebuilt_generation_answers_the_same_and_readers_never_stop(
         thread.join()
 
     assert errors == []
-    assert answers and all(answers)
+    assert answers
+    assert all(answers)
     assert (first.generation, second.generation) == (view.generation - 1, view.generation)
     assert second.position() == ledger.max_position()
     assert questions.accepted_version_at(SubjectId("u-7"), POLICY, clock.now) == expected
-    tables = {gen: second._rows(f"SELECT COUNT(*) AS n FROM {second.qualify(f'cl{gen}_subject_entries')}", ())
-              for gen in (second.generation,)}
+    tables = {
+        gen: second._rows(f"SELECT COUNT(*) AS n FROM {second.qualify(f'cl{gen}_subject_entries')}", ())
+        for gen in (second.generation,)
+    }
     assert tables[second.generation][0]["n"] == 40

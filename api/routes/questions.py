@@ -51,9 +51,7 @@ WaitFor = Annotated[
 ]
 
 
-def questions(
-    connection: HTTPConnection, wait_for_position: WaitFor = None
-) -> LedgerQuestions:
+def questions(connection: HTTPConnection, wait_for_position: WaitFor = None) -> LedgerQuestions:
     """The questions, after the view reached the position the caller waits for."""
     state = connection.app.state
     if state.questions is None:
@@ -106,7 +104,10 @@ def version_in_effect(
     when, known = _times(ledger, at, as_known_at)
     current = ask.version_in_effect(PolicyId(policy_id), when, known)
     return VersionInEffectAnswer(
-        policy_id=policy_id, at=when, as_known_at=known, in_effect=VersionTerms.of(current) if current else None,
+        policy_id=policy_id,
+        at=when,
+        as_known_at=known,
+        in_effect=VersionTerms.of(current) if current else None,
         history=[VersionTerms.of(v) for v in ask.version_history(PolicyId(policy_id), known)],
     )
 
@@ -125,8 +126,15 @@ def may_disclose(
     when, known = _times(ledger, at, as_known_at)
     decision = ask.may_disclose(SubjectId(subject_id), recipient_category, Purpose(purpose), when, known)
     return DisclosureCheckAnswer(
-        subject_id=subject_id, recipient_category=recipient_category, purpose=purpose, at=when, as_known_at=known,
-        allowed=decision.allowed, ground=decision.ground, basis=decision.basis, reason=decision.reason,
+        subject_id=subject_id,
+        recipient_category=recipient_category,
+        purpose=purpose,
+        at=when,
+        as_known_at=known,
+        allowed=decision.allowed,
+        ground=decision.ground,
+        basis=decision.basis,
+        reason=decision.reason,
     )
 
 
@@ -151,7 +159,9 @@ def disclosures(
     """Every disclosure of the subject's data in the time range, with its ground and recipient."""
     _, known = _times(ledger, None, as_known_at)
     rows = ask.disclosures(SubjectId(subject_id), since, until, known)
-    return DisclosuresAnswer(subject_id=subject_id, as_known_at=known, disclosures=[DisclosureRecord.of(r) for r in rows])
+    return DisclosuresAnswer(
+        subject_id=subject_id, as_known_at=known, disclosures=[DisclosureRecord.of(r) for r in rows]
+    )
 
 
 @router.get("/deadlines", responses=BEHIND)

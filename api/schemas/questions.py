@@ -27,11 +27,14 @@ class VersionTerms(BaseModel):
     def of(cls, terms: PolicyVersionTerms) -> VersionTerms:
         """From the ledger's terms."""
         return cls(
-            policy_id=terms.policy_id, version=terms.version,
+            policy_id=terms.policy_id,
+            version=terms.version,
             text_sha256={str(k): v for k, v in sorted(terms.text_sha256.items())},
-            purposes=sorted(terms.purposes), optional_purposes=sorted(terms.optional_purposes),
+            purposes=sorted(terms.purposes),
+            optional_purposes=sorted(terms.optional_purposes),
             recipient_categories=sorted(str(c) for c in terms.recipient_categories),
-            effective_from=terms.effective_from, recorded_at=terms.recorded_at,
+            effective_from=terms.effective_from,
+            recorded_at=terms.recorded_at,
         )
 
 
@@ -68,13 +71,24 @@ class AcceptedVersionAnswer(BaseModel):
         if answer.accepted is not None:
             a = answer.accepted.acceptance
             accepted = Acceptance(
-                entry=a.number, policy_version=a.policy_version, language=str(a.language), text_sha256=a.text_sha256,
-                method=str(a.method), purposes=sorted(answer.accepted.purposes), occurred_at=a.occurred_at,
-                recorded_at=a.recorded_at, valid_until=a.valid_until,
+                entry=a.number,
+                policy_version=a.policy_version,
+                language=str(a.language),
+                text_sha256=a.text_sha256,
+                method=str(a.method),
+                purposes=sorted(answer.accepted.purposes),
+                occurred_at=a.occurred_at,
+                recorded_at=a.recorded_at,
+                valid_until=a.valid_until,
             )
         return cls(
-            subject_id=subject_id, policy_id=answer.policy_id, at=at, as_known_at=as_known_at, accepted=accepted,
-            version_in_effect=VersionTerms.of(answer.in_effect) if answer.in_effect else None, behind=answer.behind,
+            subject_id=subject_id,
+            policy_id=answer.policy_id,
+            at=at,
+            as_known_at=as_known_at,
+            accepted=accepted,
+            version_in_effect=VersionTerms.of(answer.in_effect) if answer.in_effect else None,
+            behind=answer.behind,
         )
 
 
@@ -118,10 +132,23 @@ class BlockEntry(BaseModel):
     def of(cls, e: Block | BlockLift) -> BlockEntry:
         """From an entry."""
         if isinstance(e, Block):
-            return cls(entry=e.number, kind="blocked", block_id=e.block_id, occurred_at=e.occurred_at,
-                       recorded_at=e.recorded_at, requester=str(e.requester), ground=str(e.ground))
-        return cls(entry=e.number, kind="lifted", block_id=e.block_id, occurred_at=e.occurred_at,
-                   recorded_at=e.recorded_at, outcome=str(e.outcome))
+            return cls(
+                entry=e.number,
+                kind="blocked",
+                block_id=e.block_id,
+                occurred_at=e.occurred_at,
+                recorded_at=e.recorded_at,
+                requester=str(e.requester),
+                ground=str(e.ground),
+            )
+        return cls(
+            entry=e.number,
+            kind="lifted",
+            block_id=e.block_id,
+            occurred_at=e.occurred_at,
+            recorded_at=e.recorded_at,
+            outcome=str(e.outcome),
+        )
 
 
 class BlockStatusAnswer(BaseModel):
@@ -138,8 +165,12 @@ class BlockStatusAnswer(BaseModel):
     def of(cls, subject_id: str, at: datetime, as_known_at: datetime, answer: BlockStatus) -> BlockStatusAnswer:
         """From the view's answer."""
         return cls(
-            subject_id=subject_id, at=at, as_known_at=as_known_at, blocked=answer.blocked,
-            in_force=[BlockEntry.of(b) for b in answer.in_force], history=[BlockEntry.of(e) for e in answer.history],
+            subject_id=subject_id,
+            at=at,
+            as_known_at=as_known_at,
+            blocked=answer.blocked,
+            in_force=[BlockEntry.of(b) for b in answer.in_force],
+            history=[BlockEntry.of(e) for e in answer.history],
         )
 
 
@@ -190,8 +221,15 @@ class Deadline(BaseModel):
         """From the view's answer."""
         r = answer.row
         return cls(
-            deadline_id=r.deadline_id, obligation=r.obligation, subject_id=r.subject_id, reference=r.reference,
-            triggered_at=r.triggered_at, due_at=r.due_at, status=str(answer.status), met_at=r.met_at, met_by=r.met_by,
+            deadline_id=r.deadline_id,
+            obligation=r.obligation,
+            subject_id=r.subject_id,
+            reference=r.reference,
+            triggered_at=r.triggered_at,
+            due_at=r.due_at,
+            status=str(answer.status),
+            met_at=r.met_at,
+            met_by=r.met_by,
         )
 
 
@@ -212,8 +250,11 @@ class UntoldBreachRecord(BaseModel):
     @classmethod
     def of(cls, b: UntoldBreach) -> UntoldBreachRecord:
         """From the view's answer."""
-        return cls(breach_ref=b.breach_ref, untold_subjects=b.untold_subjects,
-                   authority_notice=Deadline.of(b.authority) if b.authority else None)
+        return cls(
+            breach_ref=b.breach_ref,
+            untold_subjects=b.untold_subjects,
+            authority_notice=Deadline.of(b.authority) if b.authority else None,
+        )
 
 
 class UntoldBreachesAnswer(BaseModel):
