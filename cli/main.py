@@ -8,16 +8,18 @@ never as a traceback: the person starting the service needs to know which settin
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
 from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
@@ -25,7 +27,9 @@ from cli.demo import POLICY, record_demo_history
 from cli.settings import ConfigurationError, Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
+from projections.compliance import Finding, check_history
 from projections.keeper import BackgroundKeeper, ViewKeeper, rebuild
+from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -87,8 +91,8 @@ def main() -> None:
 @app.command()
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Interface to listen on (env CONSENT_LEDGER_HOST; default 127.0.0.1)",
-                                 show_default=False)
+        str | None,
+        typer.Option(help="Interface to listen on (env CONSENT_LEDGER_HOST; default 127.0.0.1)", show_default=False),
     ] = None,
     port: Annotated[
         int | None, typer.Option(help="TCP port (env CONSENT_LEDGER_PORT; default 8000)", show_default=False)
@@ -161,10 +165,7 @@ def rebuild_view(database_url: DatabaseUrl = None, master_key_file: MasterKeyFil
     settings = _settings(database_url=database_url, master_key_file=master_key_file)
     ledger = _open(settings)
     try:
-        with Progress(
-            TextColumn("rebuilding the view"), BarColumn(), MofNCompleteColumn(), TransferSpeedColumn(),
-            TimeRemainingColumn(), console=stderr,
-        ) as bar:
+        with _progress("rebuilding the view") as bar:
             task = bar.add_task("events", total=ledger.max_position())
             fresh = rebuild(ledger, settings.database, progress=lambda position: bar.update(task, completed=position))
     except KeyboardInterrupt:
@@ -172,6 +173,67 @@ def rebuild_view(database_url: DatabaseUrl = None, master_key_file: MasterKeyFil
     finally:
         ledger.close()
     stdout.print(f"the view is now generation {fresh.generation}, at position {fresh.position():,}")
+
+
+@app.command()
+def replay(
+    database_url: DatabaseUrl = None,
+    master_key_file: MasterKeyFile = None,
+    report: Annotated[Path | None, typer.Option(help="Also write every finding to this JSON Lines file")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any rule was broken (notices do not count)")] = False,
+) -> None:
+    """Rebuild every projection from the first event, then re-check every rule over the whole history.
+
+    Reports each finding with the log position of the fact it concerns: disclosures without a ground,
+    state requests served while blocked, consents to texts never published, destruction while blocked,
+    deadlines met late or missed, breaches whose subjects were not all told. Interrupted, it resumes.
+    """
+    settings = _settings(database_url=database_url, master_key_file=master_key_file)
+    ledger = _open(settings)
+    found: list[Finding] = []
+    try:
+        with _progress("rebuilding the view") as bar:
+            task = bar.add_task("events", total=ledger.max_position())
+            view = rebuild(ledger, settings.database, progress=lambda position: bar.update(task, completed=position))
+        questions = LedgerQuestions(view)
+        with _progress("checking every rule") as bar:
+            task = bar.add_task("subjects", total=None)
+            found = list(check_history(questions, ledger.clock(), progress=lambda n: bar.update(task, completed=n)))
+    except KeyboardInterrupt:
+        _fail("interrupted; run replay again to resume")
+    finally:
+        ledger.close()
+    _print_findings(found, report)
+    if strict and any(f.severity == "violation" for f in found):
+        raise typer.Exit(1)
+
+
+def _progress(label: str) -> Progress:
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+    )
+
+
+def _print_findings(found: list[Finding], report: Path | None) -> None:
+    if report is not None:
+        report.write_bytes(b"".join(orjson.dumps(dataclasses.asdict(f)) + b"\n" for f in found))
+    if not found:
+        stdout.print("[green]every rule holds over the whole history[/]")
+        return
+    table = Table("rule", "severity", "position", "subject", "detail")
+    for f in found[:50]:
+        table.add_row(f.rule, f.severity, str(f.position or ""), f.subject or "", escape(f.detail))
+    stdout.print(table)
+    counts = Counter(f.severity for f in found)
+    stdout.print(
+        f"{counts['violation']} violation(s), {counts['notice']} notice(s)"
+        + (f"; all {len(found)} in {report}" if report else "")
+    )
 
 
 @app.command()

@@ -30,7 +30,7 @@ from ledger.errors import (
     VersionMismatch,
 )
 from ledger.policy import Policy, policy_key
-from ledger.sealing import KeyStore, Sealer
+from ledger.sealing import KeyStore, MasterKeyError, Sealer
 from ledger.stamp import Stamp
 from ledger.storage import Database, SqlKeyStore, position_of
 from ledger.subject import Subject, subject_key
@@ -717,4 +717,11 @@ class ConsentLedger(Application[Any]):
 def open_ledger(database: Database, master_key: bytes | None, clock: Callable[[], datetime] = utc_now) -> ConsentLedger:
     """Compose the ledger on a database: create what is missing, then open the event store."""
     database.prepare()
-    return ConsentLedger(env=database.env, master_key=master_key, clock=clock)
+    ledger = ConsentLedger(env=database.env, master_key=master_key, clock=clock)
+    if master_key is not None:
+        try:
+            ledger.sealer.check_master_key()
+        except MasterKeyError:
+            ledger.close()
+            raise
+    return ledger

@@ -38,6 +38,9 @@ class KeyStore(Protocol):
     def destroy_key(self, subject: UUID) -> None:
         """Forget the subject's key beyond recovery (no copy left in the store's files)."""
 
+    def any_key(self) -> tuple[UUID, bytes] | None:
+        """Some stored key, to check the master key against at start-up (None when there is none)."""
+
 
 class MasterKeyError(ValueError):
     """The master key is missing, malformed, or not the one the keys were wrapped with."""
@@ -86,6 +89,12 @@ class Sealer:
         nonce, ciphertext = raw[1 : 1 + NONCE_BYTES], raw[1 + NONCE_BYTES :]
         return AESGCM(key).decrypt(nonce, ciphertext, _aad(subject, field)).decode()
 
+    def check_master_key(self) -> None:
+        """Refuse to start with a master key that cannot open the keys already stored."""
+        found = self._keys.any_key()
+        if found is not None:
+            self._unwrap(*found)
+
     def shred(self, subject: UUID) -> None:
         """Destroy the subject's key: every value sealed with it is unreadable from now on."""
         self._keys.destroy_key(subject)
@@ -98,6 +107,9 @@ class Sealer:
             nonce = os.urandom(NONCE_BYTES)
             fresh = FORMAT + nonce + self._master.encrypt(nonce, os.urandom(KEY_BYTES), subject.bytes)
             wrapped = self._keys.add_key_if_absent(subject, fresh)
+        return self._unwrap(subject, wrapped)
+
+    def _unwrap(self, subject: UUID, wrapped: bytes) -> bytes:
         nonce, ciphertext = wrapped[1 : 1 + NONCE_BYTES], wrapped[1 + NONCE_BYTES :]
         try:
             return self._master.decrypt(nonce, ciphertext, subject.bytes)

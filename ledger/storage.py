@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import UUID
 
-if TYPE_CHECKING:
-    from uuid import UUID
 
 DEFAULT_URL = "sqlite:///var/consent-ledger.db"
 """Relative to the working directory, as `sqlite:///` URLs are by convention."""
@@ -122,6 +121,17 @@ class SqlKeyStore:
             msg = "the subject's key was destroyed while it was being created"
             raise RuntimeError(msg)
         return stored
+
+    def any_key(self) -> tuple[UUID, bytes] | None:
+        """Some stored key and its subject, to check the master key against."""
+        with self._datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT subject_id, wrapped_key FROM {self._table} LIMIT 1")
+            row = c.fetchone()
+        if row is None:
+            return None
+        return UUID(row[0] if self._backend == "sqlite" else row["subject_id"]), bytes(
+            row[1] if self._backend == "sqlite" else row["wrapped_key"]
+        )
 
     def destroy_key(self, subject: UUID) -> None:
         """Delete the key and scrub the freed bytes from the database files."""

@@ -60,7 +60,7 @@ class ViewKeeper:
         """Apply notifications (in log order) in one transaction; False if another keeper already had."""
         statements = []
         for note in notes:
-            statements.extend(self.projection.statements(self.ledger.mapper.to_domain_event(note)))
+            statements.extend(self.projection.statements(self.ledger.mapper.to_domain_event(note), note.id))
         try:
             self.view.record(Tracking(self.view.tracking_name, notes[-1].id), statements)
         except IntegrityError:

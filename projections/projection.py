@@ -49,29 +49,33 @@ class LedgerProjection(Projection[LedgerView]):
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # noqa: ANN401  (any event of the log)
         """Apply one event and its tracking record in one transaction."""
-        self.view.record(tracking, self.statements(domain_event))
+        self.view.record(tracking, self.statements(domain_event, tracking.notification_id))
 
     @singledispatchmethod
-    def statements(self, event: Any) -> list[Statement]:  # noqa: ANN401  (dispatched on its class)
+    def statements(self, event: Any, position: int) -> list[Statement]:  # noqa: ANN401  (dispatched on its class)
         """Events the view does not use change nothing (their position still counts)."""
-        del event
+        del event, position
         return []
 
     @statements.register
-    def _(self, event: Subject.Fact) -> list[Statement]:
+    def _(self, event: Subject.Fact, position: int) -> list[Statement]:
         entry = event.entry()
-        writes = [self.view.put_entry(event.originator_id, entry)]
+        writes = [self.view.put_entry(event.originator_id, entry, position)]
         if isinstance(entry, Disclosure):
             writes.append(self.view.put_disclosure(event.originator_id, entry, getattr(event, "legal_basis", "")))
         return writes
 
     @statements.register
-    def _(self, event: Policy.Adopted) -> list[Statement]:
+    def _(self, event: Subject.Opened, _position: int) -> list[Statement]:
+        return [self.view.put_name(event.originator_id, "subject", event.subject_id)]
+
+    @statements.register
+    def _(self, event: Policy.Adopted, _position: int) -> list[Statement]:
         self._policy_names[event.originator_id] = event.policy_id
         return [self.view.put_name(event.originator_id, "policy", event.policy_id)]
 
     @statements.register
-    def _(self, event: Policy.VersionPublished) -> list[Statement]:
+    def _(self, event: Policy.VersionPublished, _position: int) -> list[Statement]:
         policy = Policy.__new__(Policy)
         policy.policy_id = self._policy_name(event.originator_id)  # type: ignore[assignment]
         policy.versions = {}
@@ -84,7 +88,7 @@ class LedgerProjection(Projection[LedgerView]):
         return self._policy_names[aggregate_id]
 
     @statements.register
-    def _(self, event: Breach.Found) -> list[Statement]:
+    def _(self, event: Breach.Found, _position: int) -> list[Statement]:
         writes = [
             self.view.put_breach_subject(event.originator_id, event.breach_ref, s, event.occurred_at)
             for s in event.subject_ids
@@ -103,7 +107,7 @@ class LedgerProjection(Projection[LedgerView]):
         return writes
 
     @statements.register
-    def _(self, event: Breach.AuthorityTold) -> list[Statement]:
+    def _(self, event: Breach.AuthorityTold, _position: int) -> list[Statement]:
         return [
             self.view.meet_deadline(
                 deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id),
@@ -114,11 +118,11 @@ class LedgerProjection(Projection[LedgerView]):
         ]
 
     @statements.register
-    def _(self, event: Breach.SubjectTold) -> list[Statement]:
+    def _(self, event: Breach.SubjectTold, _position: int) -> list[Statement]:
         return [self.view.tell_breach_subject(event.originator_id, event.subject_id, event.occurred_at)]
 
     @statements.register
-    def _(self, event: Claim.Received) -> list[Statement]:
+    def _(self, event: Claim.Received, _position: int) -> list[Statement]:
         return [
             self._deadline(
                 deadline_id(Obligation.CLAIM_ANSWER, event.originator_id),
@@ -131,7 +135,7 @@ class LedgerProjection(Projection[LedgerView]):
         ]
 
     @statements.register
-    def _(self, event: Claim.Answered) -> list[Statement]:
+    def _(self, event: Claim.Answered, _position: int) -> list[Statement]:
         return [
             self.view.meet_deadline(
                 deadline_id(Obligation.CLAIM_ANSWER, event.originator_id),

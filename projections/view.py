@@ -8,7 +8,7 @@ tracking record of the event it reflects, so a view row exists exactly when its 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from time import monotonic, sleep
@@ -31,7 +31,7 @@ TABLES = {
     ),
     "subject_entries": (
         "subject_id TEXT NOT NULL, number INTEGER NOT NULL, kind TEXT NOT NULL, occurred_at TEXT NOT NULL, "
-        "recorded_at TEXT NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (subject_id, number)"
+        "recorded_at TEXT NOT NULL, entry TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (subject_id, number)"
     ),
     "disclosures": (
         "subject_id TEXT NOT NULL, number INTEGER NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, "
@@ -207,10 +207,10 @@ class LedgerView(TrackingRecorder):
             (terms.policy_id, terms.version, utc_text(terms.effective_from), utc_text(terms.recorded_at), dump(terms)),
         )
 
-    def put_entry(self, subject: UUID, entry: history.Entry) -> tuple[str, Sequence[object]]:
-        """Keep one entry of a subject's record."""
+    def put_entry(self, subject: UUID, entry: history.Entry, position: int) -> tuple[str, Sequence[object]]:
+        """Keep one entry of a subject's record, with its position in the log (for audit reports)."""
         return (
-            f"INSERT INTO {self.table('subject_entries')} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            f"INSERT INTO {self.table('subject_entries')} VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 subject.hex,
                 entry.number,
@@ -218,6 +218,7 @@ class LedgerView(TrackingRecorder):
                 utc_text(entry.occurred_at),
                 utc_text(entry.recorded_at),
                 dump(entry),
+                position,
             ),
         )
 
@@ -289,6 +290,11 @@ class LedgerView(TrackingRecorder):
         name: str = rows[0]["name"]
         return name
 
+    def names_of_kind(self, kind: str) -> list[str]:
+        """The operator's names of every aggregate of one kind (e.g. every policy id)."""
+        rows = self._rows(f"SELECT name FROM {self.table('names')} WHERE kind = ? ORDER BY name", (kind,))
+        return [r["name"] for r in rows]
+
     def put_breach_subject(
         self, breach: UUID, breach_ref: str, subject_id: str, found_at: datetime
     ) -> tuple[str, Sequence[object]]:
@@ -309,6 +315,29 @@ class LedgerView(TrackingRecorder):
         )
 
     # Reads.
+
+    def subject_records(self, batch: int = 5000) -> Iterator[tuple[str, list[tuple[int, history.Entry]]]]:
+        """Every subject's entries with their log positions, one subject at a time (bounded memory)."""
+        after = ("", -1)
+        current: tuple[str, list[tuple[int, history.Entry]]] | None = None
+        while True:
+            rows = self._rows(
+                f"SELECT subject_id, number, kind, entry, position FROM {self.table('subject_entries')} "
+                "WHERE subject_id > ? OR (subject_id = ? AND number > ?) ORDER BY subject_id, number LIMIT ?",
+                (after[0], after[0], after[1], batch),
+            )
+            for r in rows:
+                if current is not None and current[0] != r["subject_id"]:
+                    yield current
+                    current = None
+                if current is None:
+                    current = (r["subject_id"], [])
+                current[1].append((int(r["position"]), load_entry(r["kind"], r["entry"])))
+            if len(rows) < batch:
+                if current is not None:
+                    yield current
+                return
+            after = (rows[-1]["subject_id"], int(rows[-1]["number"]))
 
     def entries(self, subject: UUID) -> list[history.Entry]:
         """Every entry of a subject's record, in order (one indexed range scan)."""
