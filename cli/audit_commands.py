@@ -37,10 +37,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from audit.export import export_log, resume_export
+from audit.export import export_file, resume_export
 from audit.log import AuditLog
 from audit.notes import NoteError, SigningKey, VerifierKey, load_or_create_signing_key
-from audit.verify import Verdict, verify_file
+from audit.verify import verify_file
 from cli.composition import url_without_password
 from cli.settings import ConfigurationError, load_settings
 from ledger.application import ConsentLedger, open_ledger
@@ -157,9 +157,7 @@ def export(  # noqa: PLR0917  (typer passes options by name; each is one the ope
             if resume:
                 plan = resume_export(log, out, to_position=to_position, progress=advance)
             else:
-                with out.open("xb") as file:
-                    plan = export_log(log, file, from_position=from_position, to_position=to_position,
-                                      progress=advance)
+                plan = export_file(log, out, from_position=from_position, to_position=to_position, progress=advance)
     stderr.print(f"exported {plan.events} events (leaves {plan.start} to {plan.end - 1}) of {plan.origin} to {out}")
 
 
@@ -185,8 +183,6 @@ def verify(
         verdict = verify_file(file, key, progress=lambda done, events: bar.update(task, completed=done, events=events))
     colour = "green" if verdict.ok else "red"
     stdout.print(f"[bold {colour}]{escape(verdict.summary())}[/]")
-    if isinstance(verdict, Verdict) and not verdict.ok and verdict.first_bad_position is not None:
-        stdout.print(f"first position that does not match: {verdict.first_bad_position}")
     if not verdict.ok:
         raise typer.Exit(code=1)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
+import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
@@ -22,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from cli import audit_commands
 from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
 from cli.demo import POLICY, record_demo_history
 from cli.settings import ConfigurationError, Settings, load_settings
@@ -49,6 +52,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
+app.add_typer(audit_commands.app, name="audit")
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -99,24 +103,58 @@ def serve(
     ] = None,
     database_url: DatabaseUrl = None,
     master_key_file: MasterKeyFile = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="uvicorn worker processes (more than 1 needs PostgreSQL)")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API with uvicorn: writes and queries under /v1/, the OpenAPI document at /openapi.json.
 
     The database is created on first start (SQLite by default, under ./var/ of the working directory).
+    With `--workers N` (PostgreSQL only) the workers keep no read model of their own: run
+    `consent-ledger project` beside them.
     """
     settings = _settings(host=host, port=port, database_url=database_url, master_key_file=master_key_file)
+    if workers > 1:
+        _serve_workers(settings, workers)
+        return
     ledger = _open(settings)
     try:
         import uvicorn  # noqa: PLC0415  (the HTTP stack is loaded only when serving)
 
         from api.app import create_app  # noqa: PLC0415  (same)
+        from api.observability import log_json_lines  # noqa: PLC0415  (same)
 
         view = open_configured_view(settings)
         keeper = BackgroundKeeper(ViewKeeper(ledger, view))
         http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper)
-        uvicorn.run(http, host=settings.host, port=settings.port)
+        log_json_lines()
+        uvicorn.run(http, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:
         ledger.close()  # when uvicorn could not start; closing twice is harmless
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    """Run `workers` uvicorn processes, each building its app from the environment (`cli.asgi:create`)."""
+    if settings.database.backend != "postgres":
+        _fail("several workers need PostgreSQL: SQLite has one writer on one host; use --workers 1")
+    _open(settings).close()  # refuse a bad URL or key here, in one line, not once per worker
+    import uvicorn  # noqa: PLC0415  (the HTTP stack is loaded only when serving)
+
+    from api.observability import log_json_lines  # noqa: PLC0415  (same)
+    from cli.asgi import KEEPS_VIEW  # noqa: PLC0415  (same)
+
+    os.environ["CONSENT_LEDGER_DATABASE_URL"] = settings.database_url
+    if settings.master_key_file is not None:
+        os.environ["CONSENT_LEDGER_MASTER_KEY_FILE"] = str(settings.master_key_file.resolve())
+    os.environ.setdefault(KEEPS_VIEW, "0")
+    log_json_lines()
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # each worker's metrics in files /metrics adds up
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = stack.enter_context(tempfile.TemporaryDirectory(prefix="metrics-"))
+        uvicorn.run(
+            "cli.asgi:create", factory=True, workers=workers, host=settings.host, port=settings.port,
+            log_config=None, access_log=False,
+        )
 
 
 def _closing_at_shutdown(http: FastAPI, ledger: ConsentLedger, keeper: BackgroundKeeper) -> FastAPI:

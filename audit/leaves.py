@@ -1,0 +1,82 @@
+"""What a leaf of the log is: one stored event, encoded to bytes in exactly one way.
+
+The leaf commits to the event as stored, never as read: its position in the notification log,
+the aggregate's id and version, the event's topic and the stored state bytes. Personal values
+sit in the state sealed with the subject's key (Art. 1(6) of the Law on personal data), so the
+leaf hashes ciphertext; destroying a subject's key changes no stored byte and therefore no leaf,
+and an export verifies the same before and after a destruction.
+
+The encoding follows the TLS presentation language (RFC 8446 section 3), as RFC 9162 section
+4 does for its own leaves: fixed-width big-endian integers and length-prefixed byte strings, so
+no two events share an encoding and an outsider can rebuild it from the export's fields alone::
+
+    struct {
+        uint8  leaf_format = 0;
+        uint64 position;            /* notification-log position, from 1 */
+        opaque originator_id[16];   /* the aggregate's UUID, RFC 9562 byte order */
+        uint64 version;             /* the aggregate's version */
+        opaque topic<0..2^16-1>;    /* UTF-8 */
+        opaque state<0..2^32-1>;    /* the stored bytes, as they are */
+    } LedgerLeaf;
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from audit.merkle import leaf_hash
+
+if TYPE_CHECKING:
+    from eventsourcing.persistence import Notification
+
+LEAF_FORMAT = 0
+"""The first byte of every leaf: a later encoding would take another value, never reuse this one."""
+
+_HEAD = struct.Struct(">BQ16sQH")
+_STATE_LENGTH = struct.Struct(">I")
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One stored event as the log commits to it: where it sits and the exact bytes stored."""
+
+    position: int
+    originator_id: UUID
+    version: int
+    topic: str
+    state: bytes
+
+    @classmethod
+    def of(cls, notification: Notification) -> LoggedEvent:
+        """The event a recorder's notification stands for."""
+        originator = notification.originator_id
+        return cls(
+            position=int(notification.id),
+            originator_id=originator if isinstance(originator, UUID) else UUID(str(originator)),
+            version=int(notification.originator_version),
+            topic=str(notification.topic),
+            state=bytes(notification.state),
+        )
+
+    def leaf_bytes(self) -> bytes:
+        """The LedgerLeaf encoding above; refuses values it cannot encode rather than truncating them."""
+        topic = self.topic.encode()
+        if not (0 <= self.position < 1 << 64 and 0 <= self.version < 1 << 64):
+            msg = f"position {self.position} or version {self.version} does not fit 64 bits"
+            raise ValueError(msg)
+        if len(topic) >= 1 << 16 or len(self.state) >= 1 << 32:
+            msg = f"the event at position {self.position} is too large for a leaf"
+            raise ValueError(msg)
+        return (
+            _HEAD.pack(LEAF_FORMAT, self.position, self.originator_id.bytes, self.version, len(topic))
+            + topic
+            + _STATE_LENGTH.pack(len(self.state))
+            + self.state
+        )
+
+    def leaf_hash(self) -> bytes:
+        """SHA-256(0x00 || leaf bytes): this event's leaf in the tree (RFC 9162 section 2.1.1)."""
+        return leaf_hash(self.leaf_bytes())
