@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 
 from api import problems
+from api.deps import AUTH_RESPONSES
 from api.limits import BodyLimit
-from api.routes import breaches, claims, policies, questions, subjects
+from api.observability import Observed
+from api.routes import access_log, breaches, claims, feed, health, policies, questions, subjects
 from projections.keeper import ViewKeeper
 from projections.questions import LedgerQuestions
 
@@ -22,9 +24,11 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 DESCRIPTION = """\
 Records every fact of the privacy policy as an immutable event: policy versions, consents,
 withdrawals, written permissions, disclosures, blocks, corrections, destruction, breaches and
-pre-trial claims. Every write names its caller (`X-Caller`), may carry an `Idempotency-Key`,
+pre-trial claims. Every call carries a bearer token with the scope its operation needs; every write
+is recorded under the token's name, may carry an `Idempotency-Key`,
 and answers `201` with a receipt (or `200` for a retry). Every refusal is an RFC 9457
-`application/problem+json` whose `detail` says what to do next.
+`application/problem+json` whose `detail` says what to do next. Every read of one subject's
+data declares its purpose (`X-Purpose`) and is kept in the access log that auditors read.
 """
 
 
@@ -53,10 +57,12 @@ def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> 
         exception_handlers=problems.HANDLERS,
     )
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(Observed)  # outermost of ours: times, counts and logs every answer, refusals included
     app.state.ledger = ledger
     attach_view(app, ledger, view)
-    for resource in (policies, subjects, breaches, claims, questions):
-        app.include_router(resource.router, prefix="/v1")
+    for resource in (policies, subjects, breaches, claims, questions, feed, access_log):
+        app.include_router(resource.router, prefix="/v1", responses=AUTH_RESPONSES)  # every /v1 route needs a token
+    app.include_router(health.router)
     return app
 
 

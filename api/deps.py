@@ -1,18 +1,26 @@
 """What every route needs, as reusable `Annotated` dependencies: the ledger, the caller, the request.
 
-The caller comes from one dependency (`recorded_by`), so replacing the `X-Caller` header with
-bearer tokens later changes this file only.
+The caller comes from one dependency (`caller`): a bearer token that must be known, not
+revoked, and hold the scope its route declares (`Security(..., scopes=[...])`, which also puts
+the scope in the OpenAPI document). A read of one subject's data also needs an `X-Purpose`
+and is logged (`SubjectAccess.record`). Authentication runs before the route's own path, query
+and body are checked, so a caller without a valid token learns nothing about them; only a body
+that is not JSON at all, or is too large, is refused (422, 413) before.
 """
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
-from fastapi import Depends, Header, Path
+from fastapi import Depends, Header, Path, Security, params
 from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from pydantic import AfterValidator
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
+from api.access_log import AccessLog
 from api.answers import Reply
 from api.schemas.common import IN_A_PATH, nameable
+from api.tokens import Scope, Token, TokenStore
 from ledger.application import ConsentLedger, Request
 from ledger.terms import SubjectId
 
@@ -46,50 +54,164 @@ def ledger(connection: HTTPConnection) -> ConsentLedger:
     return cast("ConsentLedger", connection.app.state.ledger)
 
 
-def recorded_by(
-    caller: Annotated[
-        str,
-        Header(
-            alias="X-Caller",
-            min_length=1,
-            max_length=100,
-            description="The service or person recording the fact (UTF-8); every event keeps it.",
-        ),
-    ],
-) -> str:
-    """Name who records the fact: every event keeps the calling service or person (Art. 22(1)(5))."""
-    try:  # HTTP hands header bytes over as Latin-1; a person's name arrives as UTF-8
-        return caller.encode("latin-1").decode()
+def token_store(connection: HTTPConnection) -> TokenStore:
+    """The tokens of the ledger this app serves (made on first use: tests hand an app its ledger late)."""
+    state = connection.app.state
+    store: TokenStore | None = getattr(state, "tokens", None)
+    if store is None or store.ledger is not state.ledger:
+        store = state.tokens = TokenStore(cast("ConsentLedger", state.ledger))
+    return store
+
+
+def access_log(connection: HTTPConnection) -> AccessLog:
+    """The access log of the ledger this app serves (made on first use, like the tokens)."""
+    state = connection.app.state
+    log: AccessLog | None = getattr(state, "access_log", None)
+    if log is None or log.ledger is not state.ledger:
+        log = state.access_log = AccessLog(cast("ConsentLedger", state.ledger))
+    return log
+
+
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerToken",
+    description="A token made with `consent-ledger token create NAME --scope ...`; its name is recorded as the "
+    "caller of every fact it writes, and each operation lists the scope it needs.",
+)
+"""The `Authorization: Bearer` scheme, documented once in OpenAPI; refusals are ours (401/403 problems)."""
+
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="consent-ledger"'}
+"""The challenge of a 401 (RFC 6750 §3): the client is to authenticate with a bearer token."""
+
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "No bearer token, or one unknown or revoked",
+        "content": _PROBLEM,
+        "headers": {"WWW-Authenticate": {"description": "`Bearer` (RFC 6750).", "schema": {"type": "string"}}},
+    },
+    403: {"description": "The token lacks the scope this operation needs", "content": _PROBLEM},
+}
+"""The refusals every authenticated operation may answer, for its OpenAPI document."""
+
+
+def caller(
+    needed: SecurityScopes,
+    connection: HTTPConnection,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Token:
+    """Who calls, if their token is known, not revoked and holds the scope the route needs (401, else 403)."""
+    if credentials is None:
+        raise HTTPException(401, "send Authorization: Bearer <token>; an operator makes one with "
+                            "`consent-ledger token create`", headers=CHALLENGE)
+    token = token_store(connection).authenticate(credentials.credentials)
+    if token is None:
+        raise HTTPException(401, "the bearer token is unknown or revoked; ask the operator for a valid one",
+                            headers=CHALLENGE)
+    missing = [scope for scope in needed.scopes if scope not in token.scopes]
+    if missing:
+        raise HTTPException(403, f"the token {token.name!r} lacks the {', '.join(missing)} scope this needs; "
+                            "ask the operator for a token that has it")
+    return token
+
+
+def scoped(scope: Scope) -> params.Depends:
+    """The dependency a route declares to need `scope` (`dependencies=[scoped(Scope.READ)]`)."""
+    dependency: params.Depends = Security(caller, scopes=[scope])
+    return dependency
+
+
+Purpose = Annotated[
+    str,
+    Header(
+        alias="X-Purpose",
+        min_length=1,
+        max_length=200,
+        description="Why the caller reads this subject's data (1-200 characters), kept in the access log that "
+        "auditors read (the protection rules ask for a log of actions on personal data).",
+    ),
+]
+"""The purpose a caller declares for reading one subject's data."""
+
+
+class SubjectAccess:
+    """A read of one subject's data about to be answered: who, why, through which route."""
+
+    def __init__(self, log: AccessLog, ledger: ConsentLedger, token: Token, purpose: str, route: str) -> None:
+        self._log, self._ledger = log, ledger
+        self.caller, self.purpose, self.route = token.name, purpose, route
+
+    def record(self, subject_id: str) -> None:
+        """Log the read of `subject_id`'s data, now; the route answers only after this succeeded."""
+        self._log.record(
+            at=self._ledger.clock(), caller=self.caller, subject_id=subject_id, route=self.route, purpose=self.purpose
+        )
+
+
+def subject_access(
+    token: Annotated[Token, Security(caller)], purpose: Purpose, connection: HTTPConnection
+) -> SubjectAccess:
+    """A read of one subject's data, by a caller with the scope the route needs, for a declared purpose."""
+    method = getattr(connection, "method", "GET")
+    text = _utf8(purpose, "X-Purpose")
+    return SubjectAccess(access_log(connection), ledger(connection), token, text, f"{method} {_template(connection)}")
+
+
+def _template(connection: HTTPConnection) -> str:
+    """The operation's path as the OpenAPI document names it (`/v1/subjects/{subject_id}/facts`), never the id."""
+    route = connection.scope.get("route")
+    template: str = getattr(route, "path_format", "")
+    path: str = connection.scope["path"]
+    concrete = template.format(**connection.scope.get("path_params", {}))
+    if template and path.endswith(concrete):  # an included router's route holds its own part of the path only
+        return path.removesuffix(concrete) + template
+    return template or path
+
+
+def _utf8(value: str, header: str) -> str:
+    """HTTP hands header bytes over as Latin-1; a person's words arrive as UTF-8."""
+    try:
+        return value.encode("latin-1").decode()
     except UnicodeError:
-        error = {"type": "value_error", "loc": ("header", "X-Caller"), "msg": "must be UTF-8 text", "input": caller}
+        error = {"type": "value_error", "loc": ("header", header), "msg": "must be UTF-8 text", "input": value}
         raise RequestValidationError([error]) from None
 
 
 LedgerDep = Annotated[ConsentLedger, Depends(ledger)]
 """The ledger, for a route parameter."""
 
-RecordedBy = Annotated[str, Depends(recorded_by)]
-"""The calling service or person, for a route parameter; the one place that knows where it comes from."""
+RecordedBy = Annotated[Token, Security(caller)]
+"""The calling token, whose name every event written keeps; the scope comes from the route that needs it."""
 
 
-def write_request(caller: RecordedBy, idempotency_key: IdempotencyKey = None) -> Request:
-    """Describe a write to a policy, breach or claim: who writes, and their idempotency key."""
-    return Request(caller, idempotency_key)
+def write_request(token: RecordedBy, idempotency_key: IdempotencyKey = None) -> Request:
+    """Describe a write to a policy, breach or claim: who writes (the token's name), and their idempotency key."""
+    return Request(token.name, idempotency_key)
 
 
 def subject_write_request(
-    caller: RecordedBy, idempotency_key: IdempotencyKey = None, if_match: IfMatch = None
+    token: RecordedBy, idempotency_key: IdempotencyKey = None, if_match: IfMatch = None
 ) -> Request:
     """Describe a write to a subject's record, which may also name the version the writer last read."""
     expected = int(if_match.strip('"')) if if_match is not None else None
-    return Request(caller, idempotency_key, expected)
+    return Request(token.name, idempotency_key, expected)
 
 
-WriteRequest = Annotated[Request, Depends(write_request)]
-"""The ledger's `Request` for a write to a policy, breach or claim."""
+WriteRequest = Annotated[Request, Security(write_request, scopes=[Scope.WRITE])]
+"""The ledger's `Request` for a write to a breach or claim, by a token with the `write` scope."""
 
-SubjectWriteRequest = Annotated[Request, Depends(subject_write_request)]
+AdminWriteRequest = Annotated[Request, Security(write_request, scopes=[Scope.ADMIN])]
+"""The ledger's `Request` for publishing a policy version, by a token with the `admin` scope."""
+
+SubjectWriteRequest = Annotated[Request, Security(subject_write_request, scopes=[Scope.WRITE])]
 """The ledger's `Request` for a write to a subject's record, with `If-Match` as its expected version."""
+
+SubjectRead = Annotated[SubjectAccess, Security(subject_access, scopes=[Scope.READ])]
+"""A `read`-scoped question about one subject, logged in the access log with its declared purpose."""
+
+SubjectEvidence = Annotated[SubjectAccess, Security(subject_access, scopes=[Scope.EVIDENCE])]
+"""An `evidence`-scoped read of one subject's history or claimant, logged in the access log with its purpose."""
 
 ReplyDep = Annotated[Reply, Depends()]
 """The answer a write builds: status, `Location`, `ETag`, the receipt."""

@@ -7,10 +7,14 @@ a missing header) and Starlette's own HTTP errors answer in the same shape.
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+from eventsourcing import persistence as es_persistence
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
@@ -56,6 +60,7 @@ RETRY_AFTER_SECONDS = 1
 """A concurrent-write conflict clears as soon as the other writers are done: retry shortly."""
 
 INVALID_REQUEST_TITLE = "The request is not valid"
+log = logging.getLogger(__name__)
 
 
 class ProblemResponse(JSONResponse):
@@ -144,10 +149,52 @@ async def unexpected(request: Request, _error: Exception) -> Response:
     return _answer(problem)
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+"""How long a client should wait before retrying while the database is unreachable."""
+
+DATABASE_UNAVAILABLE = (
+    es_persistence.OperationalError, es_persistence.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
+)
+"""The errors that mean "the database did not answer" (not "the request was wrong"): 503, never 500."""
+
+
+SQLITE_UNAVAILABLE = ("unable to open", "disk I/O error", "database is locked")
+"""SQLite's words for a file it cannot use now; its other "operational" errors (no such table) are faults of ours."""
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached, rather than that something of ours is broken."""
+    cause = error.__cause__ if isinstance(error, es_persistence.PersistenceError) and error.__cause__ else error
+    if isinstance(cause, sqlite3.Error):
+        return isinstance(cause, sqlite3.OperationalError) and any(words in str(cause) for words in SQLITE_UNAVAILABLE)
+    return isinstance(error, DATABASE_UNAVAILABLE)
+
+
+def database_unavailable_problem(request: Request, reason: str) -> ProblemResponse:
+    """The answer while the database is unreachable: 503 with `Retry-After`; nothing was recorded."""
+    problem = Problem(
+        type=TYPE_PREFIX + "database-unavailable", title="The database is unavailable", status=503,
+        detail=f"{reason}; nothing is known to have been recorded. Retry the same request later, with the same "
+        "Idempotency-Key so that it is recorded at most once",
+        instance=_instance(request),
+    )
+    return _answer(problem, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+async def database_unavailable(request: Request, error: Exception) -> Response:
+    """Answer a request the database could not take (it is down or unreachable) with 503, or a fault with 500."""
+    if not is_database_unavailable(error):
+        return await unexpected(request, error)
+    cause = error.__cause__ or error
+    log.warning("database unavailable: %s: %s", type(cause).__name__, (str(error).splitlines() or [""])[0])
+    return database_unavailable_problem(request, "the ledger's database cannot be reached or gave up on the request")
+
+
 HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]] = {
     LedgerError: refused,
     RequestValidationError: invalid_request,
     HTTPException: http_error,
+    **dict.fromkeys((*DATABASE_UNAVAILABLE, sqlite3.OperationalError), database_unavailable),
     Exception: unexpected,
 }
 """Exception handlers for `FastAPI(exception_handlers=...)`."""

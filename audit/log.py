@@ -20,6 +20,7 @@ from audit.formats import ConsistencyProof, InclusionProof
 from audit.notes import Checkpoint, NoteError, split_note
 from audit.tree import LedgerTree
 from ledger.errors import LedgerError, NotFound
+from ledger.storage import creating_tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -71,6 +72,7 @@ class AuditLog:
         self.table = self.tree.nodes_table.replace("audit_nodes", "audit_checkpoints")
         integer, blob = ("INTEGER", "BLOB") if ledger.backend == "sqlite" else ("BIGINT", "BYTEA")
         with self._datastore.transaction(commit=True) as c:
+            creating_tables(c, ledger.backend)
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} (number {integer} PRIMARY KEY, "
                 f"tree_size {integer} NOT NULL, root_hash {blob} NOT NULL, issued_at TEXT NOT NULL, note TEXT NOT NULL)"

@@ -33,6 +33,7 @@ from audit.merkle import (
     perfect_subtrees,
     range_hash,
 )
+from ledger.storage import creating_tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -61,6 +62,7 @@ class LedgerTree:
         integer, blob = ("INTEGER", "BLOB") if self._sqlite else ("BIGINT", "BYTEA")
         without_rowid = " WITHOUT ROWID" if self._sqlite else ""
         with self._datastore.transaction(commit=True) as c:
+            creating_tables(c, "sqlite" if self._sqlite else "postgres")
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.leaves_table} "
                 f"(leaf_index {integer} PRIMARY KEY, position {integer} NOT NULL UNIQUE)"

@@ -15,8 +15,8 @@ from eventsourcing.persistence import PersistenceError
 
 from cli.settings import ConfigurationError, master_key_for
 from ledger.application import ConsentLedger, open_ledger
-from ledger.sealing import MasterKeyError
 from ledger.deadlines import KazakhCalendar
+from ledger.sealing import MasterKeyError
 from ledger.storage import DatabaseUrlError
 from projections.keeper import open_view
 from projections.projection import LedgerProjection

@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from cli import audit_commands
+from cli import audit_commands, token_commands
 from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
 from cli.demo import POLICY, record_demo_history
 from cli.settings import ConfigurationError, Settings, load_settings
@@ -53,6 +53,7 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(token_commands.app, name="token")
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -7,7 +7,7 @@ answer back) or collides with it in the event store: a fact can never be recorde
 
 from __future__ import annotations
 
-from datetime import datetime  # noqa: TC003  (event fields are resolved at run time)
+from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -32,7 +32,7 @@ class Acknowledgement(Aggregate):
         fact_version: int
         fact_recorded_at: datetime
 
-    def __init__(  # noqa: PLR0913  (the fields of the Given event)
+    def __init__(
         self,
         caller: str,
         idempotency_key: str,
@@ -52,7 +52,7 @@ class Acknowledgement(Aggregate):
         self.fact_recorded_at = fact_recorded_at
 
     @classmethod
-    def give(  # noqa: PLR0913
+    def give(
         cls,
         caller: str,
         idempotency_key: str,

@@ -34,8 +34,8 @@ from ledger.sealing import KeyStore, MasterKeyError, Sealer
 from ledger.stamp import Stamp
 from ledger.storage import Database, SqlKeyStore, position_of
 from ledger.subject import Subject, subject_key
-from ledger.transcoding import OrjsonTranscoder, TypedMapper
 from ledger.terms import Sealed
+from ledger.transcoding import OrjsonTranscoder, TypedMapper
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -152,7 +152,7 @@ class ConsentLedger(Application[Any]):
         now = self.clock()
         return Stamp(request.caller, occurred_at or now, now)
 
-    def _write(  # noqa: C901  (one loop: replay, decide, save, retry)
+    def _write(
         self,
         load: Callable[[datetime], A],
         decide: Callable[[A, Stamp], object],
@@ -264,7 +264,7 @@ class ConsentLedger(Application[Any]):
 
     # Commands: policies.
 
-    def publish_policy_version(  # noqa: PLR0913
+    def publish_policy_version(
         self,
         request: Request,
         *,
@@ -321,7 +321,7 @@ class ConsentLedger(Application[Any]):
 
     # Commands: a subject's record.
 
-    def grant_consent(  # noqa: PLR0913
+    def grant_consent(
         self,
         request: Request,
         subject_id: SubjectId,
@@ -367,7 +367,7 @@ class ConsentLedger(Application[Any]):
              "actor": actor, "occurred_at": occurred_at},
         )
 
-    def withdraw_consent(  # noqa: PLR0913
+    def withdraw_consent(
         self,
         request: Request,
         subject_id: SubjectId,
@@ -394,7 +394,7 @@ class ConsentLedger(Application[Any]):
              "channel": channel, "actor": actor, "occurred_at": occurred_at},
         )
 
-    def refuse_withdrawal(  # noqa: PLR0913
+    def refuse_withdrawal(
         self,
         request: Request,
         subject_id: SubjectId,
@@ -414,7 +414,7 @@ class ConsentLedger(Application[Any]):
              "reason": reason, "occurred_at": occurred_at},
         )
 
-    def grant_written_permission(  # noqa: PLR0913
+    def grant_written_permission(
         self,
         request: Request,
         subject_id: SubjectId,
@@ -443,7 +443,7 @@ class ConsentLedger(Application[Any]):
              "occurred_at": occurred_at},
         )
 
-    def record_disclosure(  # noqa: PLR0913
+    def record_disclosure(
         self,
         request: Request,
         subject_id: SubjectId,
@@ -471,7 +471,7 @@ class ConsentLedger(Application[Any]):
              "occurred_at": occurred_at},
         )
 
-    def block_data(  # noqa: PLR0913
+    def block_data(
         self,
         request: Request,
         subject_id: SubjectId,
@@ -535,7 +535,7 @@ class ConsentLedger(Application[Any]):
         self.sealer.shred(key)
         return receipt
 
-    def retract_entry(  # noqa: PLR0913
+    def retract_entry(
         self,
         request: Request,
         subject_id: SubjectId,
@@ -553,9 +553,54 @@ class ConsentLedger(Application[Any]):
             {"cmd": "retract", "subject": subject_id, "number": number, "reason": reason, "occurred_at": occurred_at},
         )
 
+    def receive_request(
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        request_id: str,
+        kind: Any,
+        channel: str,
+        actor: Any = "subject",
+        details: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record a subject's request; its deadline (Art. 8(7), 19-1, 24, 25(2)(8)) runs from `occurred_at`."""
+        return self._write(
+            self._subject(subject_id),
+            lambda s, st: s.receive_request(
+                request_id, kind, channel, actor, self.seal(subject_id, "details", details), st
+            ),
+            request,
+            occurred_at,
+            {"cmd": "request", "subject": subject_id, "id": request_id, "kind": kind, "channel": channel,
+             "actor": actor, "occurred_at": occurred_at},
+        )
+
+    def answer_request(
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        request_id: str,
+        outcome: Any,
+        by_entry: int | None = None,
+        reason: str = "",
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record how a subject's request was met, which stops its deadline."""
+        return self._write(
+            self._existing(subject_key(subject_id), f"subject {subject_id}"),
+            lambda s, st: s.answer_request(request_id, outcome, by_entry, reason, st),
+            request,
+            occurred_at,
+            {"cmd": "answer-request", "subject": subject_id, "id": request_id, "outcome": outcome,
+             "by": by_entry, "reason": reason, "occurred_at": occurred_at},
+        )
+
     # Commands: breaches and claims.
 
-    def record_breach(  # noqa: PLR0913
+    def record_breach(
         self,
         request: Request,
         *,
@@ -667,7 +712,7 @@ class ConsentLedger(Application[Any]):
         destroyed = self.is_destroyed(subject_id)
         return [self._as_fact(e, key, destroyed) for e in self.events.get(key)]
 
-    def _as_fact(self, event: Any, key: UUID, destroyed: bool) -> RecordedFact:  # noqa: FBT001
+    def _as_fact(self, event: Any, key: UUID, destroyed: bool) -> RecordedFact:
         fields: dict[str, object] = {}
         for name, value in vars(event).items():
             if name in ("originator_id", "originator_version", "timestamp", "originator_topic", "recorded_by", "occurred_at"):

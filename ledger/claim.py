@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime  # noqa: TC003  (event fields are resolved at run time)
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
 from ledger.errors import InvalidFact, NothingToAct
-from ledger.terms import ClaimOutcome, Sealed
+from ledger.terms import ClaimOutcome, Sealed, one_of
 
 if TYPE_CHECKING:
     from ledger.stamp import Stamp
@@ -56,7 +56,9 @@ class Claim(Aggregate):
             """Remember that it went to court."""
             aggregate.in_court_since = self.occurred_at
 
-    def __init__(self, claim_ref: str, subject_id: str, recorded_by: str, occurred_at: datetime, claimant: Sealed) -> None:
+    def __init__(
+        self, claim_ref: str, subject_id: str, recorded_by: str, occurred_at: datetime, claimant: Sealed
+    ) -> None:
         """Start unanswered."""
         self.claim_ref = claim_ref
         self.subject_id = subject_id
@@ -80,6 +82,7 @@ class Claim(Aggregate):
 
     def answer(self, outcome: ClaimOutcome, channel: Channel, stamp: Stamp) -> None:
         """Record the written answer; a claim is answered once."""
+        outcome = one_of(ClaimOutcome, outcome, "outcome")
         if self.answered_at is not None:
             msg = f"claim {self.claim_ref} was already answered on {self.answered_at.isoformat()}"
             raise NothingToAct(msg)
@@ -105,5 +108,7 @@ class Claim(Aggregate):
 
     def _require_after_receipt(self, stamp: Stamp) -> None:
         if stamp.occurred_at < self.received_at:
-            msg = f"claim {self.claim_ref} was received at {self.received_at.isoformat()}; nothing happened to it before"
+            msg = (
+                f"claim {self.claim_ref} was received at {self.received_at.isoformat()}; nothing happened to it before"
+            )
             raise InvalidFact(msg)

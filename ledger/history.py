@@ -7,7 +7,7 @@ tables, so a rule is one function over one shape of data wherever it runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime  # noqa: TC003  (dataclass fields are resolved at run time)
+from datetime import datetime
 
 from ledger.terms import (
     Actor,
@@ -22,6 +22,8 @@ from ledger.terms import (
     PolicyId,
     Purpose,
     RecipientCategory,
+    RequestKind,
+    RequestOutcome,
 )
 
 
@@ -37,6 +39,12 @@ class PolicyVersionTerms:
     recipient_categories: frozenset[RecipientCategory]
     effective_from: datetime
     recorded_at: datetime
+    published_at: datetime | None = None
+    """Clause 9.2: when the version was posted; nobody can have been shown it before (None: unknown)."""
+
+    def was_posted_by(self, at: datetime) -> bool:
+        """Clause 9.2: the version had been posted by `at`, so a subject could have been shown it."""
+        return self.published_at is None or self.published_at <= at
 
     def is_in_effect_or_upcoming(self, at: datetime, later: list[PolicyVersionTerms]) -> bool:
         """Clause 9.2: no version of the same policy took effect after this one, by `at`."""
@@ -161,6 +169,23 @@ class Retraction(Entry):
 
     retracted_number: int
     reason: str
+
+
+@dataclass(frozen=True)
+class SubjectRequest(Entry):
+    """A request from the subject or their representative; it starts a legal deadline."""
+
+    request_id: str
+    kind: RequestKind
+
+
+@dataclass(frozen=True)
+class RequestAnswer(Entry):
+    """How a request was met, naming the entry that met it where there is one."""
+
+    request_id: str
+    outcome: RequestOutcome
+    by_entry: int | None
 
 
 RETRACTABLE = (Acceptance, Withdrawal, WithdrawalRefusal, Permission, Disclosure, Correction)

@@ -7,7 +7,7 @@ exact text, and publishing it again with any other content is refused.
 from __future__ import annotations
 
 import re
-from datetime import datetime  # noqa: TC003  (event fields are resolved at run time)
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate
 from ledger.errors import InvalidFact, PolicyVersionConflict
 from ledger.history import PolicyVersionTerms
 from ledger.stamp import Stamp, require_aware
-from ledger.terms import Language, PolicyId, Purpose, RecipientCategory
+from ledger.terms import Language, PolicyId, Purpose, RecipientCategory, one_of
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -61,6 +61,7 @@ class Policy(Aggregate):
                 recipient_categories=frozenset(self.recipient_categories),
                 effective_from=self.effective_from,
                 recorded_at=self.timestamp,
+                published_at=self.occurred_at,
             )
 
     def __init__(self, policy_id: str, operator_name: str, operator_bin: str, recorded_by: str) -> None:
@@ -87,7 +88,7 @@ class Policy(Aggregate):
             timestamp=stamp.recorded_at,
         )
 
-    def publish_version(  # noqa: PLR0913  (every term a version fixes)
+    def publish_version(  # noqa: PLR0917  (every term a version fixes, passed in order by the application)
         self,
         version: str,
         text_sha256: dict[Language, str],
@@ -99,14 +100,18 @@ class Policy(Aggregate):
     ) -> bool:
         """Publish a version; True if recorded, False if the identical version was already there."""
         effective = require_aware(effective_from, "effective_from") if effective_from else stamp.occurred_at
-        _check_version_terms(version, text_sha256, purposes, optional_purposes)
+        texts = {one_of(Language, language, "language"): digest for language, digest in text_sha256.items()}
+        categories = frozenset(one_of(RecipientCategory, c, "recipient category") for c in recipient_categories)
+        _check_version_terms(version, texts, purposes, optional_purposes)
         existing = self.versions.get(version)
         if existing is not None:
             same = (
-                existing.text_sha256 == text_sha256
+                existing.text_sha256 == texts
                 and existing.purposes == purposes
                 and existing.optional_purposes == optional_purposes
-                and existing.recipient_categories == recipient_categories
+                and existing.recipient_categories == categories
+                # Clause 9.2: a date the version states is one of its terms; an unstated one is not.
+                and (effective_from is None or existing.effective_from == effective)
             )
             if not same:
                 msg = (
@@ -120,10 +125,10 @@ class Policy(Aggregate):
             recorded_by=stamp.recorded_by,
             occurred_at=stamp.occurred_at,
             version=version,
-            text_sha256=dict(sorted(text_sha256.items())),
+            text_sha256=dict(sorted(texts.items())),
             purposes=tuple(sorted(purposes)),
             optional_purposes=tuple(sorted(optional_purposes)),
-            recipient_categories=tuple(sorted(recipient_categories)),
+            recipient_categories=tuple(sorted(categories)),
             effective_from=effective,
             timestamp=stamp.recorded_at,
         )

@@ -62,7 +62,10 @@ def standing_consent(entries: Sequence[Entry], policy_id: PolicyId, at: datetime
     """Clauses 2.1-2.2: the latest acceptance of the policy by `at`, unless withdrawn or expired."""
     standing: StandingConsent | None = None
     events = sorted(
-        (e for e in entries if isinstance(e, (Acceptance, Withdrawal)) and e.policy_id == policy_id and e.occurred_at <= at),
+        (
+            e for e in entries
+            if isinstance(e, (Acceptance, Withdrawal)) and e.policy_id == policy_id and e.occurred_at <= at
+        ),
         key=lambda e: (e.occurred_at, e.number),
     )
     for entry in events:
@@ -108,13 +111,15 @@ class DisclosureDecision:
     basis: str
     reason: str
     flagged_while_blocked: bool = False
+    refused_while_blocked: bool = False
+    """Clause 6.2.4: the ground would hold, but a block stops the disclosure until it is lifted."""
 
 
 def _refused(reason: str, ground: DisclosureGround | None = None) -> DisclosureDecision:
     return DisclosureDecision(allowed=False, ground=ground, basis="", reason=reason)
 
 
-def decide_disclosure(  # noqa: PLR0911, PLR0913  (one branch per ground, as the policy lists them)
+def decide_disclosure(  # noqa: PLR0911  (one branch per ground, as the policy lists them)
     entries: Sequence[Entry],
     versions: Mapping[tuple[PolicyId, str], PolicyVersionTerms],
     *,
@@ -125,37 +130,44 @@ def decide_disclosure(  # noqa: PLR0911, PLR0913  (one branch per ground, as the
     reference: str,
     at: datetime,
 ) -> DisclosureDecision:
-    """Clauses 5.2, 6.2.2, 6.2.4; Art. 9: may the subject's data go to this recipient at `at`?"""
+    """Clauses 5.2, 6.2.2, 6.2.4; Art. 9: whether the subject's data may go to this recipient at `at`, and why."""
     if destruction(entries, at) is not None:
         return _refused("the subject's data had been destroyed by then", ground)
     blocked = open_blocks(entries, at)
-    if ground is DisclosureGround.STATE_REQUEST:
-        if category is not RecipientCategory.STATE_AUTHORITY:
+    if ground == DisclosureGround.STATE_REQUEST:
+        if category != RecipientCategory.STATE_AUTHORITY:
             return _refused("a state request ground needs a state_authority recipient", ground)
         if not reference.strip():
             return _refused("a state-authority disclosure needs the request reference", ground)
-        return DisclosureDecision(True, ground, f"state request {reference}", "", flagged_while_blocked=bool(blocked))
+        return DisclosureDecision(
+            allowed=True, ground=ground, basis=f"state request {reference}", reason="",
+            flagged_while_blocked=bool(blocked),
+        )
     if blocked:
         ids = ", ".join(b.block_id for b in blocked)
-        return _refused(f"the subject's data are blocked ({ids}) until the verification ends", ground)
-    if ground is DisclosureGround.ORDER_FULFILMENT:
-        return _decide_order_fulfilment(entries, versions, category, purpose, reference, at)
+        reason = f"the subject's data are blocked ({ids}) until the verification ends"
+        return DisclosureDecision(allowed=False, ground=ground, basis="", reason=reason, refused_while_blocked=True)
+    if ground == DisclosureGround.ORDER_FULFILMENT:
+        return _decide_order_fulfilment(
+            entries, versions, category=category, purpose=purpose, reference=reference, at=at,
+        )
     permits = [p for p in _of(Permission, entries, at) if p.permission_id == reference]
     if not permits:
         return _refused(f"no written permission {reference!r} was given by then", ground)
     permit = permits[-1]
-    if not permit.covers(recipient, purpose, at):
+    if permit.recipient_category != category or not permit.covers(recipient, purpose, at):
         return _refused(
-            f"written permission {reference!r} covers {permit.recipient!r} for purpose {permit.purpose!r}"
-            " within its validity, not this disclosure",
+            f"written permission {reference!r} covers {permit.recipient!r} ({permit.recipient_category})"
+            f" for purpose {permit.purpose!r} within its validity, not this disclosure",
             ground,
         )
-    return DisclosureDecision(True, ground, f"written permission {reference}", "")
+    return DisclosureDecision(allowed=True, ground=ground, basis=f"written permission {reference}", reason="")
 
 
-def _decide_order_fulfilment(  # noqa: PLR0913  (the facts clause 5.2 weighs)
+def _decide_order_fulfilment(
     entries: Sequence[Entry],
     versions: Mapping[tuple[PolicyId, str], PolicyVersionTerms],
+    *,
     category: RecipientCategory,
     purpose: Purpose,
     reference: str,
@@ -176,7 +188,8 @@ def _decide_order_fulfilment(  # noqa: PLR0913  (the facts clause 5.2 weighs)
         if terms is None or category not in terms.recipient_categories:
             continue
         if purpose in standing.purposes and accepted.third_parties:
-            return DisclosureDecision(True, ground, f"consent to {policy_id} version {accepted.policy_version}", "")
+            basis = f"consent to {policy_id} version {accepted.policy_version}"
+            return DisclosureDecision(allowed=True, ground=ground, basis=basis, reason="")
     return _refused(
         f"no consent standing at that time allows {category} recipients for purpose {purpose!r}", ground
     )
@@ -191,7 +204,7 @@ def may_disclose(
     at: datetime,
 ) -> DisclosureDecision:
     """The question services ask: may S's data go to a recipient of this category now, and why."""
-    if category is RecipientCategory.STATE_AUTHORITY:
+    if category == RecipientCategory.STATE_AUTHORITY:
         return _refused("state authorities receive data only on a request reference (Art. 9)")
     if category in ORDER_FULFILMENT_RECIPIENTS:
         decision = decide_disclosure(
@@ -201,7 +214,7 @@ def may_disclose(
         if decision.allowed:
             return decision
     for permit in reversed(_of(Permission, entries, at)):
-        if permit.recipient_category is category and permit.purpose == purpose:
+        if permit.recipient_category == category and permit.purpose == purpose:
             decision = decide_disclosure(
                 entries, versions, recipient=permit.recipient, category=category, purpose=purpose,
                 ground=DisclosureGround.WRITTEN_PERMISSION, reference=permit.permission_id, at=at,

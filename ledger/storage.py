@@ -10,10 +10,9 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
-
 
 DEFAULT_URL = "sqlite:///var/consent-ledger.db"
 """Relative to the working directory, as `sqlite:///` URLs are by convention."""
@@ -56,7 +55,7 @@ class Database:
                 "POSTGRES_USER": unquote(parts.username or "postgres"),
                 "POSTGRES_PASSWORD": unquote(parts.password or ""),
                 "POSTGRES_SCHEMA": schema,
-                "POSTGRES_CONNECT_TIMEOUT": "5",
+                "POSTGRES_CONNECT_TIMEOUT": "2",
                 "POSTGRES_POOL_SIZE": "10",
                 "POSTGRES_MAX_OVERFLOW": "20",
                 "POSTGRES_LOCK_TIMEOUT": "10",
@@ -88,6 +87,20 @@ class Database:
         }
 
 
+SCHEMA_LOCK = 727_274_001
+"""The PostgreSQL advisory lock every `CREATE ... IF NOT EXISTS` of ours takes (see `creating_tables`)."""
+
+
+def creating_tables(cursor: Any, backend: str) -> None:
+    """Serialise table creation: on PostgreSQL, two processes starting at once on a new schema would deadlock.
+
+    `CREATE TABLE IF NOT EXISTS` is not safe against a concurrent twin there (it can fail on the
+    catalogue's unique index); a transaction-scoped advisory lock makes the second wait for the first.
+    """
+    if backend == "postgres":
+        cursor.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+
+
 class SqlKeyStore:
     """Subject keys in a table beside the events, on the recorder's own datastore."""
 
@@ -99,6 +112,7 @@ class SqlKeyStore:
         self._p = "?" if backend == "sqlite" else "%s"
         blob = "BLOB" if backend == "sqlite" else "BYTEA"
         with self._datastore.transaction(commit=True) as c:
+            creating_tables(c, backend)
             c.execute(f"CREATE TABLE IF NOT EXISTS {self._table} (subject_id TEXT PRIMARY KEY, wrapped_key {blob} NOT NULL)")
 
     def wrapped_key(self, subject: UUID) -> bytes | None:

@@ -7,7 +7,7 @@ re-reads and decides again.
 
 from __future__ import annotations
 
-from datetime import datetime  # noqa: TC003  (event fields are resolved at run time)
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -31,7 +31,9 @@ from ledger.history import (
     Disclosure,
     Entry,
     Permission,
+    RequestAnswer,
     Retraction,
+    SubjectRequest,
     Withdrawal,
     WithdrawalRefusal,
 )
@@ -49,8 +51,11 @@ from ledger.terms import (
     PolicyId,
     Purpose,
     RecipientCategory,
+    RequestKind,
+    RequestOutcome,
     Sealed,
     SubjectId,
+    one_of,
 )
 
 if TYPE_CHECKING:
@@ -256,6 +261,36 @@ class Subject(Aggregate):
                 retracted_number=self.retracted_number, reason=self.reason,
             )
 
+    class RequestReceived(Fact):
+        """The subject or their representative asked for access, correction, blocking, ... (Art. 8, 19-1, 24, 25)."""
+
+        request_id: str
+        kind: RequestKind
+        channel: str
+        actor: Actor
+        details: Sealed | None
+
+        def entry(self) -> Entry:
+            """A request entry."""
+            return SubjectRequest(
+                self.originator_version, self.occurred_at, self.timestamp, request_id=self.request_id, kind=self.kind
+            )
+
+    class RequestAnswered(Fact):
+        """A request was met: done (naming the entry that did it), answered, or refused with reasons."""
+
+        request_id: str
+        outcome: RequestOutcome
+        by_entry: int | None
+        reason: str
+
+        def entry(self) -> Entry:
+            """A request-answer entry."""
+            return RequestAnswer(
+                self.originator_version, self.occurred_at, self.timestamp,
+                request_id=self.request_id, outcome=self.outcome, by_entry=self.by_entry,
+            )
+
     def __init__(self, subject_id: str) -> None:
         """Open an empty record."""
         self.subject_id = SubjectId(subject_id)
@@ -294,7 +329,7 @@ class Subject(Aggregate):
 
     # Commands.
 
-    def grant_consent(  # noqa: PLR0913  (the terms Art. 8(4) asks a consent to name)
+    def grant_consent(
         self,
         terms: PolicyVersionTerms,
         later_versions: list[PolicyVersionTerms],
@@ -316,6 +351,16 @@ class Subject(Aggregate):
     ) -> None:
         """Record consent to a version that is in effect, or about to be, as the subject saw it."""
         self._require_not_destroyed()
+        language = one_of(Language, language, "language")
+        method = one_of(ConsentMethod, method, "method")
+        actor = one_of(Actor, actor, "actor")
+        if not terms.was_posted_by(stamp.occurred_at):
+            posted = terms.published_at.isoformat() if terms.published_at else "later"
+            msg = (
+                f"version {terms.version} of {terms.policy_id} was posted on {posted}, after "
+                f"{stamp.occurred_at.isoformat()}; nobody can have consented to it before it was posted"
+            )
+            raise InvalidFact(msg)
         if not terms.is_in_effect_or_upcoming(stamp.occurred_at, later_versions):
             msg = (
                 f"version {terms.version} of {terms.policy_id} had been superseded by "
@@ -349,7 +394,7 @@ class Subject(Aggregate):
             valid_until=valid_until, actor=actor, representative=representative, evidence=evidence,
         )
 
-    def withdraw_consent(  # noqa: PLR0913
+    def withdraw_consent(
         self,
         policy_id: PolicyId,
         purposes: frozenset[Purpose],
@@ -362,6 +407,7 @@ class Subject(Aggregate):
     ) -> None:
         """Record a withdrawal of consent that stands at its time (all purposes if none named)."""
         self._require_not_destroyed()
+        actor = one_of(Actor, actor, "actor")
         standing = self._require_standing_consent(policy_id, stamp.occurred_at)
         if not purposes <= standing.purposes:
             extra = ", ".join(sorted(purposes - standing.purposes))
@@ -391,7 +437,7 @@ class Subject(Aggregate):
             raise NothingToAct(msg)
         return standing
 
-    def grant_written_permission(  # noqa: PLR0913
+    def grant_written_permission(
         self,
         permission_id: str,
         *,
@@ -405,6 +451,7 @@ class Subject(Aggregate):
     ) -> None:
         """Clause 6.2.2: record prior written permission for one recipient and purpose."""
         self._require_not_destroyed()
+        recipient_category = one_of(RecipientCategory, recipient_category, "recipient_category")
         start = require_aware(valid_from, "valid_from") if valid_from else stamp.occurred_at
         if valid_until is not None and require_aware(valid_until, "valid_until") <= start:
             msg = "valid_until must be after valid_from"
@@ -421,7 +468,7 @@ class Subject(Aggregate):
             valid_until=valid_until, document=document,
         )
 
-    def disclose(  # noqa: PLR0913
+    def disclose(
         self,
         versions: Mapping[tuple[PolicyId, str], PolicyVersionTerms],
         *,
@@ -435,6 +482,8 @@ class Subject(Aggregate):
     ) -> rules.DisclosureDecision:
         """Record a disclosure only if a ground holds at its time; a state request while blocked is flagged."""
         self._require_not_destroyed()
+        recipient_category = one_of(RecipientCategory, recipient_category, "recipient_category")
+        ground = one_of(DisclosureGround, ground, "ground")
         if not recipient.strip() or not data_categories:
             msg = "a disclosure names its recipient and at least one data category"
             raise InvalidFact(msg)
@@ -443,7 +492,7 @@ class Subject(Aggregate):
             purpose=purpose, ground=ground, reference=reference, at=stamp.occurred_at,
         )
         if not decision.allowed:
-            error = SubjectBlocked if rules.open_blocks(self._known(), stamp.occurred_at) else NoGroundForDisclosure
+            error = SubjectBlocked if decision.refused_while_blocked else NoGroundForDisclosure
             raise error(f"disclosure to {recipient} refused: {decision.reason}")
         self._record(
             self.DataDisclosed, stamp, recipient=recipient, recipient_category=recipient_category,
@@ -458,6 +507,8 @@ class Subject(Aggregate):
     ) -> None:
         """Clause 6.2.4: block the data from the moment of the request."""
         self._require_not_destroyed()
+        requester = one_of(BlockRequester, requester, "requester")
+        ground = one_of(BlockGround, ground, "ground")
         if not block_id.strip():
             msg = "block_id must name the request (e.g. its reference number)"
             raise InvalidFact(msg)
@@ -467,10 +518,19 @@ class Subject(Aggregate):
         self._record(self.DataBlocked, stamp, block_id=block_id, requester=requester, ground=ground, request=request)
 
     def lift_block(self, block_id: str, outcome: BlockOutcome, stamp: Stamp) -> None:
-        """Clause 6.2.4: lift a block that is in force, with the verification's outcome."""
+        """Clause 6.2.4: lift a block that is in force, with the verification's outcome; once."""
+        self._require_not_destroyed()
+        outcome = one_of(BlockOutcome, outcome, "outcome")
+        lifted = next((e for e in self.entries if isinstance(e, BlockLift) and e.block_id == block_id), None)
+        if lifted is not None:
+            msg = f"block {block_id!r} was already lifted on {lifted.occurred_at.isoformat()} ({lifted.outcome})"
+            raise NothingToAct(msg)
         in_force = {b.block_id for b in rules.open_blocks(self.entries, stamp.occurred_at)}
         if block_id not in in_force:
-            msg = f"there is no block {block_id!r} in force on subject {self.subject_id} at {stamp.occurred_at.isoformat()}"
+            msg = (
+                f"there is no block {block_id!r} in force on subject {self.subject_id}"
+                f" at {stamp.occurred_at.isoformat()}"
+            )
             raise NothingToAct(msg)
         self._record(self.BlockLifted, stamp, block_id=block_id, outcome=outcome)
 
@@ -485,15 +545,25 @@ class Subject(Aggregate):
     def destroy(self, ground: DestructionGround, stamp: Stamp) -> None:
         """Clause 5.3: record destruction; refused while blocked (Art. 1(3) stops destruction too)."""
         self._require_not_destroyed()
-        blocks = rules.open_blocks(self.entries, stamp.occurred_at)
+        ground = one_of(DestructionGround, ground, "ground")
+        # The key is deleted now, whatever date the destruction states: a block in force now stops it too.
+        latest = max((e.occurred_at for e in self._known()), default=stamp.occurred_at)
+        blocks = rules.open_blocks(self.entries, max(stamp.occurred_at, latest))
         if blocks:
             ids = ", ".join(b.block_id for b in blocks)
             msg = f"data are blocked ({ids}); lift the block before destroying them (Art. 1(3))"
             raise SubjectBlocked(msg)
+        if stamp.occurred_at < latest:
+            msg = (
+                f"the record holds facts up to {latest.isoformat()}; destruction cannot be dated before them"
+                " (retract a mistaken fact first)"
+            )
+            raise InvalidFact(msg)
         self._record(self.DataDestroyed, stamp, ground=ground)
 
     def retract(self, number: int, reason: str, stamp: Stamp) -> None:
         """Strike out an entry recorded by mistake; the entry stays in the history, marked."""
+        self._require_not_destroyed()
         target = next((e for e in self.entries if e.number == number), None)
         if target is None or not isinstance(target, RETRACTABLE):
             msg = f"subject {self.subject_id} has no retractable entry number {number}"
@@ -505,3 +575,60 @@ class Subject(Aggregate):
             msg = "say why the entry was a mistake"
             raise InvalidFact(msg)
         self._record(self.EntryRetracted, stamp, retracted_number=number, reason=reason)
+
+    def receive_request(
+        self, request_id: str, kind: RequestKind, channel: str, actor: Actor, details: Sealed | None, stamp: Stamp
+    ) -> None:
+        """Record a request from the subject: its legal deadline runs from `stamp.occurred_at`."""
+        kind = one_of(RequestKind, kind, "kind")
+        actor = one_of(Actor, actor, "actor")
+        if not request_id.strip():
+            msg = "request_id must name the request (e.g. its incoming number)"
+            raise InvalidFact(msg)
+        if any(isinstance(e, SubjectRequest) and e.request_id == request_id for e in self.entries):
+            msg = f"request {request_id!r} is already recorded for this subject"
+            raise InvalidFact(msg)
+        self._record(self.RequestReceived, stamp, request_id=request_id, kind=kind, channel=channel, actor=actor,
+                     details=details)
+
+    def answer_request(
+        self, request_id: str, outcome: RequestOutcome, by_entry: int | None, reason: str, stamp: Stamp
+    ) -> None:
+        """Record how a request was met; `done` must name the entry that did what was asked."""
+        outcome = one_of(RequestOutcome, outcome, "outcome")
+        asked = next((e for e in self.entries if isinstance(e, SubjectRequest) and e.request_id == request_id), None)
+        if asked is None:
+            msg = f"subject {self.subject_id} has no request {request_id!r}"
+            raise NothingToAct(msg)
+        if any(isinstance(e, RequestAnswer) and e.request_id == request_id for e in self.entries):
+            msg = f"request {request_id!r} was already answered"
+            raise NothingToAct(msg)
+        if stamp.occurred_at < asked.occurred_at:
+            msg = f"request {request_id!r} was received at {asked.occurred_at.isoformat()}; it cannot be met before"
+            raise InvalidFact(msg)
+        if outcome is RequestOutcome.REFUSED and not reason.strip():
+            msg = "a refusal must give its reasons"
+            raise InvalidFact(msg)
+        if outcome is RequestOutcome.DONE:
+            self._require_doing_entry(asked, by_entry)
+        self._record(self.RequestAnswered, stamp, request_id=request_id, outcome=outcome, by_entry=by_entry,
+                     reason=reason)
+
+    def _require_doing_entry(self, asked: SubjectRequest, by_entry: int | None) -> None:
+        wanted = REQUEST_MET_BY.get(asked.kind)
+        if wanted is None:
+            return
+        entry = next((e for e in self.entries if e.number == by_entry), None)
+        if entry is None or not isinstance(entry, wanted) or entry.number < asked.number:
+            names = " or ".join(w.__name__ for w in wanted)
+            msg = f"a {asked.kind} request is done by a later {names} entry; name its number in by_entry"
+            raise InvalidFact(msg)
+
+
+REQUEST_MET_BY: dict[RequestKind, tuple[type[Entry], ...]] = {
+    RequestKind.CORRECTION: (Correction,),
+    RequestKind.BLOCKING: (Block,),
+    RequestKind.DESTRUCTION: (Destruction,),
+    RequestKind.WITHDRAWAL: (Withdrawal, WithdrawalRefusal),
+}
+"""Which entry does what each kind of request asks; access and objection requests are met by the answer itself."""

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NewType
+from typing import NewType, TypeVar
+
+from ledger.errors import InvalidFact
+
+E = TypeVar("E", bound=StrEnum)
 
 SubjectId = NewType("SubjectId", str)
 """A pseudonymous id chosen by the operator; never a name, phone or e-mail."""
@@ -127,6 +131,31 @@ class ClaimOutcome(StrEnum):
     REJECTED = "rejected"
 
 
+class RequestKind(StrEnum):
+    """What a subject (or their representative) asked the operator to do; each starts a legal deadline."""
+
+    ACCESS = "access"
+    """Art. 24, 25(2)(6): what is held, why, for how long."""
+    CORRECTION = "correction"
+    """Art. 25(2)(8): correct data, within 1 working day."""
+    BLOCKING = "blocking"
+    """Art. 25(2)(8): block data, within 1 working day."""
+    DESTRUCTION = "destruction"
+    """Art. 25(2)(8): destroy data, within 1 working day."""
+    WITHDRAWAL = "withdrawal"
+    """Art. 8(7): stop processing or refuse with reasons, within 15 working days."""
+    OBJECTION = "objection"
+    """Art. 19-1: answer an objection to an automated decision, within 3 working days."""
+
+
+class RequestOutcome(StrEnum):
+    """How a subject's request was met."""
+
+    DONE = "done"
+    ANSWERED = "answered"
+    REFUSED = "refused"
+
+
 @dataclass(frozen=True)
 class Sealed:
     """A personal value encrypted with its subject's key (AES-GCM, base64).
@@ -136,3 +165,12 @@ class Sealed:
     """
 
     ciphertext: str
+
+
+def one_of(kind: type[E], value: object, name: str) -> E:
+    """The member of a closed list that `value` names: a word outside it is refused, never stored unreadable."""
+    if isinstance(value, str) and value in {member.value for member in kind}:
+        return kind(value)
+    allowed = ", ".join(kind)
+    msg = f"{name} {value!r} is not one of: {allowed}"
+    raise InvalidFact(msg)

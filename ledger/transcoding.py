@@ -23,10 +23,13 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import resolve_topic
 
-OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+"""Datetimes pass through to `_default`: orjson rounds a UTC offset to whole minutes, isoformat keeps it."""
 
 
 def _default(obj: object) -> object:
+    if isinstance(obj, datetime):
+        return obj.isoformat()
     if isinstance(obj, Decimal):
         return str(obj)
     if isinstance(obj, (frozenset, set)):

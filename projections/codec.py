@@ -26,6 +26,8 @@ ENTRY_KINDS: dict[str, type[history.Entry]] = {
         history.Correction,
         history.Destruction,
         history.Retraction,
+        history.SubjectRequest,
+        history.RequestAnswer,
     )
 }
 

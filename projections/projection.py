@@ -8,6 +8,7 @@ needs a lookup of an earlier one (policies, being few, are the exception).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from ledger.deadlines import DEFAULT_RULES, DeadlineRules, KazakhCalendar, Oblig
 from ledger.history import Disclosure
 from ledger.policy import Policy
 from ledger.subject import Subject
+from ledger.terms import RequestKind
 from projections.view import DeadlineRow, LedgerView
 
 if TYPE_CHECKING:
@@ -28,6 +30,25 @@ if TYPE_CHECKING:
     from uuid import UUID
 
 Statement = tuple[str, Sequence[object]]
+
+
+NAMES_KEPT = 10_000
+"""How many recently created aggregates' names the projection remembers (more than any batch creates)."""
+
+REQUEST_OBLIGATIONS = {
+    RequestKind.ACCESS: Obligation.ACCESS_REQUEST,
+    RequestKind.CORRECTION: Obligation.CORRECTION,
+    RequestKind.BLOCKING: Obligation.BLOCKING,
+    RequestKind.DESTRUCTION: Obligation.DESTRUCTION,
+    RequestKind.WITHDRAWAL: Obligation.WITHDRAWAL_HANDLED,
+    RequestKind.OBJECTION: Obligation.OBJECTION_ANSWER,
+}
+"""The deadline each kind of subject request starts (KZ-LAW.md, "Deadlines that start with an event")."""
+
+
+def request_deadline_id(subject: UUID, request_id: str) -> str:
+    """The id of the deadline a subject's request started."""
+    return f"request:{subject.hex}:{request_id}"
 
 
 def deadline_id(obligation: Obligation, aggregate_id: UUID, number: int = 1) -> str:
@@ -45,7 +66,8 @@ class LedgerProjection(Projection[LedgerView]):
     def __init__(self, view: LedgerView) -> None:
         """Write to `view`; remember policy names, which version events do not repeat."""
         super().__init__(view)
-        self._policy_names: dict[UUID, str] = {}
+        self._names: OrderedDict[UUID, str] = OrderedDict()
+        """Names seen recently: a batch may name an aggregate created earlier in the same, uncommitted batch."""
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # noqa: ANN401  (any event of the log)
         """Apply one event and its tracking record in one transaction."""
@@ -59,6 +81,9 @@ class LedgerProjection(Projection[LedgerView]):
 
     @statements.register
     def _(self, event: Subject.Fact, position: int) -> list[Statement]:
+        return self._entry_statements(event, position)
+
+    def _entry_statements(self, event: Subject.Fact, position: int) -> list[Statement]:
         entry = event.entry()
         writes = [self.view.put_entry(event.originator_id, entry, position)]
         if isinstance(entry, Disclosure):
@@ -66,26 +91,50 @@ class LedgerProjection(Projection[LedgerView]):
         return writes
 
     @statements.register
+    def _(self, event: Subject.RequestReceived, position: int) -> list[Statement]:
+        subject_id = self._name(event.originator_id)
+        return [
+            *self._entry_statements(event, position),
+            self._deadline(
+                request_deadline_id(event.originator_id, event.request_id), REQUEST_OBLIGATIONS[event.kind],
+                subject_id, event.request_id, event.occurred_at, event.timestamp,
+            ),
+        ]
+
+    @statements.register
+    def _(self, event: Subject.RequestAnswered, position: int) -> list[Statement]:
+        return [
+            *self._entry_statements(event, position),
+            self.view.meet_deadline(
+                request_deadline_id(event.originator_id, event.request_id), event.occurred_at,
+                f"RequestAnswered#{event.originator_version} ({event.outcome})", event.timestamp,
+            ),
+        ]
+
+    @statements.register
     def _(self, event: Subject.Opened, _position: int) -> list[Statement]:
-        return [self.view.put_name(event.originator_id, "subject", event.subject_id)]
+        return [self._put_name(event.originator_id, "subject", event.subject_id)]
 
     @statements.register
     def _(self, event: Policy.Adopted, _position: int) -> list[Statement]:
-        self._policy_names[event.originator_id] = event.policy_id
-        return [self.view.put_name(event.originator_id, "policy", event.policy_id)]
+        return [self._put_name(event.originator_id, "policy", event.policy_id)]
 
     @statements.register
     def _(self, event: Policy.VersionPublished, _position: int) -> list[Statement]:
         policy = Policy.__new__(Policy)
-        policy.policy_id = self._policy_name(event.originator_id)  # type: ignore[assignment]
+        policy.policy_id = self._name(event.originator_id)  # type: ignore[assignment]
         policy.versions = {}
         event.apply(policy)
         return [self.view.put_policy_version(policy.versions[event.version])]
 
-    def _policy_name(self, aggregate_id: UUID) -> str:
-        if aggregate_id not in self._policy_names:
-            self._policy_names[aggregate_id] = self.view.name_of(aggregate_id)
-        return self._policy_names[aggregate_id]
+    def _put_name(self, aggregate_id: UUID, kind: str, name: str) -> Statement:
+        self._names[aggregate_id] = name
+        if len(self._names) > NAMES_KEPT:
+            self._names.popitem(last=False)
+        return self.view.put_name(aggregate_id, kind, name)
+
+    def _name(self, aggregate_id: UUID) -> str:
+        return self._names.get(aggregate_id) or self.view.name_of(aggregate_id)
 
     @statements.register
     def _(self, event: Breach.Found, _position: int) -> list[Statement]:
@@ -103,7 +152,7 @@ class LedgerProjection(Projection[LedgerView]):
                 event.timestamp,
             )
         )
-        writes.append(self.view.put_name(event.originator_id, "breach", event.breach_ref))
+        writes.append(self._put_name(event.originator_id, "breach", event.breach_ref))
         return writes
 
     @statements.register

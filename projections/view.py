@@ -19,6 +19,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger import history
+from ledger.storage import creating_tables
 from projections.codec import dump, load_entry, load_terms, utc_text
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class LedgerView(TrackingRecorder):
 
     datastore: Any
     placeholder = "?"
+    backend = "sqlite"
     generation = 0
     refresh_interval = 1.0
     """How often (seconds) a long-lived view checks whether a rebuild moved the pointer."""
@@ -108,6 +110,7 @@ class LedgerView(TrackingRecorder):
     def bind(self, generation: int) -> LedgerView:
         """Point this view at one generation's tables, creating them if missing."""
         with self.datastore.transaction(commit=True) as c:
+            creating_tables(c, self.backend)
             for statement in self._create_statements(generation):
                 c.execute(statement)
         self.generation = generation
@@ -468,6 +471,7 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
 
     datastore: PostgresDatastore
     placeholder = "%s"
+    backend = "postgres"
 
     def qualify(self, name: str) -> str:
         """Qualified with the schema, as the recorder's own tables are."""

@@ -2,6 +2,7 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
+from bearer import bearer
 from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
@@ -18,7 +19,7 @@ PROBLEM = "tag:consent-ledger,2026:problem:"
 
 @pytest.fixture
 def client(ledger: ConsentLedger) -> Iterator[TestClient]:
-    with TestClient(create_app(ledger), headers={"X-Caller": "security-desk"}) as client:
+    with TestClient(create_app(ledger), headers=bearer(ledger, "security-desk")) as client:
         yield client
 
 

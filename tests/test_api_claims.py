@@ -2,6 +2,7 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
+from bearer import bearer
 from given import consented, published
 from starlette.exceptions import StarletteDeprecationWarning
 
@@ -20,7 +21,7 @@ PROBLEM = "tag:consent-ledger,2026:problem:"
 
 @pytest.fixture
 def client(ledger: ConsentLedger) -> Iterator[TestClient]:
-    with TestClient(create_app(ledger), headers={"X-Caller": "disputes-team"}) as client:
+    with TestClient(create_app(ledger), headers=bearer(ledger, "disputes-team")) as client:
         yield client
 
 

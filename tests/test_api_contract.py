@@ -1,5 +1,6 @@
 import pytest
 import schemathesis
+from bearer import bearer
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -25,13 +26,28 @@ CHECKS = [
 APP = create_app(None)  # each test hands it the ledger of its backend
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 schema.config.phases.coverage.enabled = False
+CALLER: dict[str, str] = {}
+
+
+@schema.auth(refresh_interval=None)  # the token is each test's own: no caching across tests
+class Bearer:
+    """Send the served ledger's all-scopes token; schemathesis then leaves `Authorization` unmutated."""
+
+    def get(self, _case, _context):
+        return CALLER.get("Authorization", "Bearer -")  # at collection, before any ledger is served
+
+    def set(self, case, data, _context):
+        case.headers = {**(case.headers or {}), "Authorization": data}
 
 
 @pytest.fixture
 def served(ledger, database):
     APP.state.ledger = ledger
     attach_view(APP, ledger, open_view(database))
+    # every scope: who may call what is the matrix in test_api_auth
+    CALLER["Authorization"] = bearer(ledger, "schemathesis")["Authorization"]
     yield ledger
+    CALLER.clear()
     APP.state.ledger = None
     attach_view(APP, None, None)
 

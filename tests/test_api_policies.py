@@ -2,6 +2,7 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
+from bearer import bearer
 from given import POLICY, TEXTS, published, sha
 from starlette.exceptions import StarletteDeprecationWarning
 
@@ -19,7 +20,7 @@ PROBLEM = "tag:consent-ledger,2026:problem:"
 
 @pytest.fixture
 def client(ledger: ConsentLedger) -> Iterator[TestClient]:
-    with TestClient(create_app(ledger), headers={"X-Caller": "privacy-officer"}) as client:
+    with TestClient(create_app(ledger), headers=bearer(ledger, "privacy-officer")) as client:
         yield client
 
 

@@ -2,6 +2,7 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
+from bearer import bearer
 from eventsourcing.persistence import IntegrityError
 from given import published
 from pydantic import BaseModel
@@ -23,7 +24,7 @@ RECORDS = {"/v1/policies/{policy_id}", "/v1/subjects/{subject_id}/facts", "/v1/b
 
 @pytest.fixture
 def client(ledger: ConsentLedger) -> Iterator[TestClient]:
-    with TestClient(create_app(ledger), headers={"X-Caller": "orders-service"}) as client:
+    with TestClient(create_app(ledger), headers=bearer(ledger, "orders-service")) as client:
         yield client
 
 
@@ -154,7 +155,8 @@ def test_a_fault_of_the_server_is_a_500_problem_that_leaks_nothing(database, clo
     published(without_key)
     body = {"block_id": "b-1", "requester": "subject", "ground": "inaccurate_data", "request_details": "letter"}
     try:
-        with TestClient(create_app(without_key), headers={"X-Caller": "x"}, raise_server_exceptions=False) as client:
+        caller = bearer(without_key, "x")
+        with TestClient(create_app(without_key), headers=caller, raise_server_exceptions=False) as client:
             response = client.post("/v1/subjects/u-1/blocks", json=body)
     finally:
         without_key.close()

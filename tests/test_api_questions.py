@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from bearer import bearer
 from given import POLICY, SERVICE, consented, published, sha
 from starlette.exceptions import StarletteDeprecationWarning
 
@@ -30,7 +31,7 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 def client(ledger: ConsentLedger, database: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(ledger, open_view(database)), headers={"X-Caller": "orders-service"}) as client:
+    with TestClient(create_app(ledger, open_view(database)), headers=bearer(ledger, "orders-service")) as client:
         yield client
 
 

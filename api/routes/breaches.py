@@ -3,9 +3,10 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import LedgerDep, RefPath, ReplyDep, WriteRequest
+from api.deps import LedgerDep, RefPath, ReplyDep, WriteRequest, scoped
 from api.schemas.breaches import AuthorityNoticeCreate, BreachCreate, BreachPublic, SubjectNoticeCreate
 from api.schemas.common import Receipt
+from api.tokens import Scope
 from ledger.errors import InvalidFact, NotFound, NothingToAct
 
 router = APIRouter(prefix="/breaches", tags=["breaches"])
@@ -51,7 +52,7 @@ def record_subject_notice(
     return reply.receipt(receipt, READ, breach_ref=breach_ref)
 
 
-@router.get("/{breach_ref}", name=READ, responses=read_responses(NotFound))
+@router.get("/{breach_ref}", name=READ, responses=read_responses(NotFound), dependencies=[scoped(Scope.READ)])
 def read_breach(breach_ref: RefPath, ledger: LedgerDep, response: Response) -> BreachPublic:
     """Read the breach: the subjects it touched, who has been told, and when the authority was."""
     breach = ledger.breach(breach_ref)

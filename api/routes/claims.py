@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import LedgerDep, RefPath, ReplyDep, WriteRequest
+from api.deps import LedgerDep, RefPath, ReplyDep, SubjectEvidence, WriteRequest
 from api.schemas.claims import ClaimAnswerCreate, ClaimCreate, ClaimPublic, CourtCaseCreate
 from api.schemas.common import Receipt
 from ledger.errors import InvalidFact, NotFound, NothingToAct, SubjectDestroyed
@@ -50,8 +50,13 @@ def take_claim_to_court(
 
 
 @router.get("/{claim_ref}", name=READ, responses=read_responses(NotFound))
-def read_claim(claim_ref: RefPath, ledger: LedgerDep, response: Response) -> ClaimPublic:
-    """Read the claim and what became of it; the claimant in clear, or null once the subject's data were destroyed."""
+def read_claim(claim_ref: RefPath, ledger: LedgerDep, response: Response, access: SubjectEvidence) -> ClaimPublic:
+    """Read the claim and what became of it; the claimant in clear, or null once the subject's data were destroyed.
+
+    The claimant is the subject's personal data: the read is logged against the claim's subject.
+    """
     claim = ledger.claim(claim_ref)
+    answer = ClaimPublic.of(claim, ledger.claimant(claim_ref))
+    access.record(claim.subject_id)
     response.headers["ETag"] = f'"{claim.version}"'
-    return ClaimPublic.of(claim, ledger.claimant(claim_ref))
+    return answer

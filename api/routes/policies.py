@@ -3,9 +3,10 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import LedgerDep, RefPath, ReplyDep, WriteRequest
+from api.deps import AdminWriteRequest, LedgerDep, RefPath, ReplyDep, scoped
 from api.schemas.common import Receipt
 from api.schemas.policies import PolicyPublic, PolicyVersionCreate
+from api.tokens import Scope
 from ledger.errors import InvalidFact, NotFound, PolicyVersionConflict
 from ledger.terms import PolicyId
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/policies", tags=["policies"])
 
 @router.post("/{policy_id}/versions", status_code=201, responses=write_responses(InvalidFact, PolicyVersionConflict))
 def publish_policy_version(
-    policy_id: RefPath, body: PolicyVersionCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep
+    policy_id: RefPath, body: PolicyVersionCreate, ledger: LedgerDep, request: AdminWriteRequest, reply: ReplyDep
 ) -> Receipt:
     """Publish a version; the same version with the same text again is an idempotent success (200)."""
     receipt = ledger.publish_policy_version(
@@ -33,7 +34,7 @@ def publish_policy_version(
     return reply.receipt(receipt, "read_policy", policy_id=policy_id)
 
 
-@router.get("/{policy_id}", responses=read_responses(NotFound))
+@router.get("/{policy_id}", responses=read_responses(NotFound), dependencies=[scoped(Scope.READ)])
 def read_policy(policy_id: RefPath, ledger: LedgerDep, response: Response) -> PolicyPublic:
     """Read the policy's operator and every version published, with its terms and text hashes."""
     policy = ledger.policy(PolicyId(policy_id))

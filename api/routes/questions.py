@@ -13,7 +13,7 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Query
 from starlette.requests import HTTPConnection
 
-from api.deps import LedgerDep, RefPath
+from api.deps import LedgerDep, RefPath, SubjectRead, scoped
 from api.problems import problem_responses
 from api.schemas.common import Moment
 from api.schemas.questions import (
@@ -29,6 +29,7 @@ from api.schemas.questions import (
     VersionInEffectAnswer,
     VersionTerms,
 )
+from api.tokens import Scope
 from ledger.application import ConsentLedger
 from ledger.deadlines import DeadlineStatus
 from ledger.errors import InvalidFact
@@ -87,16 +88,18 @@ def accepted_version_at(
     policy_id: Annotated[str, Query(min_length=1, max_length=200)],
     ask: Questions,
     ledger: LedgerDep,
+    access: SubjectRead,
     at: At = None,
     as_known_at: AsKnownAt = None,
 ) -> AcceptedVersionAnswer:
     """Which version of the policy had the subject accepted at `at`, with its text hash; were they behind?"""
     when, known = _times(ledger, at, as_known_at)
     answer = ask.accepted_version_at(SubjectId(subject_id), PolicyId(policy_id), when, known)
+    access.record(subject_id)
     return AcceptedVersionAnswer.of(subject_id, when, known, answer)
 
 
-@router.get("/policies/{policy_id}/version-in-effect", responses=BEHIND)
+@router.get("/policies/{policy_id}/version-in-effect", responses=BEHIND, dependencies=[scoped(Scope.READ)])
 def version_in_effect(
     policy_id: RefPath, ask: Questions, ledger: LedgerDep, at: At = None, as_known_at: AsKnownAt = None
 ) -> VersionInEffectAnswer:
@@ -119,12 +122,14 @@ def may_disclose(
     purpose: Annotated[str, Query(min_length=1, max_length=50)],
     ask: Questions,
     ledger: LedgerDep,
+    access: SubjectRead,
     at: At = None,
     as_known_at: AsKnownAt = None,
 ) -> DisclosureCheckAnswer:
     """May the subject's data go to a recipient of this category for this purpose, and on which ground?"""
     when, known = _times(ledger, at, as_known_at)
     decision = ask.may_disclose(SubjectId(subject_id), recipient_category, Purpose(purpose), when, known)
+    access.record(subject_id)
     return DisclosureCheckAnswer(
         subject_id=subject_id,
         recipient_category=recipient_category,
@@ -140,11 +145,18 @@ def may_disclose(
 
 @router.get("/subjects/{subject_id}/block-status", responses=BEHIND)
 def block_status(
-    subject_id: RefPath, ask: Questions, ledger: LedgerDep, at: At = None, as_known_at: AsKnownAt = None
+    subject_id: RefPath,
+    ask: Questions,
+    ledger: LedgerDep,
+    access: SubjectRead,
+    at: At = None,
+    as_known_at: AsKnownAt = None,
 ) -> BlockStatusAnswer:
     """Is (was) the subject blocked at `at`, by whom, on which ground, since when; and the block history."""
     when, known = _times(ledger, at, as_known_at)
-    return BlockStatusAnswer.of(subject_id, when, known, ask.block_status(SubjectId(subject_id), when, known))
+    status = ask.block_status(SubjectId(subject_id), when, known)
+    access.record(subject_id)
+    return BlockStatusAnswer.of(subject_id, when, known, status)
 
 
 @router.get("/subjects/{subject_id}/disclosures", responses=BEHIND)
@@ -152,6 +164,7 @@ def disclosures(
     subject_id: RefPath,
     ask: Questions,
     ledger: LedgerDep,
+    access: SubjectRead,
     since: Annotated[Moment | None, Query(description="From this time (inclusive), with offset.")] = None,
     until: Annotated[Moment | None, Query(description="Up to this time (inclusive), with offset.")] = None,
     as_known_at: AsKnownAt = None,
@@ -159,12 +172,13 @@ def disclosures(
     """Every disclosure of the subject's data in the time range, with its ground and recipient."""
     _, known = _times(ledger, None, as_known_at)
     rows = ask.disclosures(SubjectId(subject_id), since, until, known)
+    access.record(subject_id)
     return DisclosuresAnswer(
         subject_id=subject_id, as_known_at=known, disclosures=[DisclosureRecord.of(r) for r in rows]
     )
 
 
-@router.get("/deadlines", responses=BEHIND)
+@router.get("/deadlines", responses=BEHIND, dependencies=[scoped(Scope.READ)])
 def deadlines(
     ask: Questions,
     ledger: LedgerDep,
@@ -177,7 +191,7 @@ def deadlines(
     return DeadlinesAnswer(at=when, deadlines=[Deadline.of(a) for a in answers])
 
 
-@router.get("/breaches-not-all-told", responses=BEHIND)
+@router.get("/breaches-not-all-told", responses=BEHIND, dependencies=[scoped(Scope.READ)])
 def breaches_not_all_told(ask: Questions, ledger: LedgerDep, at: At = None) -> UntoldBreachesAnswer:
     """Breaches whose affected subjects were not all told, and whether the authority was told in time."""
     when, _ = _times(ledger, at, None)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import LedgerDep, RefPath, ReplyDep, SubjectIdPath, SubjectWriteRequest
+from api.deps import LedgerDep, RefPath, ReplyDep, SubjectEvidence, SubjectIdPath, SubjectWriteRequest
 from api.schemas.common import Receipt
 from api.schemas.subjects import (
     BlockCreate,
@@ -254,8 +254,11 @@ def retract_entry(
 
 
 @router.get("/{subject_id}/facts", name=READ, responses=read_responses(NotFound))
-def read_subject_facts(subject_id: SubjectIdPath, ledger: LedgerDep, response: Response) -> SubjectFactsPublic:
+def read_subject_facts(
+    subject_id: SubjectIdPath, ledger: LedgerDep, response: Response, access: SubjectEvidence
+) -> SubjectFactsPublic:
     """Read every fact on the subject's record, personal fields opened (null once the data were destroyed)."""
     facts = [FactPublic.of(fact) for fact in ledger.subject_facts(subject_id)]
+    access.record(subject_id)
     response.headers["ETag"] = f'"{facts[-1].number}"'
     return SubjectFactsPublic(subject_id=subject_id, facts=facts)

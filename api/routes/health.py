@@ -1,0 +1,85 @@
+"""What a load balancer and Prometheus ask: is the process alive, may it take traffic, and how is it doing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.observability import exposition
+from api.problems import DATABASE_RETRY_AFTER_SECONDS, TYPE_PREFIX, ProblemResponse, is_database_unavailable
+
+if TYPE_CHECKING:
+    from ledger.application import ConsentLedger
+    from projections.view import LedgerView
+
+router = APIRouter(tags=["operations"], include_in_schema=False)
+"""Probes and metrics are for the platform, not API clients: they stay out of the OpenAPI document."""
+
+MAX_READY_LAG = 1000
+"""A view further behind the log than this many events makes the process unready (`app.state.max_ready_lag`)."""
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Answer 200 whenever the process can answer at all; restart it when it cannot."""
+    return {"status": "alive"}
+
+
+def readiness(ledger: ConsentLedger | None, view: LedgerView | None, max_lag: int) -> tuple[str | None, dict[str, int]]:
+    """Why the process should not take traffic (None if it may), with the positions it saw."""
+    if ledger is None:
+        return "this server was started without a ledger", {}
+    try:
+        _ping(ledger)
+        newest = ledger.max_position()
+        projected = view.position() if view is not None else newest
+    except Exception as e:
+        if is_database_unavailable(e):
+            return "the database does not answer", {}
+        raise
+    positions = {"log_position": newest, "view_position": projected, "lag": newest - projected}
+    if newest - projected > max_lag:
+        return f"the read model is {newest - projected} events behind the log (at most {max_lag} allowed)", positions
+    return None, positions
+
+
+def _ping(ledger: ConsentLedger) -> None:
+    """Ask the database one trivial question, once: the recorder's own calls retry for seconds before failing."""
+    datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
+    with datastore.transaction(commit=False) as cursor:
+        cursor.execute("SELECT 1")
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    """Answer 200 when the database answers and the read model is close to the log, else 503 with the reason."""
+    state = request.app.state
+    max_lag = int(getattr(state, "max_ready_lag", MAX_READY_LAG))
+    reason, positions = await run_in_threadpool(readiness, state.ledger, _view(request), max_lag)
+    if reason is None:
+        return JSONResponse({"status": "ready", **positions})
+    body = {
+        "type": TYPE_PREFIX + "not-ready", "title": "Not ready", "status": 503, "detail": reason,
+        "instance": request.url.path, **positions,
+    }
+    return ProblemResponse(body, 503, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """The Prometheus text exposition: requests and latencies by route, events appended, projection lag."""
+    try:
+        page, media_type = await run_in_threadpool(exposition, request.app.state.ledger, _view(request))
+    except Exception as e:
+        if not is_database_unavailable(e):
+            raise
+        page, media_type = await run_in_threadpool(exposition, None, None)  # the lag is unknown, the rest is not
+    return Response(page, media_type=media_type)
+
+
+def _view(request: Request) -> LedgerView | None:
+    keeper = getattr(request.app.state, "keeper", None)
+    return None if keeper is None else cast("LedgerView", keeper.view)

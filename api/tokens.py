@@ -1,0 +1,154 @@
+"""Bearer tokens: who calls the API (the name every event it writes keeps) and what it may do (its scopes).
+
+A token's secret is shown once, when it is created, and is stored only as its SHA-256: the
+secret is 32 random bytes, so a fast hash is as strong as a slow one and one indexed SELECT per
+request finds it. Nothing is cached, so a token revoked from any process fails at once in
+every other process sharing the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from ledger.errors import InvalidFact
+from ledger.storage import creating_tables
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from ledger.application import ConsentLedger
+
+
+class Scope(StrEnum):
+    """What a token may do; each route needs exactly one."""
+
+    WRITE = "write"
+    """Record facts (the services that take consents, disclose, block, destroy)."""
+    READ = "read"
+    """Ask the read side's questions and checks (policies, disclosure checks, deadlines)."""
+    EVIDENCE = "evidence"
+    """Read a subject's full history, personal fields opened, and claimants (the disputes team)."""
+    AUDIT = "audit"
+    """Read the whole log and who read what: export, replay, proofs, the feed, the access log (auditors)."""
+    ADMIN = "admin"
+    """Publish policy versions and manage tokens (the privacy officer)."""
+
+
+NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+"""A token's name is one line of at most 100 characters: it is written into every event as the recorder."""
+
+
+@dataclass(frozen=True)
+class Token:
+    """A caller the ledger knows: its name (kept on every event it writes, Art. 22(1)(5)) and its scopes."""
+
+    name: str
+    scopes: frozenset[Scope]
+    created_at: str
+    revoked_at: str | None = None
+
+
+def digest(secret: str) -> str:
+    """The only form in which a secret is stored: the hex SHA-256 of its UTF-8 bytes."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class TokenStore:
+    """The `api_tokens` table beside the events, on the recorder's own datastore (as `SqlKeyStore`)."""
+
+    def __init__(self, ledger: ConsentLedger) -> None:
+        """Create the table on first use; several processes may do so at once."""
+        self.ledger = ledger
+        self._datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
+        schema = getattr(self._datastore, "schema", None) if ledger.backend == "postgres" else None
+        self.table = f'"{schema}".api_tokens' if schema else "api_tokens"
+        self._p = "?" if ledger.backend == "sqlite" else "%s"
+        with self._datastore.transaction(commit=True) as c:
+            creating_tables(c, ledger.backend)
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} (name TEXT PRIMARY KEY, secret_sha256 TEXT NOT NULL UNIQUE, "
+                "scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
+            )
+
+    def create(self, name: str, scopes: set[Scope], at: datetime) -> str:
+        """Keep a new token's hash and return its secret, which is never seen again; names are unique for good."""
+        if not NAME.fullmatch(name):
+            msg = f"a token name is one line of 1 to 100 characters, not {name!r}"
+            raise InvalidFact(msg)
+        if not scopes:
+            msg = f"give the token {name!r} at least one scope: {', '.join(Scope)}"
+            raise InvalidFact(msg)
+        if self.token(name) is not None:
+            msg = f"a token named {name!r} exists (revoked names are not reused: events keep them); choose another"
+            raise InvalidFact(msg)
+        secret = secrets.token_urlsafe(32)
+        listed = " ".join(sorted(scopes))
+        with self._datastore.transaction(commit=True) as c:
+            c.execute(
+                f"INSERT INTO {self.table} (name, secret_sha256, scopes, created_at) "  # noqa: S608  (our own table name; values are bound)
+                f"VALUES ({self._p}, {self._p}, {self._p}, {self._p}) ON CONFLICT (name) DO NOTHING RETURNING name",
+                (name, digest(secret), listed, at.isoformat()),
+            )
+            created = c.fetchone()
+        if created is None:
+            msg = f"a token named {name!r} was created at the same moment by another process; choose another"
+            raise InvalidFact(msg)
+        return secret
+
+    def authenticate(self, secret: str) -> Token | None:
+        """The token this secret belongs to, unless it is unknown or revoked (one indexed SELECT, no cache)."""
+        with self._datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT name, scopes, created_at FROM {self.table} "  # noqa: S608  (our own table name; values are bound)
+                f"WHERE secret_sha256 = {self._p} AND revoked_at IS NULL",
+                (digest(secret),),
+            )
+            row = c.fetchone()
+        return None if row is None else _token(row)
+
+    def token(self, name: str) -> Token | None:
+        """The token of this name, revoked or not."""
+        with self._datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT name, scopes, created_at, revoked_at FROM {self.table} WHERE name = {self._p}",  # noqa: S608  (our own table name; values are bound)
+                (name,),
+            )
+            row = c.fetchone()
+        return None if row is None else _token(row)
+
+    def tokens(self) -> list[Token]:
+        """Every token ever created, by name: the revoked ones too, since events still name them."""
+        with self._datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT name, scopes, created_at, revoked_at FROM {self.table} ORDER BY name")  # noqa: S608  (our own table name)
+            rows = c.fetchall()
+        return [_token(row) for row in rows]
+
+    def revoke(self, name: str, at: datetime) -> None:
+        """Revoke the token at once, for every process; revoking one already revoked is refused."""
+        with self._datastore.transaction(commit=True) as c:
+            c.execute(
+                f"UPDATE {self.table} SET revoked_at = {self._p} WHERE name = {self._p} AND revoked_at IS NULL "  # noqa: S608  (our own table name; values are bound)
+                "RETURNING name",
+                (at.isoformat(), name),
+            )
+            revoked = c.fetchone()
+        if revoked is None:
+            known = self.token(name)
+            msg = f"no token is named {name!r}"
+            if known is not None:
+                msg = f"the token {name!r} was already revoked at {known.revoked_at}"
+            raise InvalidFact(msg)
+
+
+def _token(row: Sequence[object] | dict[str, object]) -> Token:
+    """A row as a `Token`, whether the driver hands over tuples (SQLite) or dicts (psycopg)."""
+    values = tuple(row.values()) if isinstance(row, dict) else tuple(row)
+    name, scopes, created_at, *rest = values
+    revoked_at = str(rest[0]) if rest and rest[0] is not None else None
+    return Token(str(name), frozenset(Scope(s) for s in str(scopes).split()), str(created_at), revoked_at)

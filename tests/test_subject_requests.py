@@ -1,0 +1,71 @@
+"""A subject's request starts its legal deadline; the answer that names what was done stops it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
+from given import SERVICE, consented, published
+
+from ledger.errors import InvalidFact, NothingToAct
+from ledger.terms import DataCategory, RequestKind, SubjectId
+from projections.keeper import ViewKeeper, open_view
+from projections.questions import LedgerQuestions
+
+if TYPE_CHECKING:
+    from conftest import FakeClock
+
+    from ledger.application import ConsentLedger
+    from ledger.storage import Database
+
+U1 = SubjectId("u-1")
+
+
+def deadlines(ledger: ConsentLedger, database: Database, now: datetime) -> list[tuple[str, str, str, str]]:
+    view = open_view(database)
+    ViewKeeper(ledger, view).catch_up()
+    return [
+        (a.row.obligation, a.row.reference, a.row.due_at.date().isoformat(), a.status.value)
+        for a in LedgerQuestions(view).deadlines(now)
+    ]
+
+
+def test_a_correction_request_on_the_eve_of_nauryz_is_due_after_the_holidays_and_met_by_the_correction(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    published(ledger)
+    consented(ledger, U1)
+    asked_at = datetime(2026, 3, 20, 10, 0, tzinfo=UTC)  # Friday 20 March; 21-23 March are Nauryz
+    clock.now = asked_at
+    ledger.receive_request(SERVICE, U1, request_id="R-1", kind=RequestKind.CORRECTION, channel="email")
+    # Nauryz falls on 21-23 March; its weekend days move to 24-25 March: the first working day is the 26th.
+    assert deadlines(ledger, database, clock.now) == [("correction", "R-1", "2026-03-26", "open")]
+
+    clock.advance(days=5)
+    corrected = ledger.record_correction(SERVICE, U1, data_categories=frozenset({DataCategory("address")}))
+    ledger.answer_request(SERVICE, U1, request_id="R-1", outcome="done", by_entry=corrected.version)
+
+    assert deadlines(ledger, database, clock.now) == [("correction", "R-1", "2026-03-26", "met")]
+
+
+def test_an_access_request_left_unanswered_becomes_overdue(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    published(ledger)
+    consented(ledger, U1)
+    ledger.receive_request(SERVICE, U1, request_id="A-1", kind=RequestKind.ACCESS, channel="app")
+    clock.advance(days=10)
+    assert [d[3] for d in deadlines(ledger, database, clock.now)] == ["overdue"]
+
+
+def test_a_request_is_done_only_by_a_later_entry_of_the_kind_it_asked_for(ledger: ConsentLedger) -> None:
+    published(ledger)
+    consent = consented(ledger, U1)
+    ledger.receive_request(SERVICE, U1, request_id="W-1", kind=RequestKind.WITHDRAWAL, channel="paper")
+    with pytest.raises(InvalidFact, match="withdrawal request is done by a later"):
+        ledger.answer_request(SERVICE, U1, request_id="W-1", outcome="done", by_entry=consent.version)
+    with pytest.raises(InvalidFact, match="refusal must give its reasons"):
+        ledger.answer_request(SERVICE, U1, request_id="W-1", outcome="refused")
+    with pytest.raises(NothingToAct, match="no request 'W-2'"):
+        ledger.answer_request(SERVICE, U1, request_id="W-2", outcome="answered")
