@@ -40,7 +40,8 @@ INTENDED: dict[tuple[str, str], Scope | None] = {
     ("get", "/v1/policies/{policy_id}"): Scope.READ,
     **{("post", f"/v1/subjects/{{subject_id}}/{fact}"): Scope.WRITE for fact in (
         "consents", "withdrawals", "withdrawal-refusals", "written-permissions", "disclosures", "blocks",
-        "blocks/{block_id}/lift", "corrections", "destruction", "retractions",
+        "blocks/{block_id}/lift", "corrections", "destruction", "retractions", "requests",
+        "requests/{request_id}/answer",
     )},
     ("get", "/v1/subjects/{subject_id}/facts"): Scope.EVIDENCE,
     ("post", "/v1/breaches"): Scope.WRITE,
@@ -82,7 +83,8 @@ STREAMS = {("get", "/v1/events/stream")}
 
 DOCUMENT = create_app(None).openapi()
 OPERATIONS = sorted((method, path) for path, methods in DOCUMENT["paths"].items() for method in methods)
-PATH_VALUES = {"subject_id": "u-1", "policy_id": POLICY, "breach_ref": "br-1", "claim_ref": "cl-1", "block_id": "blk-1"}
+PATH_VALUES = {"subject_id": "u-1", "policy_id": POLICY, "breach_ref": "br-1", "claim_ref": "cl-1", "block_id": "blk-1",
+               "request_id": "req-1"}
 QUERY = {"policy_id": POLICY, "recipient_category": "courier", "purpose": "4.1.1"}
 SCOPED = [pytest.param(scope, id=scope.value) for scope in Scope]
 WHEN = datetime(2026, 3, 12, 9, 0, tzinfo=UTC)

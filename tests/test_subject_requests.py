@@ -69,3 +69,35 @@ def test_a_request_is_done_only_by_a_later_entry_of_the_kind_it_asked_for(ledger
         ledger.answer_request(SERVICE, U1, request_id="W-1", outcome="refused")
     with pytest.raises(NothingToAct, match="no request 'W-2'"):
         ledger.answer_request(SERVICE, U1, request_id="W-2", outcome="answered")
+
+
+def test_a_request_recorded_over_http_shows_as_an_open_deadline_until_answered(
+    ledger: ConsentLedger, database: Database
+) -> None:
+    import warnings  # noqa: PLC0415  (only this test speaks HTTP)
+
+    from bearer import bearer  # noqa: PLC0415
+    from starlette.exceptions import StarletteDeprecationWarning  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StarletteDeprecationWarning)
+        from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    published(ledger)
+    consented(ledger, U1)
+    with TestClient(create_app(ledger, open_view(database)), headers=bearer(ledger, "clerk")) as client:
+        asked = client.post(
+            f"/v1/subjects/{U1}/requests", json={"request_id": "A-9", "kind": "access", "channel": "app"}
+        )
+        assert asked.status_code == 201, asked.text
+        listed = client.get("/v1/deadlines", params={"wait_for_position": asked.json()["position"]}).json()
+        assert [(d["obligation"], d["status"]) for d in listed["deadlines"]] == [("access_request", "open")]
+
+        answered = client.post(f"/v1/subjects/{U1}/requests/A-9/answer", json={"outcome": "answered"})
+        assert answered.status_code == 201, answered.text
+        listed = client.get("/v1/deadlines", params={"wait_for_position": answered.json()["position"]}).json()
+        assert [(d["obligation"], d["status"]) for d in listed["deadlines"]] == [("access_request", "met")]
+        refused = client.post(f"/v1/subjects/{U1}/requests/A-9/answer", json={"outcome": "answered"})
+        assert refused.status_code == 409

@@ -1,0 +1,46 @@
+"""Bodies of a subject's requests: what was asked, and how it was met (Art. 8(7), 19-1, 24, 25(2)(8))."""
+
+from pydantic import ConfigDict, Field
+
+from api.schemas.common import FactCreate, Name, Ref, Text
+from ledger.terms import Actor, RequestKind, RequestOutcome
+
+
+class RequestCreate(FactCreate):
+    """A request from the subject or their representative; its legal deadline runs from `occurred_at`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "IN-2026-0412",
+                    "kind": "correction",
+                    "channel": "email",
+                    "occurred_at": "2026-03-20T10:00:00+05:00",
+                }
+            ]
+        }
+    )
+
+    request_id: Ref = Field(description="The operator's reference for the request, e.g. its incoming number.")
+    kind: RequestKind
+    channel: Name
+    actor: Actor = Actor.SUBJECT
+    details: Text | None = Field(default=None, description="What exactly was asked. Sealed with the subject's key.")
+
+
+class RequestAnswerCreate(FactCreate):
+    """How a request was met; `done` names the entry (e.g. the correction) that did what was asked."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"outcome": "done", "by_entry": 7},
+                {"outcome": "refused", "reason": "an order is still being delivered (Art. 8(2))"},
+            ]
+        }
+    )
+
+    outcome: RequestOutcome
+    by_entry: int | None = Field(default=None, ge=1, le=2**53, description="The entry number that met the request.")
+    reason: Text | None = Field(default=None, description="Required when the request is refused.")
