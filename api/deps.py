@@ -103,16 +103,23 @@ def caller(
 ) -> Token:
     """Who calls, if their token is known, not revoked and holds the scope the route needs (401, else 403)."""
     if credentials is None:
-        raise HTTPException(401, "send Authorization: Bearer <token>; an operator makes one with "
-                            "`consent-ledger token create`", headers=CHALLENGE)
+        raise HTTPException(
+            401,
+            "send Authorization: Bearer <token>; an operator makes one with `consent-ledger token create`",
+            headers=CHALLENGE,
+        )
     token = token_store(connection).authenticate(credentials.credentials)
     if token is None:
-        raise HTTPException(401, "the bearer token is unknown or revoked; ask the operator for a valid one",
-                            headers=CHALLENGE)
+        raise HTTPException(
+            401, "the bearer token is unknown or revoked; ask the operator for a valid one", headers=CHALLENGE
+        )
     missing = [scope for scope in needed.scopes if scope not in token.scopes]
     if missing:
-        raise HTTPException(403, f"the token {token.name!r} lacks the {', '.join(missing)} scope this needs; "
-                            "ask the operator for a token that has it")
+        raise HTTPException(
+            403,
+            f"the token {token.name!r} lacks the {', '.join(missing)} scope this needs; "
+            "ask the operator for a token that has it",
+        )
     return token
 
 

@@ -34,20 +34,23 @@ if TYPE_CHECKING:
 _REQUEST_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 REQUESTS = Counter(
-    "consent_ledger_http_requests", "HTTP requests answered, by route template and status.",
+    "consent_ledger_http_requests",
+    "HTTP requests answered, by route template and status.",
     ["method", "route", "status"],
 )
 """Request rate by route and status, for alerts on refusals and faults."""
 
 LATENCY = Histogram(
-    "consent_ledger_http_request_duration_seconds", "Time from request to the last byte of the answer.",
+    "consent_ledger_http_request_duration_seconds",
+    "Time from request to the last byte of the answer.",
     ["method", "route", "status"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 """Latency by route and status: the service-level objective is measured on it."""
 
 EVENTS_APPENDED = Counter(
-    "consent_ledger_events_appended", "Facts recorded through this service (a write answered 201 with a receipt).",
+    "consent_ledger_events_appended",
+    "Facts recorded through this service (a write answered 201 with a receipt).",
     ["route"],
 )
 """Write throughput in facts, not requests: idempotent retries (200) add nothing."""
@@ -114,9 +117,18 @@ class Observed:
             EVENTS_APPENDED.labels(route).inc()
         level = logging.INFO if status < 500 else logging.WARNING if status == 503 else logging.ERROR  # noqa: PLR2004
         request_log.log(
-            level, "%s %s %s", method, route, status,
-            extra={"request_id": request_id, "method": method, "route": route, "status": status,
-                   "duration_ms": round(seconds * 1000, 3)},
+            level,
+            "%s %s %s",
+            method,
+            route,
+            status,
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+            },
         )
 
 

@@ -142,7 +142,9 @@ async def http_error(request: Request, error: HTTPException) -> Response:
 async def unexpected(request: Request, _error: Exception) -> Response:
     """Answer a fault of ours, not of the request, without leaking internals (the server logs it)."""
     problem = Problem(
-        type="about:blank", title="Internal Server Error", status=500,
+        type="about:blank",
+        title="Internal Server Error",
+        status=500,
         detail="the ledger could not answer; nothing is known to have been recorded. Retry, or report it",
         instance=_instance(request),
     )
@@ -153,7 +155,10 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 """How long a client should wait before retrying while the database is unreachable."""
 
 DATABASE_UNAVAILABLE = (
-    es_persistence.OperationalError, es_persistence.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
 )
 """The errors that mean "the database did not answer" (not "the request was wrong"): 503, never 500."""
 
@@ -173,7 +178,9 @@ def is_database_unavailable(error: BaseException) -> bool:
 def database_unavailable_problem(request: Request, reason: str) -> ProblemResponse:
     """The answer while the database is unreachable: 503 with `Retry-After`; nothing was recorded."""
     problem = Problem(
-        type=TYPE_PREFIX + "database-unavailable", title="The database is unavailable", status=503,
+        type=TYPE_PREFIX + "database-unavailable",
+        title="The database is unavailable",
+        status=503,
         detail=f"{reason}; nothing is known to have been recorded. Retry the same request later, with the same "
         "Idempotency-Key so that it is recorded at most once",
         instance=_instance(request),

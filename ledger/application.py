@@ -277,6 +277,7 @@ class ConsentLedger(Application[Any]):
         effective_from: datetime | None = None,
         operator_name: str = "",
         operator_bin: str = "",
+        notifies_transfers: bool = False,
         occurred_at: datetime | None = None,
     ) -> Receipt:
         """Publish a policy version (adopting the policy on its first version)."""
@@ -291,13 +292,14 @@ class ConsentLedger(Application[Any]):
         return self._write(
             load,
             lambda p, s: p.publish_version(
-                version, text_sha256, purposes, optional_purposes, recipient_categories, effective_from, s
+                version, text_sha256, purposes, optional_purposes, recipient_categories, effective_from, s,
+                notifies_transfers=notifies_transfers,
             ),
             request,
             occurred_at,
             {"cmd": "publish", "policy": policy_id, "version": version, "sha": text_sha256,
              "purposes": sorted(purposes), "optional": sorted(optional_purposes),
-             "categories": sorted(recipient_categories), "effective_from": effective_from},
+             "categories": sorted(recipient_categories), "effective_from": effective_from, "notifies": notifies_transfers},
         )
 
     def policy(self, policy_id: PolicyId) -> Policy:
@@ -502,6 +504,44 @@ class ConsentLedger(Application[Any]):
             request,
             occurred_at,
             {"cmd": "lift", "subject": subject_id, "id": block_id, "outcome": outcome, "occurred_at": occurred_at},
+        )
+
+    def record_disclosure_notice(
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        disclosure_number: int,
+        channel: str,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record that the subject was told of a disclosure (Art. 19), which stops its 10 WD deadline."""
+        return self._write(
+            self._existing(subject_key(subject_id), f"subject {subject_id}"),
+            lambda s, st: s.tell_of_disclosure(disclosure_number, channel, st),
+            request,
+            occurred_at,
+            {"cmd": "told-of-disclosure", "subject": subject_id, "number": disclosure_number, "channel": channel,
+             "occurred_at": occurred_at},
+        )
+
+    def complete_verification(
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        block_id: str,
+        violation_found: bool,
+        occurred_at: datetime | None = None,
+    ) -> Receipt:
+        """Record the end of a block's verification (clause 6.2.4); no violation starts the 1 WD to unblock."""
+        return self._write(
+            self._existing(subject_key(subject_id), f"subject {subject_id}"),
+            lambda s, st: s.complete_verification(block_id, violation_found, st),
+            request,
+            occurred_at,
+            {"cmd": "verified", "subject": subject_id, "id": block_id, "violation": violation_found,
+             "occurred_at": occurred_at},
         )
 
     def record_correction(

@@ -40,6 +40,8 @@ class PolicyVersionTerms:
     effective_from: datetime
     recorded_at: datetime
     published_at: datetime | None = None
+    notifies_transfers: bool = False
+    """Art. 19: the version promises to tell the subject of every transfer to a third party (within 10 WD)."""
     """Clause 9.2: when the version was posted; nobody can have been shown it before (None: unknown)."""
 
     def was_posted_by(self, at: datetime) -> bool:
@@ -147,6 +149,22 @@ class BlockLift(Entry):
 
     block_id: str
     outcome: BlockOutcome
+
+
+@dataclass(frozen=True)
+class TransferNotice(Entry):
+    """The subject was told of a disclosure of their data (Art. 19)."""
+
+    disclosure_number: int
+    channel: str
+
+
+@dataclass(frozen=True)
+class Verification(Entry):
+    """The verification a block was for has ended (clause 6.2.4); with no violation, unblock in 1 WD (Art. 25(2)(8))."""
+
+    block_id: str
+    violation_found: bool
 
 
 @dataclass(frozen=True)

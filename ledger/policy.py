@@ -48,6 +48,8 @@ class Policy(Aggregate):
         optional_purposes: tuple[str, ...]
         recipient_categories: tuple[RecipientCategory, ...]
         effective_from: datetime
+        notifies_transfers: bool = False
+        """Art. 19: the version promises notice of each transfer (absent from versions recorded before it existed)."""
 
         def apply(self, aggregate: Any) -> None:
             """Keep the version's terms: consents and disclosures are judged against them."""
@@ -62,6 +64,7 @@ class Policy(Aggregate):
                 effective_from=self.effective_from,
                 recorded_at=self.timestamp,
                 published_at=self.occurred_at,
+                notifies_transfers=self.notifies_transfers,
             )
 
     def __init__(self, policy_id: str, operator_name: str, operator_bin: str, recorded_by: str) -> None:
@@ -97,6 +100,8 @@ class Policy(Aggregate):
         recipient_categories: frozenset[RecipientCategory],
         effective_from: datetime | None,
         stamp: Stamp,
+        *,
+        notifies_transfers: bool = False,
     ) -> bool:
         """Publish a version; True if recorded, False if the identical version was already there."""
         effective = require_aware(effective_from, "effective_from") if effective_from else stamp.occurred_at
@@ -110,6 +115,7 @@ class Policy(Aggregate):
                 and existing.purposes == purposes
                 and existing.optional_purposes == optional_purposes
                 and existing.recipient_categories == categories
+                and existing.notifies_transfers == notifies_transfers
                 # Clause 9.2: a date the version states is one of its terms; an unstated one is not.
                 and (effective_from is None or existing.effective_from == effective)
             )
@@ -130,6 +136,7 @@ class Policy(Aggregate):
             optional_purposes=tuple(sorted(optional_purposes)),
             recipient_categories=tuple(sorted(categories)),
             effective_from=effective,
+            notifies_transfers=notifies_transfers,
             timestamp=stamp.recorded_at,
         )
         return True

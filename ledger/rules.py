@@ -82,6 +82,19 @@ def standing_consent(entries: Sequence[Entry], policy_id: PolicyId, at: datetime
     return standing
 
 
+def transfer_notice_promised(
+    entries: Sequence[Entry], versions: Mapping[tuple[PolicyId, str], PolicyVersionTerms], at: datetime
+) -> bool:
+    """Art. 19: did a consent standing at `at` accept a version that promises notice of each transfer?"""
+    for policy_id in {e.policy_id for e in entries if isinstance(e, Acceptance)}:
+        standing = standing_consent(entries, policy_id, at)
+        if standing is not None:
+            terms = versions.get((policy_id, standing.acceptance.policy_version))
+            if terms is not None and terms.notifies_transfers:
+                return True
+    return False
+
+
 def open_blocks(entries: Sequence[Entry], at: datetime) -> list[Block]:
     """Clause 6.2.4: blocks requested by `at` and not lifted by then."""
     lifted = {lift.block_id for lift in _of(BlockLift, entries, at)}

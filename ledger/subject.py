@@ -34,6 +34,8 @@ from ledger.history import (
     RequestAnswer,
     Retraction,
     SubjectRequest,
+    TransferNotice,
+    Verification,
     Withdrawal,
     WithdrawalRefusal,
 )
@@ -187,6 +189,8 @@ class Subject(Aggregate):
         reference: str
         legal_basis: str
         flagged_while_blocked: bool
+        notice_owed: bool = False
+        """Art. 19: a consent standing then promised the subject notice of transfers (within 10 WD)."""
 
         def entry(self) -> Entry:
             """A disclosure entry."""
@@ -225,6 +229,32 @@ class Subject(Aggregate):
             return BlockLift(
                 self.originator_version, self.occurred_at, self.timestamp,
                 block_id=self.block_id, outcome=self.outcome,
+            )
+
+    class SubjectToldOfDisclosure(Fact):
+        """The subject was told of a transfer of their data (Art. 19), naming the disclosure's entry."""
+
+        disclosure_number: int
+        channel: str
+
+        def entry(self) -> Entry:
+            """A transfer-notice entry."""
+            return TransferNotice(
+                self.originator_version, self.occurred_at, self.timestamp,
+                disclosure_number=self.disclosure_number, channel=self.channel,
+            )
+
+    class VerificationCompleted(Fact):
+        """The verification behind a block ended; if it found no violation the block must go within 1 WD."""
+
+        block_id: str
+        violation_found: bool
+
+        def entry(self) -> Entry:
+            """A verification entry."""
+            return Verification(
+                self.originator_version, self.occurred_at, self.timestamp,
+                block_id=self.block_id, violation_found=self.violation_found,
             )
 
     class DataCorrected(Fact):
@@ -499,8 +529,21 @@ class Subject(Aggregate):
             purpose=purpose, data_categories=tuple(sorted(data_categories)), ground=ground,
             reference=reference, legal_basis=decision.basis,
             flagged_while_blocked=decision.flagged_while_blocked,
+            notice_owed=ground != DisclosureGround.STATE_REQUEST
+            and rules.transfer_notice_promised(self._known(), versions, stamp.occurred_at),
         )
         return decision
+
+    def tell_of_disclosure(self, disclosure_number: int, channel: str, stamp: Stamp) -> None:
+        """Art. 19: record that the subject was told of a disclosure of their data."""
+        disclosed = next((e for e in self._known() if e.number == disclosure_number), None)
+        if not isinstance(disclosed, Disclosure):
+            msg = f"subject {self.subject_id} has no disclosure entry number {disclosure_number}"
+            raise NothingToAct(msg)
+        if stamp.occurred_at < disclosed.occurred_at:
+            msg = f"disclosure {disclosure_number} happened at {disclosed.occurred_at.isoformat()}; nobody was told before"
+            raise InvalidFact(msg)
+        self._record(self.SubjectToldOfDisclosure, stamp, disclosure_number=disclosure_number, channel=channel)
 
     def block(
         self, block_id: str, requester: BlockRequester, ground: BlockGround, request: Sealed | None, stamp: Stamp
@@ -624,6 +667,17 @@ class Subject(Aggregate):
             msg = f"a {asked.kind} request is done by a later {names} entry; name its number in by_entry"
             raise InvalidFact(msg)
 
+
+    def complete_verification(self, block_id: str, violation_found: bool, stamp: Stamp) -> None:
+        """Clause 6.2.4: record the end of the verification a block in force was for."""
+        in_force = {b.block_id for b in rules.open_blocks(self.entries, stamp.occurred_at)}
+        if block_id not in in_force:
+            msg = f"there is no block {block_id!r} in force on subject {self.subject_id} at {stamp.occurred_at.isoformat()}"
+            raise NothingToAct(msg)
+        if any(isinstance(e, Verification) and e.block_id == block_id for e in self.entries):
+            msg = f"the verification for block {block_id!r} is already recorded as completed"
+            raise NothingToAct(msg)
+        self._record(self.VerificationCompleted, stamp, block_id=block_id, violation_found=violation_found)
 
 REQUEST_MET_BY: dict[RequestKind, tuple[type[Entry], ...]] = {
     RequestKind.CORRECTION: (Correction,),

@@ -27,6 +27,8 @@ ENTRY_KINDS: dict[str, type[history.Entry]] = {
         history.Destruction,
         history.Retraction,
         history.SubjectRequest,
+        history.Verification,
+        history.TransferNotice,
         history.RequestAnswer,
     )
 }

@@ -51,6 +51,16 @@ def request_deadline_id(subject: UUID, request_id: str) -> str:
     return f"request:{subject.hex}:{request_id}"
 
 
+def transfer_deadline_id(subject: UUID, disclosure_number: int) -> str:
+    """The id of the deadline to tell the subject of one disclosure (Art. 19)."""
+    return f"transfer_notice:{subject.hex}:{disclosure_number}"
+
+
+def unblocking_deadline_id(subject: UUID, block_id: str) -> str:
+    """The id of the deadline to unblock after a verification that found no violation."""
+    return f"unblocking:{subject.hex}:{block_id}"
+
+
 def deadline_id(obligation: Obligation, aggregate_id: UUID, number: int = 1) -> str:
     """The id of the obligation an aggregate's event number `number` started."""
     return f"{obligation.value}:{aggregate_id.hex}:{number}"
@@ -108,6 +118,46 @@ class LedgerProjection(Projection[LedgerView]):
             self.view.meet_deadline(
                 request_deadline_id(event.originator_id, event.request_id), event.occurred_at,
                 f"RequestAnswered#{event.originator_version} ({event.outcome})", event.timestamp,
+            ),
+        ]
+
+    @statements.register
+    def _(self, event: Subject.DataDisclosed, position: int) -> list[Statement]:
+        writes = self._entry_statements(event, position)
+        if event.notice_owed:
+            writes.append(self._deadline(
+                transfer_deadline_id(event.originator_id, event.originator_version), Obligation.TRANSFER_NOTICE,
+                self._name(event.originator_id), event.recipient, event.occurred_at, event.timestamp,
+            ))
+        return writes
+
+    @statements.register
+    def _(self, event: Subject.SubjectToldOfDisclosure, position: int) -> list[Statement]:
+        return [
+            *self._entry_statements(event, position),
+            self.view.meet_deadline(
+                transfer_deadline_id(event.originator_id, event.disclosure_number), event.occurred_at,
+                f"SubjectToldOfDisclosure#{event.originator_version}", event.timestamp,
+            ),
+        ]
+
+    @statements.register
+    def _(self, event: Subject.VerificationCompleted, position: int) -> list[Statement]:
+        writes = self._entry_statements(event, position)
+        if not event.violation_found:
+            writes.append(self._deadline(
+                unblocking_deadline_id(event.originator_id, event.block_id), Obligation.UNBLOCKING,
+                self._name(event.originator_id), event.block_id, event.occurred_at, event.timestamp,
+            ))
+        return writes
+
+    @statements.register
+    def _(self, event: Subject.BlockLifted, position: int) -> list[Statement]:
+        return [
+            *self._entry_statements(event, position),
+            self.view.meet_deadline(
+                unblocking_deadline_id(event.originator_id, event.block_id), event.occurred_at,
+                f"BlockLifted#{event.originator_version}", event.timestamp,
             ),
         ]
 

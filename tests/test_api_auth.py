@@ -41,7 +41,7 @@ INTENDED: dict[tuple[str, str], Scope | None] = {
     **{("post", f"/v1/subjects/{{subject_id}}/{fact}"): Scope.WRITE for fact in (
         "consents", "withdrawals", "withdrawal-refusals", "written-permissions", "disclosures", "blocks",
         "blocks/{block_id}/lift", "corrections", "destruction", "retractions", "requests",
-        "requests/{request_id}/answer",
+        "requests/{request_id}/answer", "blocks/{block_id}/verification", "disclosures/{number}/notice",
     )},
     ("get", "/v1/subjects/{subject_id}/facts"): Scope.EVIDENCE,
     ("post", "/v1/breaches"): Scope.WRITE,
@@ -84,7 +84,7 @@ STREAMS = {("get", "/v1/events/stream")}
 DOCUMENT = create_app(None).openapi()
 OPERATIONS = sorted((method, path) for path, methods in DOCUMENT["paths"].items() for method in methods)
 PATH_VALUES = {"subject_id": "u-1", "policy_id": POLICY, "breach_ref": "br-1", "claim_ref": "cl-1", "block_id": "blk-1",
-               "request_id": "req-1"}
+               "request_id": "req-1", "number": "2"}
 QUERY = {"policy_id": POLICY, "recipient_category": "courier", "purpose": "4.1.1"}
 SCOPED = [pytest.param(scope, id=scope.value) for scope in Scope]
 WHEN = datetime(2026, 3, 12, 9, 0, tzinfo=UTC)

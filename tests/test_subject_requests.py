@@ -101,3 +101,73 @@ def test_a_request_recorded_over_http_shows_as_an_open_deadline_until_answered(
         assert [(d["obligation"], d["status"]) for d in listed["deadlines"]] == [("access_request", "met")]
         refused = client.post(f"/v1/subjects/{U1}/requests/A-9/answer", json={"outcome": "answered"})
         assert refused.status_code == 409
+
+
+def test_a_verification_finding_no_violation_gives_one_working_day_to_unblock(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    from ledger.terms import BlockGround, BlockOutcome, BlockRequester  # noqa: PLC0415
+
+    published(ledger)
+    consented(ledger, U1)
+    ledger.block_data(
+        SERVICE, U1, block_id="B-1", requester=BlockRequester.AUTHORISED_BODY, ground=BlockGround.UNLAWFUL_PROCESSING
+    )
+    clock.now = datetime(2026, 5, 8, 9, 0, tzinfo=UTC)  # Friday; Victory Day (Sat 9 May) is observed on Monday 11
+    ledger.complete_verification(SERVICE, U1, block_id="B-1", violation_found=False)
+    assert deadlines(ledger, database, clock.now) == [("unblocking", "B-1", "2026-05-12", "open")]
+
+    clock.now = datetime(2026, 5, 13, 9, 0, tzinfo=UTC)
+    ledger.lift_block(SERVICE, U1, block_id="B-1", outcome=BlockOutcome.REQUEST_UNFOUNDED)
+
+    assert deadlines(ledger, database, clock.now) == [("unblocking", "B-1", "2026-05-12", "met_late")]
+    with pytest.raises(NothingToAct, match="no block 'B-1' in force"):
+        ledger.complete_verification(SERVICE, U1, block_id="B-1", violation_found=True)
+
+
+def test_a_disclosure_under_a_version_promising_notice_must_be_told_within_ten_working_days(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    from ledger.application import Request  # noqa: PLC0415
+    from ledger.application import text_sha256 as digest  # noqa: PLC0415
+    from ledger.terms import ConsentMethod, Language, Purpose, RecipientCategory  # noqa: PLC0415
+
+    ledger.publish_policy_version(
+        Request("privacy-officer"),
+        policy_id="notifying",
+        version="1",
+        text_sha256={Language.EN: digest("We tell")},
+        purposes=frozenset({Purpose("4.1.1")}),
+        optional_purposes=frozenset(),
+        recipient_categories=frozenset({RecipientCategory.COURIER}),
+        notifies_transfers=True,
+    )
+    ledger.grant_consent(
+        SERVICE,
+        U1,
+        policy_id="notifying",
+        policy_version="1",
+        language=Language.EN,
+        text_sha256=digest("We tell"),
+        method=ConsentMethod.REGISTRATION,
+        channel="app",
+        third_parties=True,
+    )
+    disclosed = ledger.record_disclosure(
+        SERVICE,
+        U1,
+        recipient="CDEK",
+        recipient_category="courier",
+        purpose="4.1.1",
+        data_categories=frozenset({"address"}),
+        ground="order_fulfilment",
+        reference="order-1",
+    )
+    assert deadlines(ledger, database, clock.now) == [
+        ("transfer_notice", "CDEK", "2026-03-17", "open")
+    ]  # 9 March is off (8 March was a Sunday)
+
+    clock.advance(days=2)
+    ledger.record_disclosure_notice(SERVICE, U1, disclosure_number=disclosed.version, channel="email")
+
+    assert deadlines(ledger, database, clock.now) == [("transfer_notice", "CDEK", "2026-03-17", "met")]

@@ -121,9 +121,7 @@ LastEventId = Annotated[
         **problem_responses(),
     },
 )
-async def stream(
-    ledger: LedgerDep, request: Request, last_event_id: LastEventId = None, after: After = 0
-) -> Response:
+async def stream(ledger: LedgerDep, request: Request, last_event_id: LastEventId = None, after: After = 0) -> Response:
     """Send every event after `Last-Event-ID` (or `after`), then each new one as it is recorded."""
     cursor = int(last_event_id) if last_event_id is not None else after
     try:  # fail now, as a problem, if the database is down; later failures end the stream

@@ -62,8 +62,12 @@ async def readyz(request: Request) -> Response:
     if reason is None:
         return JSONResponse({"status": "ready", **positions})
     body = {
-        "type": TYPE_PREFIX + "not-ready", "title": "Not ready", "status": 503, "detail": reason,
-        "instance": request.url.path, **positions,
+        "type": TYPE_PREFIX + "not-ready",
+        "title": "Not ready",
+        "status": 503,
+        "detail": reason,
+        "instance": request.url.path,
+        **positions,
     }
     return ProblemResponse(body, 503, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 

@@ -27,6 +27,7 @@ def publish_policy_version(
         optional_purposes=body.optional_purposes,
         recipient_categories=body.recipient_categories,
         effective_from=body.effective_from,
+        notifies_transfers=body.notifies_transfers,
         operator_name=body.operator_name,
         operator_bin=body.operator_bin,
         occurred_at=body.occurred_at,

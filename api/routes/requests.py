@@ -1,12 +1,14 @@
 """A subject's requests: recorded when received (their deadline starts), answered when met."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from api.answers import write_responses
 from api.deps import LedgerDep, RefPath, ReplyDep, SubjectIdPath, SubjectWriteRequest
 from api.routes.subjects import READ
 from api.schemas.common import Receipt
-from api.schemas.requests import RequestAnswerCreate, RequestCreate
+from api.schemas.requests import DisclosureNoticeCreate, RequestAnswerCreate, RequestCreate, VerificationCreate
 from ledger.errors import InvalidFact, NotFound, NothingToAct, SubjectDestroyed, VersionMismatch
 
 router = APIRouter(prefix="/subjects", tags=["subjects"])
@@ -20,7 +22,7 @@ router = APIRouter(prefix="/subjects", tags=["subjects"])
 def receive_request(
     subject_id: SubjectIdPath, body: RequestCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
 ) -> Receipt:
-    """Record a request for access, correction, blocking, destruction, withdrawal or an objection; its deadline starts."""
+    """Record a request (access, correction, blocking, destruction, withdrawal, objection); its deadline starts."""
     receipt = ledger.receive_request(
         request,
         subject_id,
@@ -56,5 +58,45 @@ def answer_request(
         by_entry=body.by_entry,
         reason=body.reason or "",
         occurred_at=body.occurred_at,
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/blocks/{block_id}/verification",
+    status_code=201,
+    responses=write_responses(InvalidFact, NotFound, NothingToAct, VersionMismatch),
+)
+def complete_verification(
+    subject_id: SubjectIdPath,
+    block_id: RefPath,
+    body: VerificationCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+) -> Receipt:
+    """Record that the verification behind a block ended; with no violation the block must go within 1 WD."""
+    receipt = ledger.complete_verification(
+        request, subject_id, block_id=block_id, violation_found=body.violation_found, occurred_at=body.occurred_at
+    )
+    return reply.receipt(receipt, READ, subject_id=subject_id)
+
+
+@router.post(
+    "/{subject_id}/disclosures/{number}/notice",
+    status_code=201,
+    responses=write_responses(InvalidFact, NotFound, NothingToAct, VersionMismatch),
+)
+def record_disclosure_notice(
+    subject_id: SubjectIdPath,
+    number: Annotated[int, Path(ge=1, le=2**53, description="The disclosure's entry number.")],
+    body: DisclosureNoticeCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+) -> Receipt:
+    """Record that the subject was told of a disclosure (Art. 19); its 10 WD deadline stops."""
+    receipt = ledger.record_disclosure_notice(
+        request, subject_id, disclosure_number=number, channel=body.channel, occurred_at=body.occurred_at
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)

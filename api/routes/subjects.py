@@ -146,9 +146,7 @@ def grant_written_permission(
 @router.post(
     "/{subject_id}/disclosures",
     status_code=201,
-    responses=write_responses(
-        InvalidFact, NoGroundForDisclosure, SubjectBlocked, SubjectDestroyed, VersionMismatch
-    ),
+    responses=write_responses(InvalidFact, NoGroundForDisclosure, SubjectBlocked, SubjectDestroyed, VersionMismatch),
 )
 def record_disclosure(
     subject_id: SubjectIdPath, body: DisclosureCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep

@@ -16,8 +16,12 @@ class BreachCreate(FactCreate):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"breach_ref": "inc-2026-03", "data_categories": ["contact"], "subject_ids": ["u-1", "u-2"],
-                 "occurred_at": "2026-03-01T10:00:00+05:00"}
+                {
+                    "breach_ref": "inc-2026-03",
+                    "data_categories": ["contact"],
+                    "subject_ids": ["u-1", "u-2"],
+                    "occurred_at": "2026-03-01T10:00:00+05:00",
+                }
             ]
         }
     )
@@ -30,9 +34,7 @@ class BreachCreate(FactCreate):
 class AuthorityNoticeCreate(FactCreate):
     """The authorised body told of the breach (Art. 25(2)(8): within 1 working day)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"channel": "email", "reference": "outgoing 2026/118"}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"channel": "email", "reference": "outgoing 2026/118"}]})
 
     channel: Channel
     reference: Name = Field(description="The notice's outgoing reference.")

@@ -16,8 +16,12 @@ class ClaimCreate(FactCreate):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"claim_ref": "in-2026-0311", "subject_id": "u-1", "claimant": "A. Subject",
-                 "occurred_at": "2026-03-11T09:30:00+05:00"}
+                {
+                    "claim_ref": "in-2026-0311",
+                    "subject_id": "u-1",
+                    "claimant": "A. Subject",
+                    "occurred_at": "2026-03-11T09:30:00+05:00",
+                }
             ]
         }
     )

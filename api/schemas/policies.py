@@ -14,6 +14,7 @@ from ledger.terms import Language, Purpose, RecipientCategory
 PolicyText = Annotated[str, StringConstraints(min_length=1, max_length=300_000)]
 """A policy's exact text in one language, as posted: hashed byte for byte, never stored."""
 
+
 class PolicyVersionCreate(FactCreate):
     """A version of the policy, posted (clause 9.1): its texts or their SHA-256, purposes and recipients."""
 
@@ -65,6 +66,10 @@ class PolicyVersionCreate(FactCreate):
     )
     effective_from: Moment | None = Field(
         default=None, description="When it takes effect (clause 9.2); defaults to the moment it is posted."
+    )
+    notifies_transfers: bool = Field(
+        default=False,
+        description="The version promises to tell the subject of each transfer to a third party (Art. 19: 10 WD).",
     )
     operator_name: Annotated[str, StringConstraints(max_length=200, pattern=ONE_LINE)] = Field(
         default="", description="The operator (clause 1.1; Art. 8(4)); kept from the policy's first version."
@@ -129,4 +134,3 @@ class PolicyPublic(BaseModel):
             operator_bin=policy.operator_bin,
             versions=[PolicyVersionPublic.of(v) for v in policy.versions.values()],
         )
-

@@ -44,3 +44,19 @@ class RequestAnswerCreate(FactCreate):
     outcome: RequestOutcome
     by_entry: int | None = Field(default=None, ge=1, le=2**53, description="The entry number that met the request.")
     reason: Text | None = Field(default=None, description="Required when the request is refused.")
+
+
+class VerificationCreate(FactCreate):
+    """The verification a block was for has ended (clause 6.2.4); no violation means unblock within 1 WD."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"violation_found": False}]})
+
+    violation_found: bool
+
+
+class DisclosureNoticeCreate(FactCreate):
+    """The subject was told of a disclosure of their data (Art. 19)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"channel": "email"}]})
+
+    channel: Name

@@ -43,10 +43,17 @@ class ConsentCreate(FactCreate):
 
     model_config = _examples(
         {
-            "policy_id": "qlever-privacy", "policy_version": "1", "language": "en", "text_sha256": EXAMPLE_SHA256,
-            "method": "registration", "channel": "app", "optional_purposes": ["4.1.6"],
-            "data_categories": ["contact", "address"], "third_parties": True,
-            "evidence": "ip=10.0.0.7 device=android", "occurred_at": "2026-03-01T10:00:00+05:00",
+            "policy_id": "qlever-privacy",
+            "policy_version": "1",
+            "language": "en",
+            "text_sha256": EXAMPLE_SHA256,
+            "method": "registration",
+            "channel": "app",
+            "optional_purposes": ["4.1.6"],
+            "data_categories": ["contact", "address"],
+            "third_parties": True,
+            "evidence": "ip=10.0.0.7 device=android",
+            "occurred_at": "2026-03-01T10:00:00+05:00",
         }
     )
 
@@ -82,8 +89,13 @@ class WithdrawalCreate(FactCreate):
 
     model_config = _examples(
         {"policy_id": "qlever-privacy", "purposes": ["4.1.6"], "channel": "email"},
-        {"policy_id": "qlever-privacy", "channel": "paper", "actor": "legal_representative",
-         "representative": "parent, birth certificate No. 123", "occurred_at": "2026-03-01T10:00:00+05:00"},
+        {
+            "policy_id": "qlever-privacy",
+            "channel": "paper",
+            "actor": "legal_representative",
+            "representative": "parent, birth certificate No. 123",
+            "occurred_at": "2026-03-01T10:00:00+05:00",
+        },
     )
 
     policy_id: Ref
@@ -100,8 +112,11 @@ class WithdrawalRefusalCreate(FactCreate):
     """A withdrawal refused with reasons while an obligation stays open (Art. 8(2))."""
 
     model_config = _examples(
-        {"policy_id": "qlever-privacy", "open_obligation": "order 2026-0042 in delivery",
-         "reason": "the order cannot be delivered without the address"}
+        {
+            "policy_id": "qlever-privacy",
+            "open_obligation": "order 2026-0042 in delivery",
+            "reason": "the order cannot be delivered without the address",
+        }
     )
 
     policy_id: Ref
@@ -113,8 +128,14 @@ class WrittenPermissionCreate(FactCreate):
     """Prior written permission for one recipient and purpose (clause 6.2.2)."""
 
     model_config = _examples(
-        {"permission_id": "wp-17", "recipient": "Insurer LLP", "recipient_category": "other", "purpose": "4.1.3",
-         "document": "scan 2026/17, signed on paper", "valid_until": "2027-03-01T00:00:00+05:00"}
+        {
+            "permission_id": "wp-17",
+            "recipient": "Insurer LLP",
+            "recipient_category": "other",
+            "purpose": "4.1.3",
+            "document": "scan 2026/17, signed on paper",
+            "valid_until": "2027-03-01T00:00:00+05:00",
+        }
     )
 
     permission_id: Ref
@@ -130,10 +151,22 @@ class DisclosureCreate(FactCreate):
     """Personal data given to a third party, with its legal ground (clauses 5.2, 6.2.2; Art. 9)."""
 
     model_config = _examples(
-        {"recipient": "Courier LLP", "recipient_category": "courier", "purpose": "4.1.2",
-         "data_categories": ["contact", "address"], "ground": "order_fulfilment", "reference": "order 2026-0042"},
-        {"recipient": "Police department", "recipient_category": "state_authority", "purpose": "4.1.5",
-         "data_categories": ["contact"], "ground": "state_request", "reference": "request 12-345"},
+        {
+            "recipient": "Courier LLP",
+            "recipient_category": "courier",
+            "purpose": "4.1.2",
+            "data_categories": ["contact", "address"],
+            "ground": "order_fulfilment",
+            "reference": "order 2026-0042",
+        },
+        {
+            "recipient": "Police department",
+            "recipient_category": "state_authority",
+            "purpose": "4.1.5",
+            "data_categories": ["contact"],
+            "ground": "state_request",
+            "reference": "request 12-345",
+        },
     )
 
     recipient: Name
@@ -150,8 +183,12 @@ class BlockCreate(FactCreate):
     """Data blocked from the moment of a request, for verification (clause 6.2.4)."""
 
     model_config = _examples(
-        {"block_id": "blk-2026-7", "requester": "subject", "ground": "inaccurate_data",
-         "request_details": "letter of 1 March: address is wrong"}
+        {
+            "block_id": "blk-2026-7",
+            "requester": "subject",
+            "ground": "inaccurate_data",
+            "request_details": "letter of 1 March: address is wrong",
+        }
     )
 
     block_id: Ref
