@@ -319,3 +319,8 @@ def _first_line(error: BaseException) -> str:
 def _fail(message: str) -> NoReturn:
     stderr.print(f"[red]error:[/] {escape(message)}")
     raise typer.Exit(code=1)
+
+
+def signing_key_for(database: Database, log: AuditLog) -> SigningKey:
+    """The signing key a long-running process signs periodic checkpoints with (as `checkpoint` finds it)."""
+    return _signing_key(database, _origin(log, None), None)

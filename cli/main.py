@@ -24,6 +24,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from audit.log import AuditLog
+from audit.periodic import PeriodicCheckpoints
 from cli import audit_commands, token_commands
 from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
 from cli.demo import POLICY, record_demo_history
@@ -127,7 +129,7 @@ def serve(
 
         view = open_configured_view(settings)
         keeper = BackgroundKeeper(ViewKeeper(ledger, view))
-        http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper)
+        http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper, _checkpoint_timer(settings, ledger))
         log_json_lines()
         uvicorn.run(http, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:
@@ -158,15 +160,35 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         )
 
 
-def _closing_at_shutdown(http: FastAPI, ledger: ConsentLedger, keeper: BackgroundKeeper) -> FastAPI:
-    """Keep the view current while serving; close the ledger at shutdown (uvicorn re-raises SIGTERM past `finally`)."""
+def _checkpoint_timer(settings: Settings, ledger: ConsentLedger) -> PeriodicCheckpoints | None:
+    """Sign a checkpoint every CONSENT_LEDGER_CHECKPOINT_INTERVAL seconds (default 300; 0 turns it off)."""
+    interval = float(os.environ.get("CONSENT_LEDGER_CHECKPOINT_INTERVAL", "300"))
+    database = settings.database
+    if interval <= 0 or (database.sqlite_path is None and not os.environ.get(audit_commands.SIGNING_KEY_ENV)):
+        return None  # PostgreSQL processes sign only with the shared key from the environment
+    log = AuditLog(ledger)
+    log.signing_key = audit_commands.signing_key_for(database, log)
+    return PeriodicCheckpoints(log, ledger.clock, interval)
+
+
+def _closing_at_shutdown(
+    http: FastAPI, ledger: ConsentLedger, keeper: BackgroundKeeper, checkpoints: PeriodicCheckpoints | None = None
+) -> FastAPI:
+    """Keep the view current (and checkpoints coming) while serving; close the ledger at shutdown.
+
+    uvicorn ends a SIGTERM by re-raising it, past any `finally`, so the lifespan is where to stop.
+    """
     serving = http.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         keeper.start()
+        if checkpoints is not None:
+            checkpoints.start()
         async with serving(app) as state:
             yield state
+        if checkpoints is not None:
+            checkpoints.stop()
         keeper.stop()
         ledger.close()
 
@@ -184,13 +206,18 @@ def project(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = N
     settings = _settings(database_url=database_url, master_key_file=master_key_file)
     ledger = _open(settings)
     keeper = ViewKeeper(ledger, open_configured_view(settings))
+    checkpoints = _checkpoint_timer(settings, ledger)
     stderr.print(f"following the log from position {keeper.position:,} (Ctrl-C stops)")
     stop = threading.Event()
+    if checkpoints is not None:
+        checkpoints.start()
     try:
         keeper.follow(stop)
     except KeyboardInterrupt:
         stop.set()
     finally:
+        if checkpoints is not None:
+            checkpoints.stop()
         ledger.close()
     stderr.print(f"stopped at position {keeper.position:,}")
 
