@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -37,14 +38,19 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from audit.evidence import build_bundle, bundle_bytes, verify_bundle
+from audit.evidence_html import render
 from audit.export import export_file, resume_export
 from audit.log import AuditLog
 from audit.notes import NoteError, SigningKey, VerifierKey, load_or_create_signing_key
 from audit.verify import verify_file
 from cli.composition import url_without_password
-from cli.settings import ConfigurationError, load_settings
+from cli.settings import ConfigurationError, load_settings, master_key_for
 from ledger.application import ConsentLedger, open_ledger
 from ledger.errors import LedgerError
+from ledger.terms import SubjectId
+from projections.keeper import ViewKeeper, open_view
+from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -163,17 +169,31 @@ def export(  # noqa: PLR0917  (typer passes options by name; each is one the ope
 
 @app.command()
 def verify(
-    file: Annotated[Path, typer.Argument(help="An export, or a proof document written by `prove`",
-                                         exists=True, dir_okay=False, readable=True)],
-    public_key: Annotated[str, typer.Option(help="The log's verifier key <name>+<key id>+<key>, or a file holding it")],
+    file: Annotated[Path | None, typer.Argument(help="An export, or a proof document written by `prove`",
+                                                exists=True, dir_okay=False, readable=True,
+                                                show_default=False)] = None,
+    public_key: Annotated[str, typer.Option(help="The log's verifier key <name>+<key id>+<key>, or a file holding it")]
+    = "",
+    bundle: Annotated[Path | None, typer.Option(help="An evidence bundle written by `evidence` (JSON)",
+                                                exists=True, dir_okay=False, readable=True,
+                                                show_default=False)] = None,
 ) -> None:
-    """Check an export or a proof offline against the public key: exit 0 if everything holds, 1 if not.
+    """Check an export, a proof or an evidence bundle offline against the public key: exit 0 if all holds, 1 if not.
 
     An export is rehashed from its events alone; every checkpoint's signature, root, date and
     consistency with the one before are checked, and a failure names the first position that
-    does not match.
+    does not match. A bundle's every event is rehashed and proven against its signed checkpoint.
     """
+    if (file is None) == (bundle is None):
+        _fail("give either a FILE (an export or a proof) or --bundle (an evidence bundle)")
+    if not public_key:
+        _fail("--public-key is required: the log's verifier key, or a file holding it")
     key = _verifier(public_key)
+    if bundle is not None:
+        found = verify_bundle(bundle.read_bytes(), key)
+        _verdict(found.ok, found.summary())
+        return
+    assert file is not None  # noqa: S101  (checked above)
     total = file.stat().st_size
     with Progress(
         TextColumn("verifying"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[events]} events"),
@@ -181,10 +201,53 @@ def verify(
     ) as bar:
         task = bar.add_task("verify", total=total, events=0)
         verdict = verify_file(file, key, progress=lambda done, events: bar.update(task, completed=done, events=events))
-    colour = "green" if verdict.ok else "red"
-    stdout.print(f"[bold {colour}]{escape(verdict.summary())}[/]")
-    if not verdict.ok:
+    _verdict(verdict.ok, verdict.summary())
+
+
+def _verdict(ok: bool, summary: str) -> None:
+    colour = "green" if ok else "red"
+    stdout.print(f"[bold {colour}]{escape(summary)}[/]")
+    if not ok:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the operator may need)
+    subject: Annotated[str, typer.Option(help="The subject's pseudonymous id")],
+    at: Annotated[str, typer.Option(help="The moment T the dispute is about, with offset: 2026-03-02T09:00:00+05:00")],
+    out: Annotated[Path, typer.Option("--out", help="The file to write (refused if it exists)")],
+    html: Annotated[bool, typer.Option("--html", help="Write the printable HTML page instead of the JSON bundle")]
+    = False,
+    master_key_file: Annotated[Path | None, typer.Option(
+        envvar="CONSENT_LEDGER_MASTER_KEY_FILE", help="Open the subject's personal values for the court "
+        "(set apart, not part of the proof); without a master key they are left out", show_default=False)] = None,
+    database_url: DatabaseUrl = None,
+    signing_key_file: SigningKeyFile = None,
+    origin: Origin = None,
+) -> None:
+    """Write the evidence bundle for one subject at T: the answer, every event proven, a signed checkpoint."""
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        _fail(f"--at {at!r} is not an ISO 8601 time, e.g. 2026-03-02T09:00:00+05:00")
+    if moment.tzinfo is None:
+        _fail(f"--at {at!r} has no offset: say which instant it is, e.g. 2026-03-02T09:00:00+05:00")
+    if out.exists():
+        _fail(f"{out} exists; choose another file")
+    with _ledger(database_url) as (plain, database):
+        keyed = _keyed_ledger(database_url, database, master_key_file)
+        ledger = keyed or plain
+        try:
+            log = AuditLog(ledger)
+            log.signing_key = _signing_key(database, _origin(log, origin), signing_key_file)
+            view = open_view(database)
+            ViewKeeper(ledger, view).catch_up()
+            bundle = build_bundle(ledger, LedgerQuestions(view), log, SubjectId(subject), at=moment, now=ledger.clock())
+        finally:
+            if keyed is not None:
+                keyed.close()
+    out.write_bytes(render(bundle).encode() if html else bundle_bytes(bundle))
+    stderr.print(f"evidence for {escape(subject)} at {moment.isoformat()} written to {escape(str(out))}")
 
 
 @app.command()
@@ -217,6 +280,17 @@ def prove(
 
 
 # Composition.
+
+
+def _keyed_ledger(database_url: str | None, database: Database, key_file: Path | None) -> ConsentLedger | None:
+    """The ledger opened with its master key, when one is configured, so personal values can be opened."""
+    if key_file is None and not os.environ.get("CONSENT_LEDGER_MASTER_KEY"):
+        return None
+    try:
+        settings = load_settings(database_url=database_url, master_key_file=key_file)
+        return open_ledger(database, master_key_for(settings, database, may_generate=False))
+    except (ConfigurationError, ValueError) as e:
+        _fail(str(e))
 
 
 @contextmanager

@@ -32,7 +32,7 @@ class Acknowledgement(Aggregate):
         fact_version: int
         fact_recorded_at: datetime
 
-    def __init__(
+    def __init__(  # noqa: PLR0917  (the Given event's fields, in order, as the library passes them)
         self,
         caller: str,
         idempotency_key: str,
@@ -52,7 +52,7 @@ class Acknowledgement(Aggregate):
         self.fact_recorded_at = fact_recorded_at
 
     @classmethod
-    def give(
+    def give(  # noqa: PLR0917  (the fields of one answer)
         cls,
         caller: str,
         idempotency_key: str,
@@ -64,8 +64,14 @@ class Acknowledgement(Aggregate):
     ) -> Acknowledgement:
         """Record the answer to a keyed request."""
         return cls._create(
-            cls.Given, id=acknowledgement_key(caller, idempotency_key), caller=caller,
-            idempotency_key=idempotency_key, request_sha256=request_sha256, fact_type=fact_type,
-            fact_id=fact_id, fact_version=fact_version, fact_recorded_at=fact_recorded_at,
+            cls.Given,
+            id=acknowledgement_key(caller, idempotency_key),
+            caller=caller,
+            idempotency_key=idempotency_key,
+            request_sha256=request_sha256,
+            fact_type=fact_type,
+            fact_id=fact_id,
+            fact_version=fact_version,
+            fact_recorded_at=fact_recorded_at,
             timestamp=fact_recorded_at,
         )

@@ -34,7 +34,24 @@ from ledger.sealing import KeyStore, MasterKeyError, Sealer
 from ledger.stamp import Stamp
 from ledger.storage import Database, SqlKeyStore, position_of
 from ledger.subject import Subject, subject_key
-from ledger.terms import Sealed
+from ledger.terms import (
+    Actor,
+    BlockGround,
+    BlockOutcome,
+    BlockRequester,
+    Channel,
+    ClaimOutcome,
+    ConsentMethod,
+    DataCategory,
+    DestructionGround,
+    DisclosureGround,
+    Language,
+    Purpose,
+    RecipientCategory,
+    RequestKind,
+    RequestOutcome,
+    Sealed,
+)
 from ledger.transcoding import OrjsonTranscoder, TypedMapper
 
 if TYPE_CHECKING:
@@ -142,7 +159,9 @@ class ConsentLedger(Application[Any]):
                 msg = "this ledger was opened without a master key; personal values cannot be sealed or opened"
                 raise RuntimeError(msg)
             schema = getattr(self.recorder.datastore, "schema", None)  # type: ignore[attr-defined]
-            keys: KeyStore = SqlKeyStore(self.recorder.datastore, self.backend, schema if self.backend == "postgres" else None)  # type: ignore[attr-defined,arg-type]
+            keys: KeyStore = SqlKeyStore(
+                self.recorder.datastore, self.backend, schema if self.backend == "postgres" else None
+            )  # type: ignore[attr-defined,arg-type]
             self._sealer = Sealer(self._master_key, keys)
         return self._sealer
 
@@ -161,7 +180,9 @@ class ConsentLedger(Application[Any]):
         fingerprint: dict[str, object],
     ) -> Receipt:
         """Decide and record one fact, retrying from a fresh read when a concurrent write won."""
-        digest = hashlib.sha256(orjson.dumps(fingerprint, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)).hexdigest()
+        digest = hashlib.sha256(
+            orjson.dumps(fingerprint, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+        ).hexdigest()
         for _ in range(MAX_ATTEMPTS):
             if request.idempotency_key:
                 replay = self._replay(request, digest)
@@ -181,8 +202,13 @@ class ConsentLedger(Application[Any]):
             if request.idempotency_key:
                 to_save.append(
                     Acknowledgement.give(
-                        request.caller, request.idempotency_key, digest, type(last).__name__,
-                        aggregate.id, last.originator_version, stamp.recorded_at,
+                        request.caller,
+                        request.idempotency_key,
+                        digest,
+                        type(last).__name__,
+                        aggregate.id,
+                        last.originator_version,
+                        stamp.recorded_at,
                     )
                 )
             try:
@@ -211,7 +237,9 @@ class ConsentLedger(Application[Any]):
 
     def _receipt_of_current(self, aggregate: Aggregate) -> Receipt:
         """For a command that found its fact already recorded (an identical policy version)."""
-        position = position_of(self.recorder.datastore, self.events_table, self.backend, aggregate.id, aggregate.version)  # type: ignore[attr-defined]
+        position = position_of(
+            self.recorder.datastore, self.events_table, self.backend, aggregate.id, aggregate.version
+        )  # type: ignore[attr-defined]
         return Receipt(
             "Unchanged", aggregate.id, aggregate.version, position or 0, aggregate.modified_on, replayed=True
         )
@@ -270,10 +298,10 @@ class ConsentLedger(Application[Any]):
         *,
         policy_id: PolicyId,
         version: str,
-        text_sha256: dict[Any, str],
-        purposes: frozenset[Any],
-        optional_purposes: frozenset[Any],
-        recipient_categories: frozenset[Any],
+        text_sha256: dict[Language, str],
+        purposes: frozenset[Purpose],
+        optional_purposes: frozenset[Purpose],
+        recipient_categories: frozenset[RecipientCategory],
         effective_from: datetime | None = None,
         operator_name: str = "",
         operator_bin: str = "",
@@ -292,14 +320,28 @@ class ConsentLedger(Application[Any]):
         return self._write(
             load,
             lambda p, s: p.publish_version(
-                version, text_sha256, purposes, optional_purposes, recipient_categories, effective_from, s,
+                version,
+                text_sha256,
+                purposes,
+                optional_purposes,
+                recipient_categories,
+                effective_from,
+                s,
                 notifies_transfers=notifies_transfers,
             ),
             request,
             occurred_at,
-            {"cmd": "publish", "policy": policy_id, "version": version, "sha": text_sha256,
-             "purposes": sorted(purposes), "optional": sorted(optional_purposes),
-             "categories": sorted(recipient_categories), "effective_from": effective_from, "notifies": notifies_transfers},
+            {
+                "cmd": "publish",
+                "policy": policy_id,
+                "version": version,
+                "sha": text_sha256,
+                "purposes": sorted(purposes),
+                "optional": sorted(optional_purposes),
+                "categories": sorted(recipient_categories),
+                "effective_from": effective_from,
+                "notifies": notifies_transfers,
+            },
         )
 
     def policy(self, policy_id: PolicyId) -> Policy:
@@ -330,17 +372,17 @@ class ConsentLedger(Application[Any]):
         *,
         policy_id: PolicyId,
         policy_version: str,
-        language: Any,
+        language: Language,
         text_sha256: str,
-        method: Any,
+        method: ConsentMethod,
         channel: str,
-        optional_purposes: frozenset[Any] = frozenset(),
-        data_categories: frozenset[Any] = frozenset(),
+        optional_purposes: frozenset[Purpose] = frozenset(),
+        data_categories: frozenset[DataCategory] = frozenset(),
         third_parties: bool = False,
         cross_border: bool = False,
         publication: bool = False,
         valid_until: datetime | None = None,
-        actor: Any = "subject",
+        actor: Actor = Actor.SUBJECT,
         representative: str | None = None,
         evidence: str | None = None,
         occurred_at: datetime | None = None,
@@ -353,20 +395,41 @@ class ConsentLedger(Application[Any]):
         return self._write(
             self._subject(subject_id),
             lambda s, st: s.grant_consent(
-                terms, list(policy.versions.values()), language=language, text_sha256=text_sha256,
-                method=method, channel=channel, optional_purposes=optional_purposes,
-                data_categories=data_categories, third_parties=third_parties, cross_border=cross_border,
-                publication=publication, valid_until=valid_until, actor=actor,
+                terms,
+                list(policy.versions.values()),
+                language=language,
+                text_sha256=text_sha256,
+                method=method,
+                channel=channel,
+                optional_purposes=optional_purposes,
+                data_categories=data_categories,
+                third_parties=third_parties,
+                cross_border=cross_border,
+                publication=publication,
+                valid_until=valid_until,
+                actor=actor,
                 representative=self.seal(subject_id, "representative", representative),
-                evidence=self.seal(subject_id, "evidence", evidence), stamp=st,
+                evidence=self.seal(subject_id, "evidence", evidence),
+                stamp=st,
             ),
             request,
             occurred_at,
-            {"cmd": "consent", "subject": subject_id, "policy": policy_id, "version": policy_version,
-             "language": language, "sha": text_sha256, "method": method, "channel": channel,
-             "optional": sorted(optional_purposes), "categories": sorted(data_categories),
-             "flags": [third_parties, cross_border, publication], "valid_until": valid_until,
-             "actor": actor, "occurred_at": occurred_at},
+            {
+                "cmd": "consent",
+                "subject": subject_id,
+                "policy": policy_id,
+                "version": policy_version,
+                "language": language,
+                "sha": text_sha256,
+                "method": method,
+                "channel": channel,
+                "optional": sorted(optional_purposes),
+                "categories": sorted(data_categories),
+                "flags": [third_parties, cross_border, publication],
+                "valid_until": valid_until,
+                "actor": actor,
+                "occurred_at": occurred_at,
+            },
         )
 
     def withdraw_consent(
@@ -375,9 +438,9 @@ class ConsentLedger(Application[Any]):
         subject_id: SubjectId,
         *,
         policy_id: PolicyId,
-        purposes: frozenset[Any] = frozenset(),
+        purposes: frozenset[Purpose] = frozenset(),
         channel: str,
-        actor: Any = "subject",
+        actor: Actor = Actor.SUBJECT,
         representative: str | None = None,
         evidence: str | None = None,
         occurred_at: datetime | None = None,
@@ -386,14 +449,25 @@ class ConsentLedger(Application[Any]):
         return self._write(
             self._subject(subject_id),
             lambda s, st: s.withdraw_consent(
-                policy_id, purposes, channel=channel, actor=actor,
+                policy_id,
+                purposes,
+                channel=channel,
+                actor=actor,
                 representative=self.seal(subject_id, "representative", representative),
-                evidence=self.seal(subject_id, "evidence", evidence), stamp=st,
+                evidence=self.seal(subject_id, "evidence", evidence),
+                stamp=st,
             ),
             request,
             occurred_at,
-            {"cmd": "withdraw", "subject": subject_id, "policy": policy_id, "purposes": sorted(purposes),
-             "channel": channel, "actor": actor, "occurred_at": occurred_at},
+            {
+                "cmd": "withdraw",
+                "subject": subject_id,
+                "policy": policy_id,
+                "purposes": sorted(purposes),
+                "channel": channel,
+                "actor": actor,
+                "occurred_at": occurred_at,
+            },
         )
 
     def refuse_withdrawal(
@@ -412,8 +486,14 @@ class ConsentLedger(Application[Any]):
             lambda s, st: s.refuse_withdrawal(policy_id, open_obligation, reason, st),
             request,
             occurred_at,
-            {"cmd": "refuse", "subject": subject_id, "policy": policy_id, "obligation": open_obligation,
-             "reason": reason, "occurred_at": occurred_at},
+            {
+                "cmd": "refuse",
+                "subject": subject_id,
+                "policy": policy_id,
+                "obligation": open_obligation,
+                "reason": reason,
+                "occurred_at": occurred_at,
+            },
         )
 
     def grant_written_permission(
@@ -423,8 +503,8 @@ class ConsentLedger(Application[Any]):
         *,
         permission_id: str,
         recipient: str,
-        recipient_category: Any,
-        purpose: Any,
+        recipient_category: RecipientCategory,
+        purpose: Purpose,
         document: str,
         valid_from: datetime | None = None,
         valid_until: datetime | None = None,
@@ -434,15 +514,28 @@ class ConsentLedger(Application[Any]):
         return self._write(
             self._subject(subject_id),
             lambda s, st: s.grant_written_permission(
-                permission_id, recipient=recipient, recipient_category=recipient_category, purpose=purpose,
-                valid_from=valid_from, valid_until=valid_until, document=self._seal_required(subject_id, "document", document),
+                permission_id,
+                recipient=recipient,
+                recipient_category=recipient_category,
+                purpose=purpose,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                document=self._seal_required(subject_id, "document", document),
                 stamp=st,
             ),
             request,
             occurred_at,
-            {"cmd": "permit", "subject": subject_id, "id": permission_id, "recipient": recipient,
-             "category": recipient_category, "purpose": purpose, "from": valid_from, "until": valid_until,
-             "occurred_at": occurred_at},
+            {
+                "cmd": "permit",
+                "subject": subject_id,
+                "id": permission_id,
+                "recipient": recipient,
+                "category": recipient_category,
+                "purpose": purpose,
+                "from": valid_from,
+                "until": valid_until,
+                "occurred_at": occurred_at,
+            },
         )
 
     def record_disclosure(
@@ -451,10 +544,10 @@ class ConsentLedger(Application[Any]):
         subject_id: SubjectId,
         *,
         recipient: str,
-        recipient_category: Any,
-        purpose: Any,
-        data_categories: frozenset[Any],
-        ground: Any,
+        recipient_category: RecipientCategory,
+        purpose: Purpose,
+        data_categories: frozenset[DataCategory],
+        ground: DisclosureGround,
         reference: str,
         occurred_at: datetime | None = None,
     ) -> Receipt:
@@ -462,15 +555,32 @@ class ConsentLedger(Application[Any]):
 
         def decide(s: Subject, st: Stamp) -> object:
             return s.disclose(
-                self.policy_versions(s), recipient=recipient, recipient_category=recipient_category,
-                purpose=purpose, data_categories=data_categories, ground=ground, reference=reference, stamp=st,
+                self.policy_versions(s),
+                recipient=recipient,
+                recipient_category=recipient_category,
+                purpose=purpose,
+                data_categories=data_categories,
+                ground=ground,
+                reference=reference,
+                stamp=st,
             )
 
         return self._write(
-            self._subject(subject_id), decide, request, occurred_at,
-            {"cmd": "disclose", "subject": subject_id, "recipient": recipient, "category": recipient_category,
-             "purpose": purpose, "data": sorted(data_categories), "ground": ground, "ref": reference,
-             "occurred_at": occurred_at},
+            self._subject(subject_id),
+            decide,
+            request,
+            occurred_at,
+            {
+                "cmd": "disclose",
+                "subject": subject_id,
+                "recipient": recipient,
+                "category": recipient_category,
+                "purpose": purpose,
+                "data": sorted(data_categories),
+                "ground": ground,
+                "ref": reference,
+                "occurred_at": occurred_at,
+            },
         )
 
     def block_data(
@@ -479,8 +589,8 @@ class ConsentLedger(Application[Any]):
         subject_id: SubjectId,
         *,
         block_id: str,
-        requester: Any,
-        ground: Any,
+        requester: BlockRequester,
+        ground: BlockGround,
         request_details: str | None = None,
         occurred_at: datetime | None = None,
     ) -> Receipt:
@@ -490,12 +600,24 @@ class ConsentLedger(Application[Any]):
             lambda s, st: s.block(block_id, requester, ground, self.seal(subject_id, "request", request_details), st),
             request,
             occurred_at,
-            {"cmd": "block", "subject": subject_id, "id": block_id, "requester": requester, "ground": ground,
-             "occurred_at": occurred_at},
+            {
+                "cmd": "block",
+                "subject": subject_id,
+                "id": block_id,
+                "requester": requester,
+                "ground": ground,
+                "occurred_at": occurred_at,
+            },
         )
 
     def lift_block(
-        self, request: Request, subject_id: SubjectId, *, block_id: str, outcome: Any, occurred_at: datetime | None = None
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        block_id: str,
+        outcome: BlockOutcome,
+        occurred_at: datetime | None = None,
     ) -> Receipt:
         """Lift a block with the verification's outcome (clause 6.2.4)."""
         return self._write(
@@ -521,8 +643,13 @@ class ConsentLedger(Application[Any]):
             lambda s, st: s.tell_of_disclosure(disclosure_number, channel, st),
             request,
             occurred_at,
-            {"cmd": "told-of-disclosure", "subject": subject_id, "number": disclosure_number, "channel": channel,
-             "occurred_at": occurred_at},
+            {
+                "cmd": "told-of-disclosure",
+                "subject": subject_id,
+                "number": disclosure_number,
+                "channel": channel,
+                "occurred_at": occurred_at,
+            },
         )
 
     def complete_verification(
@@ -540,12 +667,22 @@ class ConsentLedger(Application[Any]):
             lambda s, st: s.complete_verification(block_id, violation_found, st),
             request,
             occurred_at,
-            {"cmd": "verified", "subject": subject_id, "id": block_id, "violation": violation_found,
-             "occurred_at": occurred_at},
+            {
+                "cmd": "verified",
+                "subject": subject_id,
+                "id": block_id,
+                "violation": violation_found,
+                "occurred_at": occurred_at,
+            },
         )
 
     def record_correction(
-        self, request: Request, subject_id: SubjectId, *, data_categories: frozenset[Any], occurred_at: datetime | None = None
+        self,
+        request: Request,
+        subject_id: SubjectId,
+        *,
+        data_categories: frozenset[DataCategory],
+        occurred_at: datetime | None = None,
     ) -> Receipt:
         """Record which categories of the subject's data were corrected (clause 6.1.2)."""
         return self._write(
@@ -557,7 +694,7 @@ class ConsentLedger(Application[Any]):
         )
 
     def destroy_data(
-        self, request: Request, subject_id: SubjectId, *, ground: Any, occurred_at: datetime | None = None
+        self, request: Request, subject_id: SubjectId, *, ground: DestructionGround, occurred_at: datetime | None = None
     ) -> Receipt:
         """Record destruction, then destroy the subject's key (clause 5.3; Art. 1(6))."""
         key = subject_key(subject_id)
@@ -599,9 +736,9 @@ class ConsentLedger(Application[Any]):
         subject_id: SubjectId,
         *,
         request_id: str,
-        kind: Any,
+        kind: RequestKind,
         channel: str,
-        actor: Any = "subject",
+        actor: Actor = Actor.SUBJECT,
         details: str | None = None,
         occurred_at: datetime | None = None,
     ) -> Receipt:
@@ -613,8 +750,15 @@ class ConsentLedger(Application[Any]):
             ),
             request,
             occurred_at,
-            {"cmd": "request", "subject": subject_id, "id": request_id, "kind": kind, "channel": channel,
-             "actor": actor, "occurred_at": occurred_at},
+            {
+                "cmd": "request",
+                "subject": subject_id,
+                "id": request_id,
+                "kind": kind,
+                "channel": channel,
+                "actor": actor,
+                "occurred_at": occurred_at,
+            },
         )
 
     def answer_request(
@@ -623,7 +767,7 @@ class ConsentLedger(Application[Any]):
         subject_id: SubjectId,
         *,
         request_id: str,
-        outcome: Any,
+        outcome: RequestOutcome,
         by_entry: int | None = None,
         reason: str = "",
         occurred_at: datetime | None = None,
@@ -634,8 +778,15 @@ class ConsentLedger(Application[Any]):
             lambda s, st: s.answer_request(request_id, outcome, by_entry, reason, st),
             request,
             occurred_at,
-            {"cmd": "answer-request", "subject": subject_id, "id": request_id, "outcome": outcome,
-             "by": by_entry, "reason": reason, "occurred_at": occurred_at},
+            {
+                "cmd": "answer-request",
+                "subject": subject_id,
+                "id": request_id,
+                "outcome": outcome,
+                "by": by_entry,
+                "reason": reason,
+                "occurred_at": occurred_at,
+            },
         )
 
     # Commands: breaches and claims.
@@ -645,13 +796,13 @@ class ConsentLedger(Application[Any]):
         request: Request,
         *,
         breach_ref: str,
-        data_categories: frozenset[Any],
+        data_categories: frozenset[DataCategory],
         subject_ids: frozenset[SubjectId],
         occurred_at: datetime | None = None,
     ) -> Receipt:
         """Record a breach found (clause 5.4); its authority notice is due in 1 working day."""
 
-        def load(now: datetime) -> Breach:
+        def load(_now: datetime) -> Breach:
             try:
                 existing: Breach = self.repository.get(breach_key(breach_ref))
             except AggregateNotFoundError:
@@ -661,13 +812,27 @@ class ConsentLedger(Application[Any]):
             raise InvalidFact(f"breach {breach_ref!r} is already recorded (found {existing.found_at.isoformat()})")
 
         return self._write(
-            load, lambda _b, _s: None, request, occurred_at,
-            {"cmd": "breach", "ref": breach_ref, "data": sorted(data_categories), "subjects": sorted(subject_ids),
-             "occurred_at": occurred_at},
+            load,
+            lambda _b, _s: None,
+            request,
+            occurred_at,
+            {
+                "cmd": "breach",
+                "ref": breach_ref,
+                "data": sorted(data_categories),
+                "subjects": sorted(subject_ids),
+                "occurred_at": occurred_at,
+            },
         )
 
     def record_authority_notice(
-        self, request: Request, *, breach_ref: str, channel: Any, reference: str, occurred_at: datetime | None = None
+        self,
+        request: Request,
+        *,
+        breach_ref: str,
+        channel: Channel,
+        reference: str,
+        occurred_at: datetime | None = None,
     ) -> Receipt:
         """Record that the authorised body was told of a breach (Art. 25(2)(8))."""
         return self._write(
@@ -675,12 +840,23 @@ class ConsentLedger(Application[Any]):
             lambda b, st: b.tell_authority(channel, reference, st),
             request,
             occurred_at,
-            {"cmd": "tell-authority", "ref": breach_ref, "channel": channel, "reference": reference,
-             "occurred_at": occurred_at},
+            {
+                "cmd": "tell-authority",
+                "ref": breach_ref,
+                "channel": channel,
+                "reference": reference,
+                "occurred_at": occurred_at,
+            },
         )
 
     def record_subject_notice(
-        self, request: Request, *, breach_ref: str, subject_id: SubjectId, channel: Any, occurred_at: datetime | None = None
+        self,
+        request: Request,
+        *,
+        breach_ref: str,
+        subject_id: SubjectId,
+        channel: Channel,
+        occurred_at: datetime | None = None,
     ) -> Receipt:
         """Record that an affected subject was told of a breach (clause 5.4)."""
         return self._write(
@@ -688,15 +864,27 @@ class ConsentLedger(Application[Any]):
             lambda b, st: b.tell_subject(subject_id, channel, st),
             request,
             occurred_at,
-            {"cmd": "tell-subject", "ref": breach_ref, "subject": subject_id, "channel": channel,
-             "occurred_at": occurred_at},
+            {
+                "cmd": "tell-subject",
+                "ref": breach_ref,
+                "subject": subject_id,
+                "channel": channel,
+                "occurred_at": occurred_at,
+            },
         )
 
     def receive_claim(
-        self, request: Request, *, claim_ref: str, subject_id: SubjectId, claimant: str, occurred_at: datetime | None = None
+        self,
+        request: Request,
+        *,
+        claim_ref: str,
+        subject_id: SubjectId,
+        claimant: str,
+        occurred_at: datetime | None = None,
     ) -> Receipt:
         """Record a pre-trial claim received (clause 8.1); the claimant's name is sealed."""
-        def load(now: datetime) -> Claim:
+
+        def load(_now: datetime) -> Claim:
             try:
                 existing: Claim = self.repository.get(claim_key(claim_ref))
             except AggregateNotFoundError:
@@ -707,12 +895,21 @@ class ConsentLedger(Application[Any]):
             raise InvalidFact(f"claim {claim_ref!r} is already recorded (received {existing.received_at.isoformat()})")
 
         return self._write(
-            load, lambda _c, _s: None, request, occurred_at,
+            load,
+            lambda _c, _s: None,
+            request,
+            occurred_at,
             {"cmd": "claim", "ref": claim_ref, "subject": subject_id, "occurred_at": occurred_at},
         )
 
     def answer_claim(
-        self, request: Request, *, claim_ref: str, outcome: Any, channel: Any, occurred_at: datetime | None = None
+        self,
+        request: Request,
+        *,
+        claim_ref: str,
+        outcome: ClaimOutcome,
+        channel: Channel,
+        occurred_at: datetime | None = None,
     ) -> Receipt:
         """Record the written answer to a claim (clause 8.2)."""
         return self._write(
@@ -755,7 +952,14 @@ class ConsentLedger(Application[Any]):
     def _as_fact(self, event: Any, key: UUID, destroyed: bool) -> RecordedFact:
         fields: dict[str, object] = {}
         for name, value in vars(event).items():
-            if name in ("originator_id", "originator_version", "timestamp", "originator_topic", "recorded_by", "occurred_at"):
+            if name in (
+                "originator_id",
+                "originator_version",
+                "timestamp",
+                "originator_topic",
+                "recorded_by",
+                "occurred_at",
+            ):
                 continue
             if isinstance(value, Sealed):
                 fields[name] = None if destroyed else self.sealer.open(key, name, value)

@@ -96,8 +96,12 @@ class Breach(Aggregate):
         """Record that the authorised body was notified."""
         self._require_after_finding(stamp)
         self.trigger_event(
-            self.AuthorityTold, recorded_by=stamp.recorded_by, occurred_at=stamp.occurred_at,
-            channel=channel, reference=reference, timestamp=stamp.recorded_at,
+            self.AuthorityTold,
+            recorded_by=stamp.recorded_by,
+            occurred_at=stamp.occurred_at,
+            channel=channel,
+            reference=reference,
+            timestamp=stamp.recorded_at,
         )
 
     def tell_subject(self, subject_id: SubjectId, channel: Channel, stamp: Stamp) -> None:
@@ -107,8 +111,12 @@ class Breach(Aggregate):
             raise NothingToAct(msg)
         self._require_after_finding(stamp)
         self.trigger_event(
-            self.SubjectTold, recorded_by=stamp.recorded_by, occurred_at=stamp.occurred_at,
-            subject_id=subject_id, channel=channel, timestamp=stamp.recorded_at,
+            self.SubjectTold,
+            recorded_by=stamp.recorded_by,
+            occurred_at=stamp.occurred_at,
+            subject_id=subject_id,
+            channel=channel,
+            timestamp=stamp.recorded_at,
         )
 
     def _require_after_finding(self, stamp: Stamp) -> None:

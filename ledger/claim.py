@@ -75,8 +75,13 @@ class Claim(Aggregate):
             msg = "claim_ref must name the claim (e.g. its incoming letter number)"
             raise InvalidFact(msg)
         return cls._create(
-            cls.Received, id=claim_key(claim_ref), claim_ref=claim_ref, subject_id=subject_id,
-            recorded_by=stamp.recorded_by, occurred_at=stamp.occurred_at, claimant=claimant,
+            cls.Received,
+            id=claim_key(claim_ref),
+            claim_ref=claim_ref,
+            subject_id=subject_id,
+            recorded_by=stamp.recorded_by,
+            occurred_at=stamp.occurred_at,
+            claimant=claimant,
             timestamp=stamp.recorded_at,
         )
 
@@ -88,8 +93,12 @@ class Claim(Aggregate):
             raise NothingToAct(msg)
         self._require_after_receipt(stamp)
         self.trigger_event(
-            self.Answered, recorded_by=stamp.recorded_by, occurred_at=stamp.occurred_at,
-            outcome=outcome, channel=channel, timestamp=stamp.recorded_at,
+            self.Answered,
+            recorded_by=stamp.recorded_by,
+            occurred_at=stamp.occurred_at,
+            outcome=outcome,
+            channel=channel,
+            timestamp=stamp.recorded_at,
         )
 
     def take_to_court(self, court_case: str, stamp: Stamp) -> None:
@@ -102,8 +111,11 @@ class Claim(Aggregate):
             raise InvalidFact(msg)
         self._require_after_receipt(stamp)
         self.trigger_event(
-            self.TakenToCourt, recorded_by=stamp.recorded_by, occurred_at=stamp.occurred_at,
-            court_case=court_case, timestamp=stamp.recorded_at,
+            self.TakenToCourt,
+            recorded_by=stamp.recorded_by,
+            occurred_at=stamp.occurred_at,
+            court_case=court_case,
+            timestamp=stamp.recorded_at,
         )
 
     def _require_after_receipt(self, stamp: Stamp) -> None:

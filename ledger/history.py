@@ -50,10 +50,7 @@ class PolicyVersionTerms:
 
     def is_in_effect_or_upcoming(self, at: datetime, later: list[PolicyVersionTerms]) -> bool:
         """Clause 9.2: no version of the same policy took effect after this one, by `at`."""
-        return not any(
-            other.effective_from > self.effective_from and other.effective_from <= at
-            for other in later
-        )
+        return not any(other.effective_from > self.effective_from and other.effective_from <= at for other in later)
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ def standing_consent(entries: Sequence[Entry], policy_id: PolicyId, at: datetime
     standing: StandingConsent | None = None
     events = sorted(
         (
-            e for e in entries
+            e
+            for e in entries
             if isinstance(e, (Acceptance, Withdrawal)) and e.policy_id == policy_id and e.occurred_at <= at
         ),
         key=lambda e: (e.occurred_at, e.number),
@@ -153,7 +154,10 @@ def decide_disclosure(  # noqa: PLR0911  (one branch per ground, as the policy l
         if not reference.strip():
             return _refused("a state-authority disclosure needs the request reference", ground)
         return DisclosureDecision(
-            allowed=True, ground=ground, basis=f"state request {reference}", reason="",
+            allowed=True,
+            ground=ground,
+            basis=f"state request {reference}",
+            reason="",
             flagged_while_blocked=bool(blocked),
         )
     if blocked:
@@ -162,7 +166,12 @@ def decide_disclosure(  # noqa: PLR0911  (one branch per ground, as the policy l
         return DisclosureDecision(allowed=False, ground=ground, basis="", reason=reason, refused_while_blocked=True)
     if ground == DisclosureGround.ORDER_FULFILMENT:
         return _decide_order_fulfilment(
-            entries, versions, category=category, purpose=purpose, reference=reference, at=at,
+            entries,
+            versions,
+            category=category,
+            purpose=purpose,
+            reference=reference,
+            at=at,
         )
     permits = [p for p in _of(Permission, entries, at) if p.permission_id == reference]
     if not permits:
@@ -203,9 +212,7 @@ def _decide_order_fulfilment(
         if purpose in standing.purposes and accepted.third_parties:
             basis = f"consent to {policy_id} version {accepted.policy_version}"
             return DisclosureDecision(allowed=True, ground=ground, basis=basis, reason="")
-    return _refused(
-        f"no consent standing at that time allows {category} recipients for purpose {purpose!r}", ground
-    )
+    return _refused(f"no consent standing at that time allows {category} recipients for purpose {purpose!r}", ground)
 
 
 def may_disclose(
@@ -221,16 +228,28 @@ def may_disclose(
         return _refused("state authorities receive data only on a request reference (Art. 9)")
     if category in ORDER_FULFILMENT_RECIPIENTS:
         decision = decide_disclosure(
-            entries, versions, recipient="", category=category, purpose=purpose,
-            ground=DisclosureGround.ORDER_FULFILMENT, reference="(any order)", at=at,
+            entries,
+            versions,
+            recipient="",
+            category=category,
+            purpose=purpose,
+            ground=DisclosureGround.ORDER_FULFILMENT,
+            reference="(any order)",
+            at=at,
         )
         if decision.allowed:
             return decision
     for permit in reversed(_of(Permission, entries, at)):
         if permit.recipient_category == category and permit.purpose == purpose:
             decision = decide_disclosure(
-                entries, versions, recipient=permit.recipient, category=category, purpose=purpose,
-                ground=DisclosureGround.WRITTEN_PERMISSION, reference=permit.permission_id, at=at,
+                entries,
+                versions,
+                recipient=permit.recipient,
+                category=category,
+                purpose=purpose,
+                ground=DisclosureGround.WRITTEN_PERMISSION,
+                reference=permit.permission_id,
+                at=at,
             )
             if decision.allowed:
                 return decision

@@ -42,7 +42,11 @@ class Database:
                 msg = f"no file in {url!r}; write sqlite:///path/to/file.db"
                 raise DatabaseUrlError(msg)
             path = Path(raw)
-            env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path), "SQLITE_LOCK_TIMEOUT": "30"}
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(path),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
             return cls(url=url, backend="sqlite", env=env, sqlite_path=path)
         if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
             query = parse_qs(parts.query)
@@ -113,7 +117,9 @@ class SqlKeyStore:
         blob = "BLOB" if backend == "sqlite" else "BYTEA"
         with self._datastore.transaction(commit=True) as c:
             creating_tables(c, backend)
-            c.execute(f"CREATE TABLE IF NOT EXISTS {self._table} (subject_id TEXT PRIMARY KEY, wrapped_key {blob} NOT NULL)")
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table} (subject_id TEXT PRIMARY KEY, wrapped_key {blob} NOT NULL)"
+            )
 
     def wrapped_key(self, subject: UUID) -> bytes | None:
         """The stored wrapped key, if any."""

@@ -117,13 +117,21 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """An acceptance entry."""
             return Acceptance(
-                self.originator_version, self.occurred_at, self.timestamp,
-                policy_id=PolicyId(self.policy_id), policy_version=self.policy_version,
-                language=self.language, text_sha256=self.text_sha256, method=self.method,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                policy_id=PolicyId(self.policy_id),
+                policy_version=self.policy_version,
+                language=self.language,
+                text_sha256=self.text_sha256,
+                method=self.method,
                 purposes=frozenset(Purpose(p) for p in self.purposes),
                 data_categories=frozenset(DataCategory(c) for c in self.data_categories),
-                third_parties=self.third_parties, cross_border=self.cross_border,
-                publication=self.publication, valid_until=self.valid_until, actor=self.actor,
+                third_parties=self.third_parties,
+                cross_border=self.cross_border,
+                publication=self.publication,
+                valid_until=self.valid_until,
+                actor=self.actor,
             )
 
     class ConsentWithdrawn(Fact):
@@ -139,9 +147,12 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A withdrawal entry."""
             return Withdrawal(
-                self.originator_version, self.occurred_at, self.timestamp,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
                 policy_id=PolicyId(self.policy_id),
-                purposes=frozenset(Purpose(p) for p in self.purposes), actor=self.actor,
+                purposes=frozenset(Purpose(p) for p in self.purposes),
+                actor=self.actor,
             )
 
     class WithdrawalRefused(Fact):
@@ -154,8 +165,11 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A withdrawal-refusal entry."""
             return WithdrawalRefusal(
-                self.originator_version, self.occurred_at, self.timestamp,
-                policy_id=PolicyId(self.policy_id), open_obligation=self.open_obligation,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                policy_id=PolicyId(self.policy_id),
+                open_obligation=self.open_obligation,
             )
 
     class WrittenPermissionGranted(Fact):
@@ -172,10 +186,15 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A permission entry."""
             return Permission(
-                self.originator_version, self.occurred_at, self.timestamp,
-                permission_id=self.permission_id, recipient=self.recipient,
-                recipient_category=self.recipient_category, purpose=Purpose(self.purpose),
-                valid_from=self.valid_from, valid_until=self.valid_until,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                permission_id=self.permission_id,
+                recipient=self.recipient,
+                recipient_category=self.recipient_category,
+                purpose=Purpose(self.purpose),
+                valid_from=self.valid_from,
+                valid_until=self.valid_until,
             )
 
     class DataDisclosed(Fact):
@@ -195,11 +214,15 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A disclosure entry."""
             return Disclosure(
-                self.originator_version, self.occurred_at, self.timestamp,
-                recipient=self.recipient, recipient_category=self.recipient_category,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                recipient=self.recipient,
+                recipient_category=self.recipient_category,
                 purpose=Purpose(self.purpose),
                 data_categories=frozenset(DataCategory(c) for c in self.data_categories),
-                ground=self.ground, reference=self.reference,
+                ground=self.ground,
+                reference=self.reference,
                 flagged_while_blocked=self.flagged_while_blocked,
             )
 
@@ -214,8 +237,12 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A block entry."""
             return Block(
-                self.originator_version, self.occurred_at, self.timestamp,
-                block_id=self.block_id, requester=self.requester, ground=self.ground,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                block_id=self.block_id,
+                requester=self.requester,
+                ground=self.ground,
             )
 
     class BlockLifted(Fact):
@@ -227,8 +254,11 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A lift entry."""
             return BlockLift(
-                self.originator_version, self.occurred_at, self.timestamp,
-                block_id=self.block_id, outcome=self.outcome,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                block_id=self.block_id,
+                outcome=self.outcome,
             )
 
     class SubjectToldOfDisclosure(Fact):
@@ -240,8 +270,11 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A transfer-notice entry."""
             return TransferNotice(
-                self.originator_version, self.occurred_at, self.timestamp,
-                disclosure_number=self.disclosure_number, channel=self.channel,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                disclosure_number=self.disclosure_number,
+                channel=self.channel,
             )
 
     class VerificationCompleted(Fact):
@@ -253,8 +286,11 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A verification entry."""
             return Verification(
-                self.originator_version, self.occurred_at, self.timestamp,
-                block_id=self.block_id, violation_found=self.violation_found,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                block_id=self.block_id,
+                violation_found=self.violation_found,
             )
 
     class DataCorrected(Fact):
@@ -265,7 +301,9 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A correction entry."""
             return Correction(
-                self.originator_version, self.occurred_at, self.timestamp,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
                 data_categories=frozenset(DataCategory(c) for c in self.data_categories),
             )
 
@@ -287,8 +325,11 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A retraction entry."""
             return Retraction(
-                self.originator_version, self.occurred_at, self.timestamp,
-                retracted_number=self.retracted_number, reason=self.reason,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                retracted_number=self.retracted_number,
+                reason=self.reason,
             )
 
     class RequestReceived(Fact):
@@ -317,8 +358,12 @@ class Subject(Aggregate):
         def entry(self) -> Entry:
             """A request-answer entry."""
             return RequestAnswer(
-                self.originator_version, self.occurred_at, self.timestamp,
-                request_id=self.request_id, outcome=self.outcome, by_entry=self.by_entry,
+                self.originator_version,
+                self.occurred_at,
+                self.timestamp,
+                request_id=self.request_id,
+                outcome=self.outcome,
+                by_entry=self.by_entry,
             )
 
     def __init__(self, subject_id: str) -> None:
@@ -416,12 +461,23 @@ class Subject(Aggregate):
             raise InvalidFact(msg)
         purposes = (terms.purposes - terms.optional_purposes) | optional_purposes
         self._record(
-            self.ConsentGranted, stamp,
-            policy_id=terms.policy_id, policy_version=terms.version, language=language,
-            text_sha256=text_sha256, method=method, channel=channel,
-            purposes=tuple(sorted(purposes)), data_categories=tuple(sorted(data_categories)),
-            third_parties=third_parties, cross_border=cross_border, publication=publication,
-            valid_until=valid_until, actor=actor, representative=representative, evidence=evidence,
+            self.ConsentGranted,
+            stamp,
+            policy_id=terms.policy_id,
+            policy_version=terms.version,
+            language=language,
+            text_sha256=text_sha256,
+            method=method,
+            channel=channel,
+            purposes=tuple(sorted(purposes)),
+            data_categories=tuple(sorted(data_categories)),
+            third_parties=third_parties,
+            cross_border=cross_border,
+            publication=publication,
+            valid_until=valid_until,
+            actor=actor,
+            representative=representative,
+            evidence=evidence,
         )
 
     def withdraw_consent(
@@ -447,8 +503,14 @@ class Subject(Aggregate):
             msg = "a legal representative acted: name them and their authority in representative"
             raise InvalidFact(msg)
         self._record(
-            self.ConsentWithdrawn, stamp, policy_id=policy_id, purposes=tuple(sorted(purposes)),
-            channel=channel, actor=actor, representative=representative, evidence=evidence,
+            self.ConsentWithdrawn,
+            stamp,
+            policy_id=policy_id,
+            purposes=tuple(sorted(purposes)),
+            channel=channel,
+            actor=actor,
+            representative=representative,
+            evidence=evidence,
         )
 
     def refuse_withdrawal(self, policy_id: PolicyId, open_obligation: str, reason: str, stamp: Stamp) -> None:
@@ -493,9 +555,15 @@ class Subject(Aggregate):
             msg = f"written permission {permission_id!r} is already recorded for this subject"
             raise InvalidFact(msg)
         self._record(
-            self.WrittenPermissionGranted, stamp, permission_id=permission_id, recipient=recipient,
-            recipient_category=recipient_category, purpose=purpose, valid_from=start,
-            valid_until=valid_until, document=document,
+            self.WrittenPermissionGranted,
+            stamp,
+            permission_id=permission_id,
+            recipient=recipient,
+            recipient_category=recipient_category,
+            purpose=purpose,
+            valid_from=start,
+            valid_until=valid_until,
+            document=document,
         )
 
     def disclose(
@@ -518,16 +586,28 @@ class Subject(Aggregate):
             msg = "a disclosure names its recipient and at least one data category"
             raise InvalidFact(msg)
         decision = rules.decide_disclosure(
-            self._known(), versions, recipient=recipient, category=recipient_category,
-            purpose=purpose, ground=ground, reference=reference, at=stamp.occurred_at,
+            self._known(),
+            versions,
+            recipient=recipient,
+            category=recipient_category,
+            purpose=purpose,
+            ground=ground,
+            reference=reference,
+            at=stamp.occurred_at,
         )
         if not decision.allowed:
             error = SubjectBlocked if decision.refused_while_blocked else NoGroundForDisclosure
             raise error(f"disclosure to {recipient} refused: {decision.reason}")
         self._record(
-            self.DataDisclosed, stamp, recipient=recipient, recipient_category=recipient_category,
-            purpose=purpose, data_categories=tuple(sorted(data_categories)), ground=ground,
-            reference=reference, legal_basis=decision.basis,
+            self.DataDisclosed,
+            stamp,
+            recipient=recipient,
+            recipient_category=recipient_category,
+            purpose=purpose,
+            data_categories=tuple(sorted(data_categories)),
+            ground=ground,
+            reference=reference,
+            legal_basis=decision.basis,
             flagged_while_blocked=decision.flagged_while_blocked,
             notice_owed=ground != DisclosureGround.STATE_REQUEST
             and rules.transfer_notice_promised(self._known(), versions, stamp.occurred_at),
@@ -541,7 +621,8 @@ class Subject(Aggregate):
             msg = f"subject {self.subject_id} has no disclosure entry number {disclosure_number}"
             raise NothingToAct(msg)
         if stamp.occurred_at < disclosed.occurred_at:
-            msg = f"disclosure {disclosure_number} happened at {disclosed.occurred_at.isoformat()}; nobody was told before"
+            when = disclosed.occurred_at.isoformat()
+            msg = f"disclosure {disclosure_number} happened at {when}; nobody was told of it before"
             raise InvalidFact(msg)
         self._record(self.SubjectToldOfDisclosure, stamp, disclosure_number=disclosure_number, channel=channel)
 
@@ -619,7 +700,7 @@ class Subject(Aggregate):
             raise InvalidFact(msg)
         self._record(self.EntryRetracted, stamp, retracted_number=number, reason=reason)
 
-    def receive_request(
+    def receive_request(  # noqa: PLR0917  (what a request names)
         self, request_id: str, kind: RequestKind, channel: str, actor: Actor, details: Sealed | None, stamp: Stamp
     ) -> None:
         """Record a request from the subject: its legal deadline runs from `stamp.occurred_at`."""
@@ -631,8 +712,9 @@ class Subject(Aggregate):
         if any(isinstance(e, SubjectRequest) and e.request_id == request_id for e in self.entries):
             msg = f"request {request_id!r} is already recorded for this subject"
             raise InvalidFact(msg)
-        self._record(self.RequestReceived, stamp, request_id=request_id, kind=kind, channel=channel, actor=actor,
-                     details=details)
+        self._record(
+            self.RequestReceived, stamp, request_id=request_id, kind=kind, channel=channel, actor=actor, details=details
+        )
 
     def answer_request(
         self, request_id: str, outcome: RequestOutcome, by_entry: int | None, reason: str, stamp: Stamp
@@ -654,8 +736,9 @@ class Subject(Aggregate):
             raise InvalidFact(msg)
         if outcome is RequestOutcome.DONE:
             self._require_doing_entry(asked, by_entry)
-        self._record(self.RequestAnswered, stamp, request_id=request_id, outcome=outcome, by_entry=by_entry,
-                     reason=reason)
+        self._record(
+            self.RequestAnswered, stamp, request_id=request_id, outcome=outcome, by_entry=by_entry, reason=reason
+        )
 
     def _require_doing_entry(self, asked: SubjectRequest, by_entry: int | None) -> None:
         wanted = REQUEST_MET_BY.get(asked.kind)
@@ -667,17 +750,18 @@ class Subject(Aggregate):
             msg = f"a {asked.kind} request is done by a later {names} entry; name its number in by_entry"
             raise InvalidFact(msg)
 
-
     def complete_verification(self, block_id: str, violation_found: bool, stamp: Stamp) -> None:
         """Clause 6.2.4: record the end of the verification a block in force was for."""
         in_force = {b.block_id for b in rules.open_blocks(self.entries, stamp.occurred_at)}
         if block_id not in in_force:
-            msg = f"there is no block {block_id!r} in force on subject {self.subject_id} at {stamp.occurred_at.isoformat()}"
+            at = stamp.occurred_at.isoformat()
+            msg = f"there is no block {block_id!r} in force on subject {self.subject_id} at {at}"
             raise NothingToAct(msg)
         if any(isinstance(e, Verification) and e.block_id == block_id for e in self.entries):
             msg = f"the verification for block {block_id!r} is already recorded as completed"
             raise NothingToAct(msg)
         self._record(self.VerificationCompleted, stamp, block_id=block_id, violation_found=violation_found)
+
 
 REQUEST_MET_BY: dict[RequestKind, tuple[type[Entry], ...]] = {
     RequestKind.CORRECTION: (Correction,),

@@ -79,12 +79,12 @@ class LedgerProjection(Projection[LedgerView]):
         self._names: OrderedDict[UUID, str] = OrderedDict()
         """Names seen recently: a batch may name an aggregate created earlier in the same, uncommitted batch."""
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # noqa: ANN401  (any event of the log)
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Apply one event and its tracking record in one transaction."""
         self.view.record(tracking, self.statements(domain_event, tracking.notification_id))
 
     @singledispatchmethod
-    def statements(self, event: Any, position: int) -> list[Statement]:  # noqa: ANN401  (dispatched on its class)
+    def statements(self, event: Any, position: int) -> list[Statement]:
         """Events the view does not use change nothing (their position still counts)."""
         del event, position
         return []

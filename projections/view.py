@@ -443,7 +443,7 @@ def load_json_list(text: str) -> list[str]:
     return value
 
 
-def _deadline(r: Any) -> DeadlineRow:  # noqa: ANN401  (a row of either backend's driver)
+def _deadline(r: Any) -> DeadlineRow:
     def when(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
 
