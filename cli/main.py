@@ -315,11 +315,27 @@ def demo(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = None
     ledger = _open(settings)
     try:
         receipts = record_demo_history(ledger)
+        secret = _demo_token(ledger)
     except (LedgerError, MasterKeyError) as e:
         _fail(f"the demo history could not be recorded: {e}")
     finally:
         ledger.close()
     _print_summary(settings, receipts)
+    if secret is not None:
+        stdout.print(
+            "A token with every scope, for trying the API (shown once; `consent-ledger token revoke demo` ends it):\n"
+            f"  Authorization: Bearer {secret}"
+        )
+
+
+def _demo_token(ledger: ConsentLedger) -> str | None:
+    """A token named `demo` with every scope, made once: the secret of an existing one cannot be shown again."""
+    from api.tokens import Scope, TokenStore  # noqa: PLC0415  (only the demo hands out a token)
+
+    store = TokenStore(ledger)
+    if store.token("demo") is not None:
+        return None
+    return store.create("demo", set(Scope), ledger.clock())
 
 
 def _settings(**options: object) -> Settings:

@@ -230,3 +230,21 @@ def test_serve_answers_with_the_openapi_document_of_the_v1_api(tmp_path: Path) -
     assert "Application shutdown complete" in errors, "SIGTERM shuts the service down gracefully"
     assert server.returncode == -signal.SIGTERM, "and uvicorn then ends as the signal asked"
 
+
+
+def test_the_demo_hands_out_one_token_with_every_scope_once(tmp_path: Path) -> None:
+    from api.tokens import Scope, TokenStore  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    first = runner.invoke(app, ["demo", "--database-url", url])
+    again = runner.invoke(app, ["demo", "--database-url", url])
+    secret = first.stdout.split("Authorization: Bearer ")[1].split()[0]
+    key = parse_master_key((tmp_path / "master.key").read_text())
+    ledger = open_ledger(Database.from_url(url), key)
+    try:
+        token = TokenStore(ledger).authenticate(secret)
+    finally:
+        ledger.close()
+    assert token is not None
+    assert set(token.scopes) == set(Scope)
+    assert "Authorization: Bearer" not in again.stdout
