@@ -14,6 +14,7 @@ import os
 import tempfile
 import threading
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -26,12 +27,14 @@ from rich.table import Table
 
 from audit.log import AuditLog
 from audit.periodic import PeriodicCheckpoints
+from audit.replay import load_export, original_position
 from cli import audit_commands, token_commands
 from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
 from cli.demo import POLICY, record_demo_history
 from cli.settings import ConfigurationError, Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
+from ledger.storage import Database
 from projections.compliance import Finding, check_history
 from projections.keeper import BackgroundKeeper, ViewKeeper, rebuild
 from projections.questions import LedgerQuestions
@@ -155,8 +158,13 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # each worker's metrics in files /metrics adds up
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = stack.enter_context(tempfile.TemporaryDirectory(prefix="metrics-"))
         uvicorn.run(
-            "cli.asgi:create", factory=True, workers=workers, host=settings.host, port=settings.port,
-            log_config=None, access_log=False,
+            "cli.asgi:create",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
         )
 
 
@@ -247,28 +255,49 @@ def replay(
     master_key_file: MasterKeyFile = None,
     report: Annotated[Path | None, typer.Option(help="Also write every finding to this JSON Lines file")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any rule was broken (notices do not count)")] = False,
+    from_export: Annotated[
+        Path | None,
+        typer.Option(help="Replay this export (from `audit export`) into a SQLite file of your own, not our database"),
+    ] = None,
 ) -> None:
     """Rebuild every projection from the first event, then re-check every rule over the whole history.
 
     Reports each finding with the log position of the fact it concerns: disclosures without a ground,
     state requests served while blocked, consents to texts never published, destruction while blocked,
-    deadlines met late or missed, breaches whose subjects were not all told. Interrupted, it resumes.
+    deadlines met late or missed, breaches whose subjects were not all told. With --from-export the
+    events come from an export file (verify it first with `audit verify`) and are loaded into
+    `<export>.replay.db` beside it. Interrupted, it resumes.
     """
-    settings = _settings(database_url=database_url, master_key_file=master_key_file)
-    ledger = _open(settings)
     found: list[Finding] = []
     try:
-        with _progress("rebuilding the view") as bar:
-            task = bar.add_task("events", total=ledger.max_position())
-            view = rebuild(ledger, settings.database, progress=lambda position: bar.update(task, completed=position))
-        questions = LedgerQuestions(view)
-        with _progress("checking every rule") as bar:
-            task = bar.add_task("subjects", total=None)
-            found = list(check_history(questions, ledger.clock(), progress=lambda n: bar.update(task, completed=n)))
+        if from_export is not None:
+            if not from_export.is_file():
+                _fail(f"no export file at {from_export}")
+            database = Database.from_url(f"sqlite:///{from_export}.replay.db")
+            database.prepare()
+            with _progress("loading the export") as bar:
+                task = bar.add_task("events", total=None)
+                ledger = load_export(from_export, database, progress=lambda p: bar.update(task, completed=p))
+        else:
+            settings = _settings(database_url=database_url, master_key_file=master_key_file)
+            database = settings.database
+            ledger = _open(settings)
+        try:
+            with _progress("rebuilding the view") as bar:
+                task = bar.add_task("events", total=ledger.max_position())
+                view = rebuild(ledger, database, progress=lambda position: bar.update(task, completed=position))
+            questions = LedgerQuestions(view)
+            with _progress("checking every rule") as bar:
+                task = bar.add_task("subjects", total=None)
+                found = list(check_history(questions, ledger.clock(), progress=lambda n: bar.update(task, completed=n)))
+            if from_export is not None:
+                found = [
+                    replace(f, position=original_position(ledger, f.position) if f.position else None) for f in found
+                ]
+        finally:
+            ledger.close()
     except KeyboardInterrupt:
         _fail("interrupted; run replay again to resume")
-    finally:
-        ledger.close()
     _print_findings(found, report)
     if strict and any(f.severity == "violation" for f in found):
         raise typer.Exit(1)

@@ -12,7 +12,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -140,7 +140,12 @@ class ConsentLedger(Application[Any]):
         return TypedMapper(transcoder=self.construct_transcoder())
 
     @property
-    def backend(self) -> str:
+    def datastore(self) -> Any:
+        """The recorder's datastore (its connection pool and transactions), for our own few tables."""
+        return self.recorder.datastore  # type: ignore[attr-defined]
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgres"]:
         """`sqlite` or `postgres`, as the recorder in use."""
         return "postgres" if "postgres" in type(self.recorder).__module__ else "sqlite"
 
@@ -148,7 +153,7 @@ class ConsentLedger(Application[Any]):
     def events_table(self) -> str:
         """The qualified name of the table the recorder stores events in."""
         table: str = self.recorder.events_table_name  # type: ignore[attr-defined]
-        schema = getattr(self.recorder.datastore, "schema", None)  # type: ignore[attr-defined]
+        schema = getattr(self.datastore, "schema", None)
         return f'"{schema}".{table}' if self.backend == "postgres" and schema else table
 
     @property
@@ -158,10 +163,8 @@ class ConsentLedger(Application[Any]):
             if self._master_key is None:
                 msg = "this ledger was opened without a master key; personal values cannot be sealed or opened"
                 raise RuntimeError(msg)
-            schema = getattr(self.recorder.datastore, "schema", None)  # type: ignore[attr-defined]
-            keys: KeyStore = SqlKeyStore(
-                self.recorder.datastore, self.backend, schema if self.backend == "postgres" else None
-            )  # type: ignore[attr-defined,arg-type]
+            schema = getattr(self.datastore, "schema", None)
+            keys: KeyStore = SqlKeyStore(self.datastore, self.backend, schema if self.backend == "postgres" else None)
             self._sealer = Sealer(self._master_key, keys)
         return self._sealer
 
@@ -232,14 +235,12 @@ class ConsentLedger(Application[Any]):
                 f"{ack.fact_recorded_at.isoformat()} for a different request; use a new key"
             )
             raise IdempotencyKeyReused(msg)
-        position = position_of(self.recorder.datastore, self.events_table, self.backend, ack.fact_id, ack.fact_version)  # type: ignore[attr-defined]
+        position = position_of(self.datastore, self.events_table, self.backend, ack.fact_id, ack.fact_version)
         return Receipt(ack.fact_type, ack.fact_id, ack.fact_version, position or 0, ack.fact_recorded_at, replayed=True)
 
     def _receipt_of_current(self, aggregate: Aggregate) -> Receipt:
         """For a command that found its fact already recorded (an identical policy version)."""
-        position = position_of(
-            self.recorder.datastore, self.events_table, self.backend, aggregate.id, aggregate.version
-        )  # type: ignore[attr-defined]
+        position = position_of(self.datastore, self.events_table, self.backend, aggregate.id, aggregate.version)
         return Receipt(
             "Unchanged", aggregate.id, aggregate.version, position or 0, aggregate.modified_on, replayed=True
         )
