@@ -60,8 +60,8 @@ class Database:
                 "POSTGRES_PASSWORD": unquote(parts.password or ""),
                 "POSTGRES_SCHEMA": schema,
                 "POSTGRES_CONNECT_TIMEOUT": "2",
-                "POSTGRES_POOL_SIZE": "10",
-                "POSTGRES_MAX_OVERFLOW": "20",
+                "POSTGRES_POOL_SIZE": "5",
+                "POSTGRES_MAX_OVERFLOW": "10",
                 "POSTGRES_LOCK_TIMEOUT": "10",
             }
             return cls(url=url, backend="postgres", env=env, schema=schema or None)
