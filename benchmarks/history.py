@@ -116,12 +116,12 @@ def one_subject(ledger: ConsentLedger, n: int, seed: int, events: int) -> Subjec
     versions = {(POLICY, v.version): v for v in policy.versions.values()}
     while subject.version < events:
         at += timedelta(hours=rng.randrange(1, 24 * 20))
-        recorded = at
+        recorded = max(at, recorded)  # the ledger's clock never runs back
         roll = rng.random()
         if roll < 0.05 and subject.version <= events - 2:
             subject.block(f"b-{subject.version}", BlockRequester.SUBJECT, BlockGround.INACCURATE_DATA, None, stamp())
             at += timedelta(hours=5)
-            recorded = at
+            recorded = max(at, recorded)
             subject.lift_block(f"b-{subject.version - 1}", BlockOutcome.DATA_CORRECTED, stamp())
         elif roll < 0.1:
             subject.correct(frozenset({DataCategory("address")}), stamp())
