@@ -66,7 +66,16 @@ def subject_name(n: int) -> SubjectId:
 
 
 def publish_policy(ledger: ConsentLedger) -> None:
-    """The two versions every generated subject consents to."""
+    """The two versions every generated subject consents to, recorded before any subject's first fact."""
+    clock = ledger.clock
+    ledger.clock = lambda: START - timedelta(days=1)
+    try:
+        _publish_versions(ledger)
+    finally:
+        ledger.clock = clock
+
+
+def _publish_versions(ledger: ConsentLedger) -> None:
     for version, at in (("1", START - timedelta(days=1)), ("2", V2_AT)):
         ledger.publish_policy_version(
             Request("generator"),
@@ -79,7 +88,7 @@ def publish_policy(ledger: ConsentLedger) -> None:
             effective_from=at,
             operator_name="Qlever",
             operator_bin="000000000000",
-            occurred_at=min(at, START),
+            occurred_at=START - timedelta(days=1),
         )
 
 

@@ -132,7 +132,10 @@ def serve(
 
         view = open_configured_view(settings)
         keeper = BackgroundKeeper(ViewKeeper(ledger, view))
-        http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper, _checkpoint_timer(settings, ledger))
+        checkpoints = _checkpoint_timer(settings, ledger)
+        http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper, checkpoints)
+        if checkpoints is not None:  # evidence bundles and POST /v1/audit/checkpoints sign with the same key
+            http.state.signing_key = checkpoints.audit_log.signing_key
         log_json_lines()
         uvicorn.run(http, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:

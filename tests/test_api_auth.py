@@ -62,6 +62,12 @@ INTENDED: dict[tuple[str, str], Scope | None] = {
     ("get", "/v1/access-log"): Scope.AUDIT,
     ("get", "/v1/events"): Scope.AUDIT,
     ("get", "/v1/events/stream"): Scope.AUDIT,
+    ("get", "/v1/subjects/{subject_id}/evidence"): Scope.EVIDENCE,
+    ("get", "/v1/audit/checkpoints"): Scope.AUDIT,
+    ("post", "/v1/audit/checkpoints"): Scope.AUDIT,
+    ("get", "/v1/audit/proofs/inclusion"): Scope.AUDIT,
+    ("get", "/v1/audit/proofs/consistency"): Scope.AUDIT,
+    ("get", "/v1/audit/public-key"): Scope.AUDIT,
     ("get", "/healthz"): None,
     ("get", "/readyz"): None,
     ("get", "/metrics"): None,
@@ -75,6 +81,7 @@ LOGGED = {
     ("get", "/v1/subjects/{subject_id}/disclosure-check"),
     ("get", "/v1/subjects/{subject_id}/block-status"),
     ("get", "/v1/subjects/{subject_id}/disclosures"),
+    ("get", "/v1/subjects/{subject_id}/evidence"),
 }
 """The reads of one subject's data: each answered one leaves one row in the access log."""
 
@@ -85,7 +92,7 @@ DOCUMENT = create_app(None).openapi()
 OPERATIONS = sorted((method, path) for path, methods in DOCUMENT["paths"].items() for method in methods)
 PATH_VALUES = {"subject_id": "u-1", "policy_id": POLICY, "breach_ref": "br-1", "claim_ref": "cl-1", "block_id": "blk-1",
                "request_id": "req-1", "number": "2"}
-QUERY = {"policy_id": POLICY, "recipient_category": "courier", "purpose": "4.1.1"}
+QUERY = {"policy_id": POLICY, "recipient_category": "courier", "purpose": "4.1.1", "position": 1, "from_size": 0}
 SCOPED = [pytest.param(scope, id=scope.value) for scope in Scope]
 WHEN = datetime(2026, 3, 12, 9, 0, tzinfo=UTC)
 

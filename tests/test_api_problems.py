@@ -44,7 +44,7 @@ def test_every_error_an_operation_can_answer_is_documented_as_a_problem(client):
         assert 422 in errors, (method, path)
         for answer in errors.values():
             assert answer["content"] == {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-        if method == "post":
+        if method == "post" and not path.startswith("/v1/audit/"):  # signing a checkpoint records no fact
             assert {400, 409, 413} <= errors.keys(), path
             assert "Retry-After" in errors[409]["headers"]
             assert {"Location", "ETag"} <= operation["responses"]["201"]["headers"].keys()

@@ -181,7 +181,7 @@ def test_a_file_that_is_not_a_database_is_refused_and_no_key_is_generated_beside
     assert not (tmp_path / "master.key").exists()
 
 
-def test_a_master_key_other_than_the_one_the_data_were_sealed_with_is_refused_at_start_in_one_line(tmp_path: Path) -> None:
+def test_a_master_key_other_than_the_one_the_data_were_sealed_with_is_refused_at_start(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/ledger.db"
     assert runner.invoke(app, ["demo", "--database-url", url]).exit_code == 0
     other = runner.invoke(app, ["demo", "--database-url", url], env={"CONSENT_LEDGER_MASTER_KEY": new_master_key()})
