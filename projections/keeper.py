@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ledger.storage import Database
 
 BATCH = 500
+SWEEP_SECONDS = 1.0
+"""How often a follower on PostgreSQL reads the log even without a notification."""
 log = logging.getLogger(__name__)
 
 
@@ -88,7 +90,14 @@ class ViewKeeper:
         return self.view.wait_for(position, timeout, on_wait=self.catch_up)
 
     def follow(self, stop: threading.Event, interval: float = 0.2) -> None:
-        """Keep applying new events until `stop` is set (a live subscription where there is one)."""
+        """Keep applying new events until `stop` is set (a live subscription where there is one).
+
+        A notification only says "read the log up to here": the events themselves are always read
+        from the log in order, so one missed or reordered notification can never leave a gap. A
+        slow sweep catches up whatever a lost notification would have announced.
+        """
+        if self.ledger.backend == "postgres":
+            threading.Thread(target=self._sweep, args=(stop, SWEEP_SECONDS), name="view-sweeper", daemon=True).start()
         while not stop.is_set():
             self.catch_up()
             if self.ledger.backend != "postgres":
@@ -99,12 +108,18 @@ class ViewKeeper:
                     stopper = threading.Thread(target=lambda s=subscription: (stop.wait(), s.stop()), daemon=True)
                     stopper.start()
                     for note in subscription:
-                        with self.view.switching:
-                            if note.id > self.position and not self.apply([note]):
-                                break
+                        if note.id > self.position:
+                            self.catch_up(until=note.id)
             except Exception:  # the database went away: log, back off, resume from the tracked position
                 log.exception("view keeper lost its subscription; resuming")
                 stop.wait(interval)
+
+    def _sweep(self, stop: threading.Event, every: float) -> None:
+        while not stop.wait(every):
+            try:
+                self.catch_up()
+            except Exception:  # the subscription loop reports outages; the sweep just tries again
+                log.debug("sweep failed; next one in %s s", every, exc_info=True)
 
 
 def rebuild(ledger: ConsentLedger, database: Database, progress: Callable[[int], None] | None = None) -> LedgerView:
