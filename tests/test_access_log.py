@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import pytest
 from bearer import PURPOSE, bearer, token
+from fastapi.testclient import TestClient
 from given import POLICY, SERVICE, consented, published
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.access_log import AccessLog
 from api.app import create_app
 from api.tokens import Scope
 from ledger.terms import SubjectId
 from projections.keeper import open_view
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

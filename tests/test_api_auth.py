@@ -7,7 +7,6 @@ leaves no trace: nothing in the log, nothing in the access log.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -15,8 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 from bearer import PURPOSE, token
 from conftest import drop_postgres_schema, fresh_postgres_database
+from fastapi.testclient import TestClient
 from given import POLICY, SERVICE, consented, published
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.access_log import AccessLog
 from api.app import create_app
@@ -25,10 +24,6 @@ from ledger.application import ConsentLedger, open_ledger
 from ledger.storage import Database
 from ledger.terms import BlockGround, BlockRequester, SubjectId
 from projections.keeper import open_view
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 if TYPE_CHECKING:
     from pathlib import Path

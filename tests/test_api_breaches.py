@@ -1,16 +1,11 @@
-import warnings
 from collections.abc import Iterator
 
 import pytest
 from bearer import bearer
-from starlette.exceptions import StarletteDeprecationWarning
+from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.application import ConsentLedger
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 BREACH = "/v1/breaches/inc-7"
 FOUND = "2026-03-02T12:00:00+05:00"
@@ -124,3 +119,10 @@ def test_a_malformed_breach_is_a_422_problem_and_records_nothing(ledger, client,
 
 def test_reading_a_breach_never_recorded_is_a_404_problem(client):
     problem(client.get(BREACH), 404, "not-found")
+
+
+def test_a_list_that_names_the_same_item_twice_is_a_422_and_records_nothing(ledger, client):
+    response = found(client, data_categories=["contact", "contact"])
+    body = problem(response, 422, "invalid-request")
+    assert "repeated: 'contact'" in body["detail"]
+    assert ledger.max_position() == 0

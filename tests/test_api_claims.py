@@ -1,18 +1,13 @@
-import warnings
 from collections.abc import Iterator
 
 import pytest
 from bearer import bearer
+from fastapi.testclient import TestClient
 from given import consented, published
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from ledger.application import ConsentLedger, Request
 from ledger.terms import SubjectId
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 CLAIM = "/v1/claims/in-311"
 RECEIVED = "2026-03-01T09:30:00+05:00"

@@ -1,18 +1,13 @@
-import warnings
 from collections.abc import Iterator
 
 import pytest
 from bearer import bearer
+from fastapi.testclient import TestClient
 from given import POLICY, TEXTS, published, sha
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from ledger.application import ConsentLedger, text_sha256
 from ledger.terms import Language
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 VERSIONS = f"/v1/policies/{POLICY}/versions"
 PROBLEM = "tag:consent-ledger,2026:problem:"

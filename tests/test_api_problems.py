@@ -1,20 +1,15 @@
-import warnings
 from collections.abc import Iterator
 
 import pytest
 from bearer import bearer
 from eventsourcing.persistence import IntegrityError
+from fastapi.testclient import TestClient
 from given import published
 from pydantic import BaseModel
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import MAX_BODY_BYTES, create_app
 from api.schemas import breaches, claims, common, policies, subjects
 from ledger.application import ConsentLedger, open_ledger
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 PROBLEM_JSON = "application/problem+json"
 CORRECTION = "/v1/subjects/u-1/corrections"

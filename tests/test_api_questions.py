@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 from bearer import bearer
+from fastapi.testclient import TestClient
 from given import POLICY, SERVICE, consented, published, sha
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from ledger.terms import BlockGround, BlockRequester, SubjectId
 from projections.keeper import open_view
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 if TYPE_CHECKING:
     from conftest import FakeClock

@@ -1,18 +1,13 @@
-import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
 from bearer import bearer
+from fastapi.testclient import TestClient
 from given import POLICY, consented, published, sha
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from ledger.application import ConsentLedger, Request
 from ledger.terms import BlockGround, BlockRequester, SubjectId
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 SUBJECT = "u-1"
 FACTS = f"/v1/subjects/{SUBJECT}/facts"

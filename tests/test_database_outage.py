@@ -9,15 +9,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sqlite3
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bearer import bearer
+from fastapi.testclient import TestClient
 from given import POLICY, published, sha
 from serving import PrivateCluster, eventually
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.problems import is_database_unavailable
@@ -26,10 +25,6 @@ from ledger.application import ConsentLedger, open_ledger
 from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
 from projections.keeper import open_view
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 PROBLEM = "application/problem+json"
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import base64
-import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 from bearer import PURPOSE, bearer, token
+from fastapi.testclient import TestClient
 from given import consented
-from starlette.exceptions import StarletteDeprecationWarning
 from test_evidence import ANNA, KEY, PAPER, PAPER_SIGNED, PUBLIC, V2_FROM, dispute
 
 from api.access_log import AccessLog
@@ -22,10 +21,6 @@ from audit.leaves import LoggedEvent
 from audit.merkle import verify_consistency, verify_inclusion
 from audit.notes import Checkpoint, VerifierKey
 from projections.keeper import open_view
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 if TYPE_CHECKING:
     from conftest import FakeClock

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from bearer import bearer
+from fastapi.testclient import TestClient
 from given import consented, published
 from serving import served_in_thread
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.routes import feed
 from api.tokens import Scope
 from ledger.application import Request
 from ledger.terms import BlockGround, BlockRequester, SubjectId
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 if TYPE_CHECKING:
     from ledger.application import ConsentLedger

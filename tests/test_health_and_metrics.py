@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import io
 import logging
-import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import orjson
 import pytest
 from bearer import bearer
+from fastapi.testclient import TestClient
 from given import POLICY, consented, published, sha
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.observability import log_json_lines
 from api.tokens import Scope
 from projections.keeper import open_view
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 if TYPE_CHECKING:
     from conftest import FakeClock

@@ -74,16 +74,11 @@ def test_a_request_is_done_only_by_a_later_entry_of_the_kind_it_asked_for(ledger
 def test_a_request_recorded_over_http_shows_as_an_open_deadline_until_answered(
     ledger: ConsentLedger, database: Database
 ) -> None:
-    import warnings  # noqa: PLC0415  (only this test speaks HTTP)
 
     from bearer import bearer  # noqa: PLC0415
-    from starlette.exceptions import StarletteDeprecationWarning  # noqa: PLC0415
+    from fastapi.testclient import TestClient  # noqa: PLC0415
 
     from api.app import create_app  # noqa: PLC0415
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StarletteDeprecationWarning)
-        from fastapi.testclient import TestClient  # noqa: PLC0415
 
     published(ledger)
     consented(ledger, U1)

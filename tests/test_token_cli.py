@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import re
-import warnings
 from typing import TYPE_CHECKING
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
 from cli.main import app
 from ledger.application import open_ledger
-
-with warnings.catch_warnings():  # only httpx, not yet httpx2, is installed; the client works the same
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 if TYPE_CHECKING:
     from pathlib import Path

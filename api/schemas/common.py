@@ -7,10 +7,20 @@ offset, because a time without one cannot be proved in court.
 
 import re
 from datetime import UTC, datetime, timezone
-from typing import Annotated
+from typing import Annotated, get_origin
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from ledger.application import text_sha256
 from ledger.terms import DataCategory, Purpose, SubjectId
@@ -98,6 +108,18 @@ class Body(BaseModel):
     """A request body: unknown fields are refused, so a misspelt `occured_at` is never silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_repeats_in_a_set(cls, value: object, info: ValidationInfo) -> object:
+        """A set field's list (OpenAPI `uniqueItems`) may not name an item twice: a repeat is a mistake."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and get_origin(field.annotation) is frozenset and isinstance(value, list):
+            repeated = sorted({repr(v) for v in value if value.count(v) > 1})
+            if repeated:
+                msg = f"each item may appear once; repeated: {', '.join(repeated)}"
+                raise ValueError(msg)
+        return value
 
 
 class FactCreate(Body):
