@@ -49,7 +49,8 @@ NOT_PART_OF_PROOF = (
 )
 """The label the opened personal values carry, so no reader takes them for proven."""
 
-ALWAYS_SHOWN = frozenset({"Opened", "DataBlocked", "BlockLifted", "DataDisclosed"})
+ALWAYS_SHOWN = frozenset({"Opened", "DataBlocked", "BlockLifted", "DataDisclosed", "EntryRetracted"})
+"""Shown whenever they happened: retractions among them, since the answer (as known now) depends on them."""
 """Events shown whenever they happened, not only by T: blocks, lifts and disclosures around the moment, and the
 opening of the record, which ties the subject's pseudonym to the aggregate id every other event names."""
 
@@ -64,7 +65,12 @@ class _Included:
 
 
 def build_bundle(
-    ledger: ConsentLedger, questions: LedgerQuestions, log: AuditLog, subject_id: SubjectId, *, at: datetime,
+    ledger: ConsentLedger,
+    questions: LedgerQuestions,
+    log: AuditLog,
+    subject_id: SubjectId,
+    *,
+    at: datetime,
     now: datetime,
 ) -> dict[str, object]:
     """The bundle for `subject_id` at business time `at`, as known at `now` (a checkpoint is signed if needed)."""
@@ -90,7 +96,7 @@ def build_bundle(
     issued = _covering_checkpoint(log, max(i.position for i in included), now)
     blocks = questions.block_status(subject_id, now)
     in_force = {b.block_id for b in questions.block_status(subject_id, at).in_force}
-    deadlines = questions.deadlines(now, {DeadlineStatus.OPEN, DeadlineStatus.OVERDUE})
+    deadlines = questions.deadlines(now, {DeadlineStatus.OPEN, DeadlineStatus.OVERDUE}, subject_id=subject_id)
     return {
         "format": EVIDENCE_FORMAT,
         "subject_id": subject_id,
@@ -100,8 +106,12 @@ def build_bundle(
         "events": [_event(log, i, at, issued) for i in included],
         "blocks": [
             {
-                "kind": type(b).__name__, "block_id": b.block_id, "number": b.number, "position": by_number[b.number],
-                "occurred_at": b.occurred_at.isoformat(), "recorded_at": b.recorded_at.isoformat(),
+                "kind": type(b).__name__,
+                "block_id": b.block_id,
+                "number": b.number,
+                "position": by_number[b.number],
+                "occurred_at": b.occurred_at.isoformat(),
+                "recorded_at": b.recorded_at.isoformat(),
                 "recorded_after_t": b.recorded_at > at,
                 "in_force_at_t": isinstance(b, Block) and b.block_id in in_force,
             }
@@ -109,25 +119,39 @@ def build_bundle(
         ],
         "disclosures": [
             {
-                "number": d.number, "position": by_number[d.number], "recipient": d.recipient,
-                "recipient_category": d.recipient_category, "purpose": d.purpose, "ground": d.ground,
-                "legal_basis": d.legal_basis, "reference": d.reference, "data_categories": d.data_categories,
-                "flagged_while_blocked": d.flagged_while_blocked, "occurred_at": d.occurred_at.isoformat(),
-                "recorded_at": d.recorded_at.isoformat(), "recorded_after_t": d.recorded_at > at,
+                "number": d.number,
+                "position": by_number[d.number],
+                "recipient": d.recipient,
+                "recipient_category": d.recipient_category,
+                "purpose": d.purpose,
+                "ground": d.ground,
+                "legal_basis": d.legal_basis,
+                "reference": d.reference,
+                "data_categories": d.data_categories,
+                "flagged_while_blocked": d.flagged_while_blocked,
+                "occurred_at": d.occurred_at.isoformat(),
+                "recorded_at": d.recorded_at.isoformat(),
+                "recorded_after_t": d.recorded_at > at,
             }
             for d in questions.disclosures(subject_id)
         ],
         "open_deadlines": [
             {
-                "obligation": d.row.obligation, "reference": d.row.reference, "status": str(d.status),
-                "triggered_at": d.row.triggered_at.isoformat(), "due_at": d.row.due_at.isoformat(),
+                "obligation": d.row.obligation,
+                "reference": d.row.reference,
+                "status": str(d.status),
+                "triggered_at": d.row.triggered_at.isoformat(),
+                "due_at": d.row.due_at.isoformat(),
             }
             for d in deadlines
             if d.row.subject_id == subject_id
         ],
         "checkpoint": {
-            "number": issued.number, "tree_size": issued.size, "root": issued.checkpoint.root.hex(),
-            "issued_at": issued.checkpoint.issued_at.isoformat(), "note": issued.note,
+            "number": issued.number,
+            "tree_size": issued.size,
+            "root": issued.checkpoint.root.hex(),
+            "issued_at": issued.checkpoint.issued_at.isoformat(),
+            "note": issued.note,
         },
         "public_key": str(key.verifier),
         "not_part_of_proof": _personal_values(ledger, subject_id, subject_events),
@@ -218,24 +242,27 @@ def _answer(
         acceptance = a.accepted.acceptance if a.accepted else None
         in_effect = a.in_effect
         key = policy_key(PolicyId(a.policy_id))
-        policies.append({
-            "policy_id": a.policy_id,
-            "accepted_version": acceptance.policy_version if acceptance else None,
-            "acceptance_number": acceptance.number if acceptance else None,
-            "acceptance_position": numbered[acceptance.number] if acceptance else None,
-            "accepted_occurred_at": acceptance.occurred_at.isoformat() if acceptance else None,
-            "accepted_recorded_at": acceptance.recorded_at.isoformat() if acceptance else None,
-            "accepted_recorded_after_t": acceptance.recorded_at > at if acceptance else None,
-            "accepted_language": str(acceptance.language) if acceptance else None,
-            "accepted_text_sha256": acceptance.text_sha256 if acceptance else None,
-            "standing_purposes": sorted(a.accepted.purposes) if a.accepted else [],
-            "in_effect_version": in_effect.version if in_effect else None,
-            "in_effect_from": in_effect.effective_from.isoformat() if in_effect else None,
-            "in_effect_text_sha256": {str(k): in_effect.text_sha256[k] for k in sorted(in_effect.text_sha256)}
-            if in_effect else None,
-            "in_effect_position": published[key, in_effect.version] if in_effect else None,
-            "behind": a.behind,
-        })
+        policies.append(
+            {
+                "policy_id": a.policy_id,
+                "accepted_version": acceptance.policy_version if acceptance else None,
+                "acceptance_number": acceptance.number if acceptance else None,
+                "acceptance_position": numbered[acceptance.number] if acceptance else None,
+                "accepted_occurred_at": acceptance.occurred_at.isoformat() if acceptance else None,
+                "accepted_recorded_at": acceptance.recorded_at.isoformat() if acceptance else None,
+                "accepted_recorded_after_t": acceptance.recorded_at > at if acceptance else None,
+                "accepted_language": str(acceptance.language) if acceptance else None,
+                "accepted_text_sha256": acceptance.text_sha256 if acceptance else None,
+                "standing_purposes": sorted(a.accepted.purposes) if a.accepted else [],
+                "in_effect_version": in_effect.version if in_effect else None,
+                "in_effect_from": in_effect.effective_from.isoformat() if in_effect else None,
+                "in_effect_text_sha256": {str(k): in_effect.text_sha256[k] for k in sorted(in_effect.text_sha256)}
+                if in_effect
+                else None,
+                "in_effect_position": published[key, in_effect.version] if in_effect else None,
+                "behind": a.behind,
+            }
+        )
         sentences.append(_sentence(subject_id, at, a))
     if not sentences:
         sentences.append(f"At {at.isoformat()}, subject {subject_id} had accepted no version of any policy.")
@@ -262,17 +289,26 @@ def _sentence(subject_id: SubjectId, at: datetime, a: AcceptedVersion) -> str:
 def _personal_values(ledger: ConsentLedger, subject_id: SubjectId, events: list[Any]) -> dict[str, object]:
     """The sealed fields opened, apart from the proof; none once the subject's data were destroyed."""
     if ledger.is_destroyed(subject_id):
-        return {"label": NOT_PART_OF_PROOF, "personal_values": None,
-                "why_absent": "the subject's data were destroyed and their key deleted (Art. 1(6))"}
+        return {
+            "label": NOT_PART_OF_PROOF,
+            "personal_values": None,
+            "why_absent": "the subject's data were destroyed and their key deleted (Art. 1(6))",
+        }
     try:
         sealer = ledger.sealer
     except RuntimeError:
-        return {"label": NOT_PART_OF_PROOF, "personal_values": None,
-                "why_absent": "the bundle was made without the master key, so nothing personal could be opened"}
+        return {
+            "label": NOT_PART_OF_PROOF,
+            "personal_values": None,
+            "why_absent": "the bundle was made without the master key, so nothing personal could be opened",
+        }
     key: UUID = subject_key(subject_id)
     opened = [
-        {"version": e.originator_version, "kind": type(e).__name__,
-         "fields": {n: sealer.open(key, n, v) for n, v in sorted(vars(e).items()) if isinstance(v, Sealed)}}
+        {
+            "version": e.originator_version,
+            "kind": type(e).__name__,
+            "fields": {n: sealer.open(key, n, v) for n, v in sorted(vars(e).items()) if isinstance(v, Sealed)},
+        }
         for e in events
     ]
     return {"label": NOT_PART_OF_PROOF, "personal_values": [o for o in opened if o["fields"]], "why_absent": None}

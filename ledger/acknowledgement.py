@@ -7,6 +7,7 @@ answer back) or collides with it in the event store: a fact can never be recorde
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -15,7 +16,8 @@ from eventsourcing.domain import Aggregate
 
 def acknowledgement_key(caller: str, key: str) -> UUID:
     """The aggregate id of one caller's idempotency key."""
-    return uuid5(NAMESPACE_URL, f"consent-ledger:idempotency:{caller}:{key}")
+    # JSON keeps the two apart: caller "a:b" with key "c" is not caller "a" with key "b:c".
+    return uuid5(NAMESPACE_URL, "consent-ledger:idempotency:" + json.dumps([caller, key]))
 
 
 class Acknowledgement(Aggregate):

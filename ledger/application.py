@@ -9,6 +9,7 @@ from a fresh read, so two writers never both pass a rule only one of them may pa
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -170,6 +171,21 @@ class ConsentLedger(Application[Any]):
 
     # Writing.
 
+    def _personal(self, *values: str | None) -> str:
+        """A keyed digest of the personal values of a request, for its idempotency fingerprint.
+
+        A retry must carry the same personal values as the first request, but a plain hash of
+        them would let anyone holding the events guess them back; an HMAC under a key derived
+        from the master key does not.
+        """
+        if all(v is None for v in values):
+            return ""
+        if self._master_key is None:
+            msg = "this ledger was opened without a master key; personal values cannot be recorded"
+            raise RuntimeError(msg)
+        key = hmac.new(self._master_key, b"consent-ledger:idempotency-fingerprint", hashlib.sha256).digest()
+        return hmac.new(key, orjson.dumps(list(values)), hashlib.sha256).hexdigest()
+
     def _stamp(self, request: Request, occurred_at: datetime | None) -> Stamp:
         now = self.clock()
         return Stamp(request.caller, occurred_at or now, now)
@@ -229,6 +245,9 @@ class ConsentLedger(Application[Any]):
             ack: Acknowledgement = self.repository.get(acknowledgement_key(request.caller, request.idempotency_key))
         except AggregateNotFoundError:
             return None
+        if (ack.caller, ack.idempotency_key) != (request.caller, request.idempotency_key):  # pragma: no cover
+            msg = "idempotency key collision between callers; use another key"
+            raise IdempotencyKeyReused(msg)
         if ack.request_sha256 != digest:
             msg = (
                 f"idempotency key {request.idempotency_key!r} was first used on "
@@ -416,6 +435,7 @@ class ConsentLedger(Application[Any]):
             request,
             occurred_at,
             {
+                "personal": self._personal(representative, evidence),
                 "cmd": "consent",
                 "subject": subject_id,
                 "policy": policy_id,
@@ -461,6 +481,7 @@ class ConsentLedger(Application[Any]):
             request,
             occurred_at,
             {
+                "personal": self._personal(representative, evidence),
                 "cmd": "withdraw",
                 "subject": subject_id,
                 "policy": policy_id,
@@ -527,6 +548,7 @@ class ConsentLedger(Application[Any]):
             request,
             occurred_at,
             {
+                "personal": self._personal(document),
                 "cmd": "permit",
                 "subject": subject_id,
                 "id": permission_id,
@@ -602,6 +624,7 @@ class ConsentLedger(Application[Any]):
             request,
             occurred_at,
             {
+                "personal": self._personal(request_details),
                 "cmd": "block",
                 "subject": subject_id,
                 "id": block_id,
@@ -752,6 +775,7 @@ class ConsentLedger(Application[Any]):
             request,
             occurred_at,
             {
+                "personal": self._personal(details),
                 "cmd": "request",
                 "subject": subject_id,
                 "id": request_id,
@@ -900,7 +924,13 @@ class ConsentLedger(Application[Any]):
             lambda _c, _s: None,
             request,
             occurred_at,
-            {"cmd": "claim", "ref": claim_ref, "subject": subject_id, "occurred_at": occurred_at},
+            {
+                "personal": self._personal(claimant),
+                "cmd": "claim",
+                "ref": claim_ref,
+                "subject": subject_id,
+                "occurred_at": occurred_at,
+            },
         )
 
     def answer_claim(

@@ -721,7 +721,7 @@ class Subject(Aggregate):
     ) -> None:
         """Record how a request was met; `done` must name the entry that did what was asked."""
         outcome = one_of(RequestOutcome, outcome, "outcome")
-        asked = next((e for e in self.entries if isinstance(e, SubjectRequest) and e.request_id == request_id), None)
+        asked = next((e for e in self._known() if isinstance(e, SubjectRequest) and e.request_id == request_id), None)
         if asked is None:
             msg = f"subject {self.subject_id} has no request {request_id!r}"
             raise NothingToAct(msg)
@@ -744,7 +744,7 @@ class Subject(Aggregate):
         wanted = REQUEST_MET_BY.get(asked.kind)
         if wanted is None:
             return
-        entry = next((e for e in self.entries if e.number == by_entry), None)
+        entry = next((e for e in self._known() if e.number == by_entry), None)
         if entry is None or not isinstance(entry, wanted) or entry.number < asked.number:
             names = " or ".join(w.__name__ for w in wanted)
             msg = f"a {asked.kind} request is done by a later {names} entry; name its number in by_entry"

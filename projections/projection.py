@@ -106,8 +106,12 @@ class LedgerProjection(Projection[LedgerView]):
         return [
             *self._entry_statements(event, position),
             self._deadline(
-                request_deadline_id(event.originator_id, event.request_id), REQUEST_OBLIGATIONS[event.kind],
-                subject_id, event.request_id, event.occurred_at, event.timestamp,
+                request_deadline_id(event.originator_id, event.request_id),
+                REQUEST_OBLIGATIONS[event.kind],
+                subject_id,
+                event.request_id,
+                event.occurred_at,
+                event.timestamp,
             ),
         ]
 
@@ -116,8 +120,10 @@ class LedgerProjection(Projection[LedgerView]):
         return [
             *self._entry_statements(event, position),
             self.view.meet_deadline(
-                request_deadline_id(event.originator_id, event.request_id), event.occurred_at,
-                f"RequestAnswered#{event.originator_version} ({event.outcome})", event.timestamp,
+                request_deadline_id(event.originator_id, event.request_id),
+                event.occurred_at,
+                f"RequestAnswered#{event.originator_version} ({event.outcome})",
+                event.timestamp,
             ),
         ]
 
@@ -125,10 +131,16 @@ class LedgerProjection(Projection[LedgerView]):
     def _(self, event: Subject.DataDisclosed, position: int) -> list[Statement]:
         writes = self._entry_statements(event, position)
         if event.notice_owed:
-            writes.append(self._deadline(
-                transfer_deadline_id(event.originator_id, event.originator_version), Obligation.TRANSFER_NOTICE,
-                self._name(event.originator_id), event.recipient, event.occurred_at, event.timestamp,
-            ))
+            writes.append(
+                self._deadline(
+                    transfer_deadline_id(event.originator_id, event.originator_version),
+                    Obligation.TRANSFER_NOTICE,
+                    self._name(event.originator_id),
+                    event.recipient,
+                    event.occurred_at,
+                    event.timestamp,
+                )
+            )
         return writes
 
     @statements.register
@@ -136,19 +148,35 @@ class LedgerProjection(Projection[LedgerView]):
         return [
             *self._entry_statements(event, position),
             self.view.meet_deadline(
-                transfer_deadline_id(event.originator_id, event.disclosure_number), event.occurred_at,
-                f"SubjectToldOfDisclosure#{event.originator_version}", event.timestamp,
+                transfer_deadline_id(event.originator_id, event.disclosure_number),
+                event.occurred_at,
+                f"SubjectToldOfDisclosure#{event.originator_version}",
+                event.timestamp,
             ),
+        ]
+
+    @statements.register
+    def _(self, event: Subject.EntryRetracted, position: int) -> list[Statement]:
+        # A disclosure struck out never happened: the notice it would have owed is owed to nobody.
+        return [
+            *self._entry_statements(event, position),
+            self.view.drop_deadline(transfer_deadline_id(event.originator_id, event.retracted_number)),
         ]
 
     @statements.register
     def _(self, event: Subject.VerificationCompleted, position: int) -> list[Statement]:
         writes = self._entry_statements(event, position)
         if not event.violation_found:
-            writes.append(self._deadline(
-                unblocking_deadline_id(event.originator_id, event.block_id), Obligation.UNBLOCKING,
-                self._name(event.originator_id), event.block_id, event.occurred_at, event.timestamp,
-            ))
+            writes.append(
+                self._deadline(
+                    unblocking_deadline_id(event.originator_id, event.block_id),
+                    Obligation.UNBLOCKING,
+                    self._name(event.originator_id),
+                    event.block_id,
+                    event.occurred_at,
+                    event.timestamp,
+                )
+            )
         return writes
 
     @statements.register
@@ -156,8 +184,10 @@ class LedgerProjection(Projection[LedgerView]):
         return [
             *self._entry_statements(event, position),
             self.view.meet_deadline(
-                unblocking_deadline_id(event.originator_id, event.block_id), event.occurred_at,
-                f"BlockLifted#{event.originator_version}", event.timestamp,
+                unblocking_deadline_id(event.originator_id, event.block_id),
+                event.occurred_at,
+                f"BlockLifted#{event.originator_version}",
+                event.timestamp,
             ),
         ]
 

@@ -147,14 +147,16 @@ class LedgerQuestions:
         ]
 
     def deadlines(
-        self, now: datetime, wanted: set[DeadlineStatus] | None = None, limit: int = 1000
+        self,
+        now: datetime,
+        wanted: set[DeadlineStatus] | None = None,
+        limit: int = 1000,
+        subject_id: SubjectId | None = None,
     ) -> list[DeadlineAnswer]:
-        """Obligations with their standing at `now`: open, met, met late or overdue."""
+        """Obligations started by `now`, with their standing then: open, met, met late or overdue."""
         open_only = wanted is not None and wanted <= {DeadlineStatus.OPEN, DeadlineStatus.OVERDUE}
-        answers = [
-            DeadlineAnswer(_local(r), status(r.due_at, r.met_at, now))
-            for r in self.view.deadlines(open_only=open_only, due_before=None, limit=limit)
-        ]
+        rows = self.view.deadlines(at=now, open_only=open_only, subject_id=subject_id, limit=limit)
+        answers = [DeadlineAnswer(_local(r), status(r.due_at, r.met_at, now)) for r in rows]
         return [a for a in answers if wanted is None or a.status in wanted]
 
     def breaches_not_all_told(self, now: datetime) -> list[UntoldBreach]:

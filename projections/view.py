@@ -114,7 +114,8 @@ class LedgerView(TrackingRecorder):
             for statement in self._create_statements(generation):
                 c.execute(statement)
         self.generation = generation
-        self.switching = threading.RLock()
+        if not hasattr(self, "switching"):
+            self.switching = threading.RLock()  # made once: a rebind must not swap the lock a keeper holds
         self._checked_at = monotonic()
         return self
 
@@ -277,6 +278,10 @@ class LedgerView(TrackingRecorder):
             (utc_text(met_at), met_by, utc_text(recorded_at), deadline_id),
         )
 
+    def drop_deadline(self, deadline_id: str) -> tuple[str, Sequence[object]]:
+        """Forget an obligation whose triggering fact was struck out: it never arose."""
+        return (f"DELETE FROM {self.table('deadlines')} WHERE deadline_id = ?", (deadline_id,))
+
     def put_name(self, aggregate_id: object, kind: str, name: str) -> tuple[str, Sequence[object]]:
         """Remember the operator's name (subject id, policy id, reference) of an aggregate."""
         return (
@@ -386,12 +391,19 @@ class LedgerView(TrackingRecorder):
             for r in rows
         ]
 
-    def deadlines(self, *, open_only: bool, due_before: datetime | None, limit: int) -> list[DeadlineRow]:
-        """Obligations, by due date; open ones only if asked."""
-        where = ["due_at <= ?"]
-        params: list[object] = [utc_text(due_before) if due_before else "9999"]
+    def deadlines(
+        self, *, at: datetime, open_only: bool, subject_id: str | None = None, limit: int
+    ) -> list[DeadlineRow]:
+        """Obligations started and known by `at`, by due date; only those not met by `at` if asked."""
+        moment = utc_text(at)
+        where = ["triggered_at <= ?", "recorded_at <= ?"]
+        params: list[object] = [moment, moment]
         if open_only:
-            where.append("met_at IS NULL")
+            where.append("(met_at IS NULL OR met_at > ?)")
+            params.append(moment)
+        if subject_id is not None:
+            where.append("subject_id = ?")
+            params.append(subject_id)
         rows = self._rows(
             f"SELECT * FROM {self.table('deadlines')} WHERE {' AND '.join(where)} ORDER BY due_at, deadline_id LIMIT ?",
             [*params, limit],

@@ -166,3 +166,68 @@ def test_a_disclosure_under_a_version_promising_notice_must_be_told_within_ten_w
     ledger.record_disclosure_notice(SERVICE, U1, disclosure_number=disclosed.version, channel="email")
 
     assert deadlines(ledger, database, clock.now) == [("transfer_notice", "CDEK", "2026-03-17", "met")]
+
+
+def test_an_obligation_met_after_the_moment_asked_about_was_still_open_then(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from ledger.deadlines import DeadlineStatus  # noqa: PLC0415
+
+    published(ledger)
+    consented(ledger, U1)
+    asked = clock.now
+    ledger.receive_request(SERVICE, U1, request_id="A-1", kind=RequestKind.ACCESS, channel="app")
+    clock.advance(days=2)
+    ledger.answer_request(SERVICE, U1, request_id="A-1", outcome="answered")
+    view = open_view(database)
+    ViewKeeper(ledger, view).catch_up()
+    questions = LedgerQuestions(view)
+
+    then = questions.deadlines(asked + timedelta(days=1), {DeadlineStatus.OPEN})
+    before_it_started = questions.deadlines(asked - timedelta(days=1))
+
+    assert [(a.row.reference, a.status.value) for a in then] == [("A-1", "open")]
+    assert before_it_started == []
+
+
+def test_a_struck_out_disclosure_owes_no_transfer_notice(ledger: ConsentLedger, database: Database) -> None:
+    from ledger.application import Request  # noqa: PLC0415
+    from ledger.application import text_sha256 as digest  # noqa: PLC0415
+    from ledger.terms import ConsentMethod, Language, Purpose, RecipientCategory  # noqa: PLC0415
+
+    ledger.publish_policy_version(
+        Request("privacy-officer"),
+        policy_id="notifying",
+        version="1",
+        text_sha256={Language.EN: digest("We tell")},
+        purposes=frozenset({Purpose("4.1.1")}),
+        optional_purposes=frozenset(),
+        recipient_categories=frozenset({RecipientCategory.COURIER}),
+        notifies_transfers=True,
+    )
+    ledger.grant_consent(
+        SERVICE,
+        U1,
+        policy_id="notifying",
+        policy_version="1",
+        language=Language.EN,
+        text_sha256=digest("We tell"),
+        method=ConsentMethod.REGISTRATION,
+        channel="app",
+        third_parties=True,
+    )
+    disclosed = ledger.record_disclosure(
+        SERVICE,
+        U1,
+        recipient="CDEK",
+        recipient_category="courier",
+        purpose="4.1.1",
+        data_categories=frozenset({"address"}),
+        ground="order_fulfilment",
+        reference="order-1",
+    )
+    ledger.retract_entry(SERVICE, U1, number=disclosed.version, reason="recorded for the wrong subject")
+
+    assert deadlines(ledger, database, ledger.clock()) == []
