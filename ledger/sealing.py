@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ledger.errors import SubjectDestroyed
 from ledger.terms import Sealed
 
 if TYPE_CHECKING:
@@ -107,6 +108,11 @@ class Sealer:
             nonce = os.urandom(NONCE_BYTES)
             fresh = FORMAT + nonce + self._master.encrypt(nonce, os.urandom(KEY_BYTES), subject.bytes)
             wrapped = self._keys.add_key_if_absent(subject, fresh)
+        if not wrapped:  # the tombstone of a destroyed key: nothing can be sealed or opened for them again
+            if create:
+                msg = "this subject's key was destroyed; nothing personal can be recorded for them"
+                raise SubjectDestroyed(msg)
+            return None
         return self._unwrap(subject, wrapped)
 
     def _unwrap(self, subject: UUID, wrapped: bytes) -> bytes:

@@ -145,7 +145,7 @@ class SqlKeyStore:
     def any_key(self) -> tuple[UUID, bytes] | None:
         """Some stored key and its subject, to check the master key against."""
         with self._datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT subject_id, wrapped_key FROM {self._table} LIMIT 1")
+            c.execute(f"SELECT subject_id, wrapped_key FROM {self._table} WHERE length(wrapped_key) > 0 LIMIT 1")
             row = c.fetchone()
         if row is None:
             return None
@@ -154,16 +154,24 @@ class SqlKeyStore:
         )
 
     def destroy_key(self, subject: UUID) -> None:
-        """Delete the key and scrub the freed bytes from the database files."""
+        """Replace the key by an empty tombstone and scrub the freed bytes from the database files.
+
+        The tombstone (not a deleted row) is what stops a writer racing the destruction from
+        creating the subject a fresh key: `add_key_if_absent` finds the row and leaves it empty.
+        """
+        tombstone = (
+            f"INSERT INTO {self._table} (subject_id, wrapped_key) VALUES ({self._p}, {self._p}) "
+            "ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = excluded.wrapped_key"
+        )
         if self._backend == "sqlite":
             with self._datastore.transaction(commit=True) as c:
                 c.execute("PRAGMA secure_delete = ON")
-                c.execute(f"DELETE FROM {self._table} WHERE subject_id = ?", (subject.hex,))
+                c.execute(tombstone, (subject.hex, b""))
             with self._datastore.transaction(commit=False) as c, contextlib.suppress(Exception):
                 c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return
         with self._datastore.transaction(commit=True) as c:
-            c.execute(f"DELETE FROM {self._table} WHERE subject_id = %s", (subject.hex,))
+            c.execute(tombstone, (subject.hex, b""))
         with self._datastore.get_connection() as conn:
             conn.execute(f"VACUUM (FULL) {self._table}")
 

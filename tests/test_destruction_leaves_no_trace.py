@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
+import pytest
 from given import SERVICE, consented, published
 
 from ledger.application import Request
@@ -90,3 +91,17 @@ def test_a_retry_of_a_consent_after_the_subject_was_destroyed_gets_the_first_rec
 
     assert again.replayed
     assert (again.position, again.version) == (first.position, first.version)
+
+
+def test_no_fresh_key_can_be_made_for_a_destroyed_subject_even_by_a_writer_racing_the_destruction(
+    ledger: ConsentLedger,
+) -> None:
+    from ledger.errors import SubjectDestroyed  # noqa: PLC0415
+
+    published(ledger)
+    consented(ledger, "alice", evidence=ALICE_EVIDENCE)
+    ledger.destroy_data(SERVICE, SubjectId("alice"), ground=DestructionGround.SUBJECT_REQUEST)
+    with pytest.raises(SubjectDestroyed):
+        # What a writer that checked "not destroyed" a moment before the destruction would do next.
+        ledger.sealer.seal(subject_key(SubjectId("alice")), "claimant", "A. Person")
+    assert ledger.sealer._keys.wrapped_key(subject_key(SubjectId("alice"))) == b""  # type: ignore[attr-defined]
