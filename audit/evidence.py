@@ -116,6 +116,7 @@ def build_bundle(
                 "in_force_at_t": isinstance(b, Block) and b.block_id in in_force,
             }
             for b in blocks.history
+            if b.number in by_number  # the view may already hold a fact newer than the events read above
         ],
         "disclosures": [
             {
@@ -134,6 +135,7 @@ def build_bundle(
                 "recorded_after_t": d.recorded_at > at,
             }
             for d in questions.disclosures(subject_id)
+            if d.number in by_number
         ],
         "open_deadlines": [
             {
