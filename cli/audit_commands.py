@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -45,6 +44,7 @@ from audit.log import AuditLog
 from audit.notes import NoteError, SigningKey, VerifierKey, load_or_create_signing_key
 from audit.verify import verify_file
 from cli.composition import url_without_password
+from cli.options import DatabaseUrl, stderr, stdout
 from cli.settings import ConfigurationError, load_settings, master_key_for
 from ledger.application import ConsentLedger, open_ledger
 from ledger.errors import LedgerError
@@ -76,16 +76,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        help="sqlite:///path.db or postgresql://user@host/db?schema=s (env CONSENT_LEDGER_DATABASE_URL)",
-        show_default=False,
-    ),
-]
 SigningKeyFile = Annotated[
     Path | None,
     typer.Option(
@@ -135,8 +126,10 @@ def export(  # noqa: PLR0917  (typer passes options by name; each is one the ope
     out: Annotated[Path, typer.Option("--out", help="The JSON Lines file to write")],
     from_position: Annotated[int, typer.Option("--from", min=1, help="The first log position to export")] = 1,
     to_position: Annotated[
-        int | None, typer.Option("--to", min=1, help="The last log position (default: the newest checkpoint's)",
-                                 show_default=False)
+        int | None,
+        typer.Option(
+            "--to", min=1, help="The last log position (default: the newest checkpoint's)", show_default=False
+        ),
     ] = None,
     checkpoint_first: Annotated[
         bool, typer.Option("--checkpoint", help="Sign a checkpoint of every event first, so the export has them all")
@@ -169,14 +162,29 @@ def export(  # noqa: PLR0917  (typer passes options by name; each is one the ope
 
 @app.command()
 def verify(
-    file: Annotated[Path | None, typer.Argument(help="An export, or a proof document written by `prove`",
-                                                exists=True, dir_okay=False, readable=True,
-                                                show_default=False)] = None,
-    public_key: Annotated[str, typer.Option(help="The log's verifier key <name>+<key id>+<key>, or a file holding it")]
-    = "",
-    bundle: Annotated[Path | None, typer.Option(help="An evidence bundle written by `evidence` (JSON)",
-                                                exists=True, dir_okay=False, readable=True,
-                                                show_default=False)] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="An export, or a proof document written by `prove`",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
+    public_key: Annotated[
+        str, typer.Option(help="The log's verifier key <name>+<key id>+<key>, or a file holding it")
+    ] = "",
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help="An evidence bundle written by `evidence` (JSON)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check an export, a proof or an evidence bundle offline against the public key: exit 0 if all holds, 1 if not.
 
@@ -196,8 +204,14 @@ def verify(
     assert file is not None  # noqa: S101  (checked above)
     total = file.stat().st_size
     with Progress(
-        TextColumn("verifying"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[events]} events"),
-        TransferSpeedColumn(), TimeRemainingColumn(), console=stderr, transient=True,
+        TextColumn("verifying"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[events]} events"),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
     ) as bar:
         task = bar.add_task("verify", total=total, events=0)
         verdict = verify_file(file, key, progress=lambda done, events: bar.update(task, completed=done, events=events))
@@ -216,11 +230,18 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
     subject: Annotated[str, typer.Option(help="The subject's pseudonymous id")],
     at: Annotated[str, typer.Option(help="The moment T the dispute is about, with offset: 2026-03-02T09:00:00+05:00")],
     out: Annotated[Path, typer.Option("--out", help="The file to write (refused if it exists)")],
-    html: Annotated[bool, typer.Option("--html", help="Write the printable HTML page instead of the JSON bundle")]
-    = False,
-    master_key_file: Annotated[Path | None, typer.Option(
-        envvar="CONSENT_LEDGER_MASTER_KEY_FILE", help="Open the subject's personal values for the court "
-        "(set apart, not part of the proof); without a master key they are left out", show_default=False)] = None,
+    html: Annotated[
+        bool, typer.Option("--html", help="Write the printable HTML page instead of the JSON bundle")
+    ] = False,
+    master_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="CONSENT_LEDGER_MASTER_KEY_FILE",
+            help="Open the subject's personal values for the court "
+            "(set apart, not part of the proof); without a master key they are left out",
+            show_default=False,
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     signing_key_file: SigningKeyFile = None,
     origin: Origin = None,
@@ -252,14 +273,25 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
 
 @app.command()
 def prove(
-    position: Annotated[int | None, typer.Option(min=1, help="Prove that the event at this log position is in the log",
-                                                 show_default=False)] = None,
-    since_size: Annotated[int | None, typer.Option(min=0, help="Prove the log only grew since its checkpoint of "
-                                                   "this many events", show_default=False)] = None,
-    size: Annotated[int | None, typer.Option(min=0, help="Against the checkpoint of this many events (default: "
-                                             "the newest)", show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the proof here instead of to stdout",
-                                             show_default=False)] = None,
+    position: Annotated[
+        int | None,
+        typer.Option(min=1, help="Prove that the event at this log position is in the log", show_default=False),
+    ] = None,
+    since_size: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Prove the log only grew since its checkpoint of this many events", show_default=False
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Against the checkpoint of this many events (default: the newest)", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the proof here instead of to stdout", show_default=False)
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Write an inclusion proof (--position) or a consistency proof (--since-size), with its signed checkpoints."""
@@ -365,8 +397,13 @@ def _verifier(text: str) -> VerifierKey:
 def _bar(description: str, total: int | None) -> Iterator[Callable[..., None]]:
     """A progress bar on stderr (rate and time left); yields `advance(done, total=None)`."""
     with Progress(
-        TextColumn(description), BarColumn(), MofNCompleteColumn(), _Rate(),
-        TimeRemainingColumn(), console=stderr, transient=True,
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
     ) as bar:
         task = bar.add_task(description, total=total)
 

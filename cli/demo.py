@@ -135,8 +135,14 @@ def _policy(ledger: ConsentLedger) -> list[Receipt]:
     """Version 1 in January; version 2, adding mobile operators, posted on 1 June to take effect on 15 June."""
     categories = {
         "1": frozenset({RecipientCategory.COURIER, RecipientCategory.POSTAL, RecipientCategory.STATE_AUTHORITY}),
-        "2": frozenset({RecipientCategory.COURIER, RecipientCategory.POSTAL, RecipientCategory.TELECOM,
-                        RecipientCategory.STATE_AUTHORITY}),
+        "2": frozenset(
+            {
+                RecipientCategory.COURIER,
+                RecipientCategory.POSTAL,
+                RecipientCategory.TELECOM,
+                RecipientCategory.STATE_AUTHORITY,
+            }
+        ),
     }
     posted = {"1": (at(1, 5, 10), None), "2": (at(6, 1, 11), at(6, 15, 0))}
     return [
@@ -219,15 +225,40 @@ def _registered_customer(ledger: ConsentLedger) -> list[Receipt]:
     """Record cust-1001: registers in the app opting into a purchase account (4.1.6), later accepts version 2."""
     s = "cust-1001"
     return [
-        _consent(ledger, "1001-consent-v1", s, at(1, 12, 19, 42), version="1", language=Language.KK,
-                 method=ConsentMethod.REGISTRATION, channel=Channel.APP, account=True,
-                 evidence="ip=95.56.14.201; device=Android 14; app=3.2.0"),
+        _consent(
+            ledger,
+            "1001-consent-v1",
+            s,
+            at(1, 12, 19, 42),
+            version="1",
+            language=Language.KK,
+            method=ConsentMethod.REGISTRATION,
+            channel=Channel.APP,
+            account=True,
+            evidence="ip=95.56.14.201; device=Android 14; app=3.2.0",
+        ),
         _deliver(ledger, "1001-order-00417", s, at(2, 3, 14, 5), order="ORD-2026-00417"),
-        _consent(ledger, "1001-consent-v2", s, at(6, 20, 20, 10), version="2", language=Language.KK,
-                 method=ConsentMethod.APP_USE, channel=Channel.APP, account=True,
-                 evidence="ip=95.56.14.201; device=Android 14; app=3.4.1"),
-        _deliver(ledger, "1001-order-01288-sms", s, at(7, 2, 9, 30), order="ORD-2026-01288",
-                 to=(MOBILE, RecipientCategory.TELECOM), data=frozenset({PHONE})),
+        _consent(
+            ledger,
+            "1001-consent-v2",
+            s,
+            at(6, 20, 20, 10),
+            version="2",
+            language=Language.KK,
+            method=ConsentMethod.APP_USE,
+            channel=Channel.APP,
+            account=True,
+            evidence="ip=95.56.14.201; device=Android 14; app=3.4.1",
+        ),
+        _deliver(
+            ledger,
+            "1001-order-01288-sms",
+            s,
+            at(7, 2, 9, 30),
+            order="ORD-2026-01288",
+            to=(MOBILE, RecipientCategory.TELECOM),
+            data=frozenset({PHONE}),
+        ),
         _deliver(ledger, "1001-order-01288", s, at(7, 2, 9, 31), order="ORD-2026-01288"),
     ]
 
@@ -236,21 +267,36 @@ def _minor_through_a_parent(ledger: ConsentLedger) -> list[Receipt]:
     """Record cust-1002, a minor: the father signs on paper, later has a wrong address blocked and corrected."""
     s = SubjectId("cust-1002")
     return [
-        _consent(ledger, "1002-consent-v1", s, at(1, 20, 16), version="1", language=Language.RU,
-                 method=ConsentMethod.WRITTEN, channel=Channel.PAPER,
-                 evidence="paper form F-17 No. 0452, scan in the archive",
-                 representative="father, N. Seitkali; birth certificate No. 1234567"),
+        _consent(
+            ledger,
+            "1002-consent-v1",
+            s,
+            at(1, 20, 16),
+            version="1",
+            language=Language.RU,
+            method=ConsentMethod.WRITTEN,
+            channel=Channel.PAPER,
+            evidence="paper form F-17 No. 0452, scan in the archive",
+            representative="father, N. Seitkali; birth certificate No. 1234567",
+        ),
         _deliver(ledger, "1002-order-00562", s, at(2, 10, 12), order="ORD-2026-00562"),
         ledger.block_data(
-            _as(SUPPORT_DESK, "1002-block"), s, block_id="BLK-2026-003", requester=BlockRequester.LEGAL_REPRESENTATIVE,
-            ground=BlockGround.INACCURATE_DATA, request_details="letter of 20.03.2026: the delivery address is wrong",
+            _as(SUPPORT_DESK, "1002-block"),
+            s,
+            block_id="BLK-2026-003",
+            requester=BlockRequester.LEGAL_REPRESENTATIVE,
+            ground=BlockGround.INACCURATE_DATA,
+            request_details="letter of 20.03.2026: the delivery address is wrong",
             occurred_at=at(3, 20, 17, 40),
         ),
         ledger.record_correction(
             _as(SUPPORT_DESK, "1002-correction"), s, data_categories=frozenset({ADDRESS}), occurred_at=at(3, 24, 10, 15)
         ),
         ledger.lift_block(
-            _as(SUPPORT_DESK, "1002-unblock"), s, block_id="BLK-2026-003", outcome=BlockOutcome.DATA_CORRECTED,
+            _as(SUPPORT_DESK, "1002-unblock"),
+            s,
+            block_id="BLK-2026-003",
+            outcome=BlockOutcome.DATA_CORRECTED,
             occurred_at=at(3, 24, 10, 30),
         ),
     ]
@@ -260,20 +306,35 @@ def _withdrawal_while_an_order_travels(ledger: ConsentLedger) -> list[Receipt]:
     """Record cust-1003: a withdrawal refused while a parcel travels (Art. 8(2)), accepted after delivery."""
     s = SubjectId("cust-1003")
     return [
-        _consent(ledger, "1003-consent-v1", s, at(2, 14, 13, 20), version="1", language=Language.RU,
-                 method=ConsentMethod.ORDER_CHECKOUT, channel=Channel.SITE,
-                 evidence="ip=2.134.77.18; browser=Firefox 135"),
-        _deliver(ledger, "1003-order-00731", s, at(2, 15, 10), order="ORD-2026-00731",
-                 to=(POST, RecipientCategory.POSTAL)),
+        _consent(
+            ledger,
+            "1003-consent-v1",
+            s,
+            at(2, 14, 13, 20),
+            version="1",
+            language=Language.RU,
+            method=ConsentMethod.ORDER_CHECKOUT,
+            channel=Channel.SITE,
+            evidence="ip=2.134.77.18; browser=Firefox 135",
+        ),
+        _deliver(
+            ledger, "1003-order-00731", s, at(2, 15, 10), order="ORD-2026-00731", to=(POST, RecipientCategory.POSTAL)
+        ),
         ledger.refuse_withdrawal(
-            _as(SUPPORT_DESK, "1003-withdrawal-refused"), s, policy_id=POLICY,
+            _as(SUPPORT_DESK, "1003-withdrawal-refused"),
+            s,
+            policy_id=POLICY,
             open_obligation="order ORD-2026-00731, in transit with Kazpost",
             reason="the address is needed until the parcel is delivered; ask again after delivery",
             occurred_at=at(2, 18, 11),
         ),
         ledger.withdraw_consent(
-            _as(SUPPORT_DESK, "1003-withdrawal"), s, policy_id=POLICY, channel=Channel.EMAIL,
-            evidence="e-mail of 05.03.2026 from the address on file", occurred_at=at(3, 5, 9),
+            _as(SUPPORT_DESK, "1003-withdrawal"),
+            s,
+            policy_id=POLICY,
+            channel=Channel.EMAIL,
+            evidence="e-mail of 05.03.2026 from the address on file",
+            occurred_at=at(3, 5, 9),
         ),
     ]
 
@@ -283,24 +344,48 @@ def _written_permission_and_state_request(ledger: ConsentLedger) -> list[Receipt
     s = SubjectId("cust-1004")
     repairs = "Servis Plus LLP"
     return [
-        _consent(ledger, "1004-consent-v1", s, at(3, 2, 18, 5), version="1", language=Language.EN,
-                 method=ConsentMethod.REGISTRATION, channel=Channel.APP,
-                 evidence="ip=178.89.2.40; device=iPhone 15; app=3.2.2"),
+        _consent(
+            ledger,
+            "1004-consent-v1",
+            s,
+            at(3, 2, 18, 5),
+            version="1",
+            language=Language.EN,
+            method=ConsentMethod.REGISTRATION,
+            channel=Channel.APP,
+            evidence="ip=178.89.2.40; device=iPhone 15; app=3.2.2",
+        ),
         ledger.grant_written_permission(
-            _as(SUPPORT_DESK, "1004-permission"), s, permission_id="WP-2026-031", recipient=repairs,
-            recipient_category=RecipientCategory.OTHER, purpose=SUPPORT,
-            document="written permission WP-2026-031, signed 07.04.2026", valid_until=at(7, 7, 0),
+            _as(SUPPORT_DESK, "1004-permission"),
+            s,
+            permission_id="WP-2026-031",
+            recipient=repairs,
+            recipient_category=RecipientCategory.OTHER,
+            purpose=SUPPORT,
+            document="written permission WP-2026-031, signed 07.04.2026",
+            valid_until=at(7, 7, 0),
             occurred_at=at(4, 7, 11),
         ),
         ledger.record_disclosure(
-            _as(SUPPORT_DESK, "1004-repair"), s, recipient=repairs, recipient_category=RecipientCategory.OTHER,
-            purpose=SUPPORT, data_categories=frozenset({NAME, PHONE}), ground=DisclosureGround.WRITTEN_PERMISSION,
-            reference="WP-2026-031", occurred_at=at(4, 9, 15),
+            _as(SUPPORT_DESK, "1004-repair"),
+            s,
+            recipient=repairs,
+            recipient_category=RecipientCategory.OTHER,
+            purpose=SUPPORT,
+            data_categories=frozenset({NAME, PHONE}),
+            ground=DisclosureGround.WRITTEN_PERMISSION,
+            reference="WP-2026-031",
+            occurred_at=at(4, 9, 15),
         ),
         ledger.record_disclosure(
-            _as(LEGAL, "1004-state-request"), s, recipient="State Revenue Department of Almaty",
-            recipient_category=RecipientCategory.STATE_AUTHORITY, purpose=STATE_REQUEST, data_categories=CONTACT,
-            ground=DisclosureGround.STATE_REQUEST, reference="request No. 04-17/2291 of 11.05.2026",
+            _as(LEGAL, "1004-state-request"),
+            s,
+            recipient="State Revenue Department of Almaty",
+            recipient_category=RecipientCategory.STATE_AUTHORITY,
+            purpose=STATE_REQUEST,
+            data_categories=CONTACT,
+            ground=DisclosureGround.STATE_REQUEST,
+            reference="request No. 04-17/2291 of 11.05.2026",
             occurred_at=at(5, 12, 10, 30),
         ),
     ]
@@ -314,12 +399,27 @@ def _account_destroyed_on_request(ledger: ConsentLedger) -> list[Receipt]:
     """
     s = SubjectId("cust-1005")
     return [
-        _consent(ledger, "1005-consent-v1", s, at(3, 1, 21, 15), version="1", language=Language.KK,
-                 method=ConsentMethod.APP_USE, channel=Channel.APP, evidence=None, third_parties=False),
-        ledger.withdraw_consent(_as(SUPPORT_DESK, "1005-withdrawal"), s, policy_id=POLICY, channel=Channel.APP,
-                                occurred_at=at(9, 15, 9, 40)),
-        ledger.destroy_data(_as(SUPPORT_DESK, "1005-destruction"), s, ground=DestructionGround.SUBJECT_REQUEST,
-                            occurred_at=at(9, 16, 10)),
+        _consent(
+            ledger,
+            "1005-consent-v1",
+            s,
+            at(3, 1, 21, 15),
+            version="1",
+            language=Language.KK,
+            method=ConsentMethod.APP_USE,
+            channel=Channel.APP,
+            evidence=None,
+            third_parties=False,
+        ),
+        ledger.withdraw_consent(
+            _as(SUPPORT_DESK, "1005-withdrawal"), s, policy_id=POLICY, channel=Channel.APP, occurred_at=at(9, 15, 9, 40)
+        ),
+        ledger.destroy_data(
+            _as(SUPPORT_DESK, "1005-destruction"),
+            s,
+            ground=DestructionGround.SUBJECT_REQUEST,
+            occurred_at=at(9, 16, 10),
+        ),
     ]
 
 
@@ -327,21 +427,52 @@ def _customer_who_went_to_court(ledger: ConsentLedger) -> list[Receipt]:
     """Record cust-1006 under version 2, and two claims: cust-1001's answered in time, cust-1006's late, then court."""
     s = SubjectId("cust-1006")
     return [
-        _consent(ledger, "1006-consent-v2", s, at(7, 10, 12), version="2", language=Language.EN,
-                 method=ConsentMethod.REGISTRATION, channel=Channel.SITE,
-                 evidence="ip=89.218.5.77; browser=Chrome 138"),
+        _consent(
+            ledger,
+            "1006-consent-v2",
+            s,
+            at(7, 10, 12),
+            version="2",
+            language=Language.EN,
+            method=ConsentMethod.REGISTRATION,
+            channel=Channel.SITE,
+            evidence="ip=89.218.5.77; browser=Chrome 138",
+        ),
         _deliver(ledger, "1006-order-01377", s, at(7, 11, 16, 20), order="ORD-2026-01377"),
-        ledger.receive_claim(_as(LEGAL, "claim-014"), claim_ref="CL-2026-014", subject_id=SubjectId("cust-1001"),
-                             claimant="A. Nurlanovna", occurred_at=at(8, 4, 10)),
-        ledger.answer_claim(_as(LEGAL, "claim-014-answer"), claim_ref="CL-2026-014",
-                            outcome=ClaimOutcome.PARTLY_SATISFIED, channel=Channel.EMAIL, occurred_at=at(8, 27, 16)),
-        ledger.receive_claim(_as(LEGAL, "claim-021"), claim_ref="CL-2026-021", subject_id=s,
-                             claimant="D. Kassymov", occurred_at=at(9, 1, 10)),
-        ledger.answer_claim(_as(LEGAL, "claim-021-answer"), claim_ref="CL-2026-021", outcome=ClaimOutcome.REJECTED,
-                            channel=Channel.PAPER, occurred_at=at(10, 5, 12)),
-        ledger.take_claim_to_court(_as(LEGAL, "claim-021-court"), claim_ref="CL-2026-021",
-                                   court_case="No. 7527-26-00-2/4410, Medeu District Court of Almaty",
-                                   occurred_at=at(10, 26, 9)),
+        ledger.receive_claim(
+            _as(LEGAL, "claim-014"),
+            claim_ref="CL-2026-014",
+            subject_id=SubjectId("cust-1001"),
+            claimant="A. Nurlanovna",
+            occurred_at=at(8, 4, 10),
+        ),
+        ledger.answer_claim(
+            _as(LEGAL, "claim-014-answer"),
+            claim_ref="CL-2026-014",
+            outcome=ClaimOutcome.PARTLY_SATISFIED,
+            channel=Channel.EMAIL,
+            occurred_at=at(8, 27, 16),
+        ),
+        ledger.receive_claim(
+            _as(LEGAL, "claim-021"),
+            claim_ref="CL-2026-021",
+            subject_id=s,
+            claimant="D. Kassymov",
+            occurred_at=at(9, 1, 10),
+        ),
+        ledger.answer_claim(
+            _as(LEGAL, "claim-021-answer"),
+            claim_ref="CL-2026-021",
+            outcome=ClaimOutcome.REJECTED,
+            channel=Channel.PAPER,
+            occurred_at=at(10, 5, 12),
+        ),
+        ledger.take_claim_to_court(
+            _as(LEGAL, "claim-021-court"),
+            claim_ref="CL-2026-021",
+            court_case="No. 7527-26-00-2/4410, Medeu District Court of Almaty",
+            occurred_at=at(10, 26, 9),
+        ),
     ]
 
 
@@ -351,17 +482,27 @@ def _breach(ledger: ConsentLedger) -> list[Receipt]:
     told = [("cust-1001", Channel.SMS, at(10, 8, 10)), ("cust-1003", Channel.EMAIL, at(10, 8, 10, 5))]
     return [
         ledger.record_breach(
-            _as(SECURITY, "breach-002"), breach_ref=ref, data_categories=frozenset({NAME, PHONE}),
+            _as(SECURITY, "breach-002"),
+            breach_ref=ref,
+            data_categories=frozenset({NAME, PHONE}),
             subject_ids=frozenset({SubjectId("cust-1001"), SubjectId("cust-1003"), SubjectId("cust-1006")}),
             occurred_at=at(10, 6, 15, 30),
         ),
         ledger.record_authority_notice(
-            _as(SECURITY, "breach-002-authority"), breach_ref=ref, channel=Channel.OTHER,
-            reference="e-otinish 3T-2026-118834", occurred_at=at(10, 7, 11),
+            _as(SECURITY, "breach-002-authority"),
+            breach_ref=ref,
+            channel=Channel.OTHER,
+            reference="e-otinish 3T-2026-118834",
+            occurred_at=at(10, 7, 11),
         ),
         *(
-            ledger.record_subject_notice(_as(SECURITY, f"breach-002-{subject}"), breach_ref=ref,
-                                         subject_id=SubjectId(subject), channel=channel, occurred_at=when)
+            ledger.record_subject_notice(
+                _as(SECURITY, f"breach-002-{subject}"),
+                breach_ref=ref,
+                subject_id=SubjectId(subject),
+                channel=channel,
+                occurred_at=when,
+            )
             for subject, channel, when in told
         ),
     ]

@@ -31,6 +31,7 @@ from audit.replay import load_export, original_position
 from cli import audit_commands, token_commands
 from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
 from cli.demo import POLICY, record_demo_history
+from cli.options import DatabaseUrl, stderr
 from cli.settings import ConfigurationError, Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
@@ -60,16 +61,7 @@ app = typer.Typer(
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(token_commands.app, name="token")
 stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        help="sqlite:///path.db or postgresql://user@host/db?schema=s "
-        "(env CONSENT_LEDGER_DATABASE_URL; default sqlite:///var/consent-ledger.db)",
-        show_default=False,
-    ),
-]
 MasterKeyFile = Annotated[
     Path | None,
     typer.Option(

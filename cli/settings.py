@@ -125,7 +125,8 @@ def master_key_for(settings: Settings, database: Database, *, may_generate: bool
         log.warning(
             "generated a new master key in %s; a production deployment must supply its own "
             "(%sMASTER_KEY or --master-key-file) and keep it safe: without it no personal value can be read",
-            path, ENV_PREFIX,
+            path,
+            ENV_PREFIX,
         )
     return _read_key_file(path)
 

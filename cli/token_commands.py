@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from api.tokens import Scope, TokenStore
 from cli.composition import url_without_password
+from cli.options import DatabaseUrl, stderr, stdout
 from cli.settings import ConfigurationError, load_settings
 from ledger.application import open_ledger
 from ledger.errors import LedgerError
@@ -35,16 +35,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        help="sqlite:///path.db or postgresql://user@host/db?schema=s (env CONSENT_LEDGER_DATABASE_URL)",
-        show_default=False,
-    ),
-]
 Name = Annotated[str, typer.Argument(help="The caller's name, e.g. orders-service; events keep it", show_default=False)]
 
 
