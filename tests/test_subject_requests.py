@@ -8,15 +8,25 @@ from typing import TYPE_CHECKING
 import pytest
 from given import SERVICE, consented, published
 
+from ledger.application import Request
+from ledger.application import text_sha256 as digest
 from ledger.errors import InvalidFact, NothingToAct
-from ledger.terms import DataCategory, RequestKind, SubjectId
+from ledger.terms import (
+    ConsentMethod,
+    DataCategory,
+    Language,
+    Purpose,
+    RecipientCategory,
+    RequestKind,
+    SubjectId,
+)
 from projections.keeper import ViewKeeper, open_view
 from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
     from conftest import FakeClock
 
-    from ledger.application import ConsentLedger
+    from ledger.application import ConsentLedger, Receipt
     from ledger.storage import Database
 
 U1 = SubjectId("u-1")
@@ -123,41 +133,7 @@ def test_a_verification_finding_no_violation_gives_one_working_day_to_unblock(
 def test_a_disclosure_under_a_version_promising_notice_must_be_told_within_ten_working_days(
     ledger: ConsentLedger, database: Database, clock: FakeClock
 ) -> None:
-    from ledger.application import Request  # noqa: PLC0415
-    from ledger.application import text_sha256 as digest  # noqa: PLC0415
-    from ledger.terms import ConsentMethod, Language, Purpose, RecipientCategory  # noqa: PLC0415
-
-    ledger.publish_policy_version(
-        Request("privacy-officer"),
-        policy_id="notifying",
-        version="1",
-        text_sha256={Language.EN: digest("We tell")},
-        purposes=frozenset({Purpose("4.1.1")}),
-        optional_purposes=frozenset(),
-        recipient_categories=frozenset({RecipientCategory.COURIER}),
-        notifies_transfers=True,
-    )
-    ledger.grant_consent(
-        SERVICE,
-        U1,
-        policy_id="notifying",
-        policy_version="1",
-        language=Language.EN,
-        text_sha256=digest("We tell"),
-        method=ConsentMethod.REGISTRATION,
-        channel="app",
-        third_parties=True,
-    )
-    disclosed = ledger.record_disclosure(
-        SERVICE,
-        U1,
-        recipient="CDEK",
-        recipient_category="courier",
-        purpose="4.1.1",
-        data_categories=frozenset({"address"}),
-        ground="order_fulfilment",
-        reference="order-1",
-    )
+    disclosed = a_disclosure_under_a_version_promising_notice(ledger)
     assert deadlines(ledger, database, clock.now) == [
         ("transfer_notice", "CDEK", "2026-03-17", "open")
     ]  # 9 March is off (8 March was a Sunday)
@@ -193,10 +169,14 @@ def test_an_obligation_met_after_the_moment_asked_about_was_still_open_then(
 
 
 def test_a_struck_out_disclosure_owes_no_transfer_notice(ledger: ConsentLedger, database: Database) -> None:
-    from ledger.application import Request  # noqa: PLC0415
-    from ledger.application import text_sha256 as digest  # noqa: PLC0415
-    from ledger.terms import ConsentMethod, Language, Purpose, RecipientCategory  # noqa: PLC0415
+    disclosed = a_disclosure_under_a_version_promising_notice(ledger)
+    ledger.retract_entry(SERVICE, U1, number=disclosed.version, reason="recorded for the wrong subject")
 
+    assert deadlines(ledger, database, ledger.clock()) == []
+
+
+def a_disclosure_under_a_version_promising_notice(ledger: ConsentLedger) -> Receipt:
+    """A courier disclosure for U1 under a consent to a version that promises notice of transfers (Art. 19)."""
     ledger.publish_policy_version(
         Request("privacy-officer"),
         policy_id="notifying",
@@ -218,7 +198,7 @@ def test_a_struck_out_disclosure_owes_no_transfer_notice(ledger: ConsentLedger, 
         channel="app",
         third_parties=True,
     )
-    disclosed = ledger.record_disclosure(
+    return ledger.record_disclosure(
         SERVICE,
         U1,
         recipient="CDEK",
@@ -228,6 +208,3 @@ def test_a_struck_out_disclosure_owes_no_transfer_notice(ledger: ConsentLedger, 
         ground="order_fulfilment",
         reference="order-1",
     )
-    ledger.retract_entry(SERVICE, U1, number=disclosed.version, reason="recorded for the wrong subject")
-
-    assert deadlines(ledger, database, ledger.clock()) == []
