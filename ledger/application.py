@@ -8,15 +8,17 @@ from a fresh read, so two writers never both pass a rule only one of them may pa
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 
@@ -26,6 +28,7 @@ from ledger.claim import Claim, claim_key
 from ledger.errors import (
     ConcurrentWriteConflict,
     IdempotencyKeyReused,
+    LedgerError,
     NotFound,
     SubjectDestroyed,
     VersionMismatch,
@@ -54,9 +57,19 @@ from ledger.terms import (
     Sealed,
 )
 from ledger.transcoding import OrjsonTranscoder, TypedMapper
+from ledger.writing import (
+    CURRENT_LOADS,
+    CURRENT_UNIT,
+    DEFAULT_CACHE_SIZE,
+    AggregateCache,
+    Loaded,
+    Pending,
+    UnitOfWork,
+    UnsafeBatch,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from uuid import UUID
 
     from eventsourcing.utils import EnvType
@@ -65,6 +78,8 @@ if TYPE_CHECKING:
     from ledger.terms import PolicyId, SubjectId
 
 A = TypeVar("A", bound=Aggregate)
+STALE = "stale"
+"""What `_settle` answers when a refusal was decided on a kept aggregate another writer had moved on."""
 MAX_ATTEMPTS = 50
 log = logging.getLogger(__name__)
 
@@ -125,12 +140,20 @@ class ConsentLedger(Application[Any]):
         *,
         master_key: bytes | None = None,
         clock: Callable[[], datetime] = utc_now,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
-        """Open the event store described by `env`; `master_key` is needed only to seal and open."""
+        """Open the event store described by `env`; `master_key` is needed only to seal and open.
+
+        `cache_size` aggregates are kept between commands (see `ledger.writing`); 0 reads every
+        command's aggregate from the store.
+        """
         super().__init__(env)
         self.clock = clock
         self._master_key = master_key
         self._sealer: Sealer | None = None
+        self._cache = AggregateCache(cache_size)
+        self._policies: dict[UUID, Policy] = {}
+        self._policies_lock = threading.Lock()
 
     def construct_transcoder(self) -> Transcoder:
         """Store events as canonical orjson bytes."""
@@ -198,46 +221,274 @@ class ConsentLedger(Application[Any]):
         occurred_at: datetime | None,
         fingerprint: dict[str, object],
     ) -> Receipt:
-        """Decide and record one fact, retrying from a fresh read when a concurrent write won."""
+        """Decide and record one fact, retrying from a fresh read when a concurrent write won.
+
+        The aggregate usually comes from the cache without a read: if another process wrote
+        since, the save loses on the version and the next attempt reads again. An idempotency
+        key is looked up only when that could change the answer (a refusal, nothing to record,
+        or a save that lost): a key used before makes the save collide with its acknowledgement.
+        """
         digest = hashlib.sha256(
             orjson.dumps(fingerprint, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
         ).hexdigest()
+        unit = self._unit()
+        if unit is not None:
+            return self._write_in_unit(unit, load, decide, request, occurred_at, digest)
+        looked_up = False
         for _ in range(MAX_ATTEMPTS):
-            if request.idempotency_key:
-                replay = self._replay(request, digest)
-                if replay is not None:
-                    return replay
+            if request.idempotency_key and looked_up and (replay := self._replay(request, digest)):
+                return replay
             stamp = self._stamp(request, occurred_at)
-            aggregate = load(stamp.recorded_at)
-            if request.expected_version is not None and aggregate.version != request.expected_version:
-                msg = f"the record is at version {aggregate.version}, not {request.expected_version}; read it again"
-                raise VersionMismatch(msg)
-            decide(aggregate, stamp)
-            pending = aggregate.pending_events
-            if not pending:
-                return self._receipt_of_current(aggregate)
-            last = pending[-1]
-            to_save: list[Aggregate] = [aggregate]
-            if request.idempotency_key:
-                to_save.append(
-                    Acknowledgement.give(
-                        request.caller,
-                        request.idempotency_key,
-                        digest,
-                        type(last).__name__,
-                        aggregate.id,
-                        last.originator_version,
-                        stamp.recorded_at,
-                    )
-                )
+            loaded = Loaded(self)
+            token = CURRENT_LOADS.set(loaded)
             try:
-                recordings = self.save(*to_save)
-            except IntegrityError:
-                continue
-            position = next(r.notification.id for r in recordings if r.domain_event is last)
-            return Receipt(type(last).__name__, aggregate.id, last.originator_version, position, stamp.recorded_at)
+                aggregate = load(stamp.recorded_at)
+                self._check_expected_version(request, aggregate)
+                decide(aggregate, stamp)
+            except LedgerError:
+                settled = self._settle(loaded, request, digest, looked_up=looked_up)
+                if settled is None:
+                    raise
+                if settled == STALE:
+                    continue
+                return cast("Receipt", settled)
+            finally:
+                CURRENT_LOADS.reset(token)
+            if not aggregate.pending_events:
+                settled = self._settle(loaded, request, digest, looked_up=looked_up)
+                if settled == STALE:
+                    continue
+                return cast("Receipt", settled) if settled is not None else self._receipt_of_current(aggregate)
+            receipt = self._save_one(aggregate, loaded, request, digest, stamp)
+            if receipt is not None:
+                return receipt
+            looked_up = True  # the key may be taken: look it up before deciding again
         msg = "the record kept changing under concurrent writes; retry the request"
         raise ConcurrentWriteConflict(msg)
+
+    def _settle(self, loaded: Loaded, request: Request, digest: str, *, looked_up: bool) -> Receipt | str | None:
+        """A command refused or recorded nothing: STALE to decide again, the first answer to its key, or None."""
+        if self._caught_up(loaded):
+            return STALE
+        if request.idempotency_key and not looked_up:
+            return self._replay(request, digest)
+        return None
+
+    def _save_one(
+        self, aggregate: Aggregate, loaded: Loaded, request: Request, digest: str, stamp: Stamp
+    ) -> Receipt | None:
+        """Save one command's event (with its key's acknowledgement); None if another writer won."""
+        last = aggregate.pending_events[-1]
+        to_save: list[Aggregate] = [aggregate]
+        if request.idempotency_key:
+            to_save.append(self._acknowledgement(request, digest, last, stamp))
+        try:
+            recordings = self.save(*to_save)
+        except IntegrityError:
+            return None
+        for kept, _ in loaded.aggregates.values():
+            self._cache.checkin(kept)
+        self._cache.checkin(aggregate)
+        position = next(r.notification.id for r in recordings if r.domain_event is last)
+        return Receipt(type(last).__name__, aggregate.id, last.originator_version, position, stamp.recorded_at)
+
+    @staticmethod
+    def _check_expected_version(request: Request, aggregate: Aggregate) -> None:
+        if request.expected_version is not None and aggregate.version != request.expected_version:
+            msg = f"the record is at version {aggregate.version}, not {request.expected_version}; read it again"
+            raise VersionMismatch(msg)
+
+    @staticmethod
+    def _acknowledgement(request: Request, digest: str, last: Any, stamp: Stamp) -> Acknowledgement:
+        assert request.idempotency_key is not None  # noqa: S101  (checked by the caller)
+        return Acknowledgement.give(
+            request.caller,
+            request.idempotency_key,
+            digest,
+            type(last).__name__,
+            last.originator_id,
+            last.originator_version,
+            stamp.recorded_at,
+        )
+
+    def _caught_up(self, loaded: Loaded) -> bool:
+        """After a refusal: bring what came unchecked from the cache up to date; True if anything was new.
+
+        Every aggregate that is unchanged goes back to the cache; one a refused command changed anyway
+        is dropped (the next read rebuilds it from the store).
+        """
+        changed = False
+        for aggregate, unchecked in loaded.aggregates.values():
+            if aggregate.pending_events:
+                continue
+            if unchecked and self._fast_forward(aggregate):
+                changed = True
+            self._cache.checkin(aggregate)
+        return changed
+
+    def _fast_forward(self, aggregate: Aggregate) -> bool:
+        """Apply what other writers stored since this copy was made (one indexed query); True if anything."""
+        new = list(self.events.get(aggregate.id, gt=aggregate.version))
+        project_aggregate(aggregate, new)
+        return bool(new)
+
+    def _load(self, key: UUID) -> Any:
+        """The aggregate for a command: from the batch, else the cache, else the store (AggregateNotFoundError)."""
+        unit = self._unit()
+        if unit is not None and key in unit.overlay:
+            return unit.overlay[key]
+        aggregate = self._cache.checkout(key)
+        unchecked = aggregate is not None
+        if aggregate is None:
+            aggregate = self.repository.get(key)
+        elif unit is not None:
+            self._fast_forward(aggregate)  # a batch decides on fresh state: it cannot re-decide later
+            unchecked = False
+        if unit is not None:
+            unit.overlay[key] = aggregate
+        else:
+            loaded = CURRENT_LOADS.get()
+            if loaded is not None and loaded.owner is self:
+                loaded.aggregates[key] = (aggregate, unchecked)
+        return aggregate
+
+    def _write_in_unit(  # noqa: PLR0917  (those of _write, in order)
+        self,
+        unit: UnitOfWork,
+        load: Callable[[datetime], A],
+        decide: Callable[[A, Stamp], object],
+        request: Request,
+        occurred_at: datetime | None,
+        digest: str,
+    ) -> Receipt:
+        """Decide one command of a batch against the batch's state; its events wait for the batch's save."""
+        key = request.idempotency_key
+        if key:
+            replay = self._earlier_answer(unit, request, digest)
+            if replay is not None:
+                return replay
+        stamp = self._stamp(request, occurred_at)
+        aggregate = load(stamp.recorded_at)
+        version, before = aggregate.version, unit.queued.get(aggregate.id, 0)
+        try:
+            self._check_expected_version(request, aggregate)
+            decide(aggregate, stamp)
+        except LedgerError:
+            if aggregate.version != version:
+                raise UnsafeBatch from None
+            if key and not unit.look_up_keys and (replay := self._replay(request, digest)):
+                return replay
+            raise
+        new = aggregate.pending_events[before:]
+        if not new:
+            if key and not unit.look_up_keys and (replay := self._replay(request, digest)):
+                return replay
+            if not aggregate.pending_events:
+                return self._receipt_of_current(aggregate)
+            # Unchanged since an earlier command of this batch changed it: its position comes with the batch.
+            receipt = Receipt("Unchanged", aggregate.id, aggregate.version, 0, aggregate.modified_on, replayed=True)
+            unit.result = Pending(receipt, aggregate.pending_events[-1])
+            return receipt
+        unit.overlay[aggregate.id] = aggregate
+        unit.queued[aggregate.id] = len(aggregate.pending_events)
+        unit.events.extend(new)
+        last = new[-1]
+        receipt = Receipt(type(last).__name__, aggregate.id, last.originator_version, 0, stamp.recorded_at)
+        unit.result = Pending(receipt, last)
+        if key:
+            unit.events.extend(self._acknowledgement(request, digest, last, stamp).collect_events())
+            unit.keys[acknowledgement_key(request.caller, key)] = (digest, unit.result)
+        return receipt
+
+    def _earlier_answer(self, unit: UnitOfWork, request: Request, digest: str) -> Receipt | None:
+        """The answer already given to this idempotency key in this batch (or, if looked up, in the store)."""
+        assert request.idempotency_key is not None  # noqa: S101  (checked by the caller)
+        earlier = unit.keys.get(acknowledgement_key(request.caller, request.idempotency_key))
+        if earlier is not None:
+            first_digest, first = earlier
+            if first_digest != digest:
+                msg = (
+                    f"idempotency key {request.idempotency_key!r} was first used in this batch "
+                    "for a different request; use a new key"
+                )
+                raise IdempotencyKeyReused(msg)
+            unit.result = Pending(replace(first.receipt, replayed=True), first.event)
+            return unit.result.receipt
+        return self._replay(request, digest) if unit.look_up_keys else None
+
+    def record_many(self, calls: Sequence[Callable[[], Receipt]]) -> list[Receipt | LedgerError]:
+        """Run commands as one unit of work and save everything they record in one transaction.
+
+        Each call is a closure invoking one command method (`lambda: ledger.record_disclosure(...)`).
+        Each sees the effects of the calls before it and gets its own answer: its receipt, with
+        its real log position, or the `LedgerError` that refused it (and recorded nothing). If
+        the transaction loses a race to another writer, the batch is decided again from a fresh
+        read with every idempotency key looked up, and if that loses too, the calls run one at a
+        time as ordinary commands: nothing is lost or recorded twice.
+        """
+        if self._unit() is not None:
+            msg = "record_many cannot be nested"
+            raise RuntimeError(msg)
+        for look_up_keys in (False, True):
+            answers = self._run_unit(calls, look_up_keys=look_up_keys)
+            if answers is not None:
+                return answers
+        return [self._one(call) for call in calls]
+
+    @staticmethod
+    def _one(call: Callable[[], Receipt]) -> Receipt | LedgerError:
+        try:
+            return call()
+        except LedgerError as e:
+            return e
+
+    def _run_unit(
+        self, calls: Sequence[Callable[[], Receipt]], *, look_up_keys: bool
+    ) -> list[Receipt | LedgerError] | None:
+        """One attempt at a batch; None when it has to be redone (a lost race, an unsafe refusal)."""
+        unit = UnitOfWork(self, look_up_keys)
+        answers: list[Receipt | Pending | LedgerError] = []
+        token = CURRENT_UNIT.set(unit)
+        try:
+            for call in calls:
+                unit.result = None
+                try:
+                    receipt = call()
+                except LedgerError as e:
+                    answers.append(e)
+                    continue
+                answers.append(unit.result if unit.result is not None else receipt)
+        except UnsafeBatch:
+            return None
+        finally:
+            CURRENT_UNIT.reset(token)
+        positions: dict[int, int] = {}
+        if unit.events:
+            try:
+                recordings = self.save(*unit.events)
+            except IntegrityError:
+                return None
+            positions = {id(r.domain_event): r.notification.id for r in recordings}
+            for aggregate in unit.overlay.values():
+                aggregate.collect_events()
+        for aggregate in unit.overlay.values():
+            self._cache.checkin(aggregate)
+        for action in unit.after_commit:
+            action()
+        return [replace(a.receipt, position=positions[id(a.event)]) if isinstance(a, Pending) else a for a in answers]
+
+    def _unit(self) -> UnitOfWork | None:
+        """The batch this ledger's command runs in, if any (another ledger's batch is not ours)."""
+        unit = CURRENT_UNIT.get()
+        return unit if unit is not None and unit.owner is self else None
+
+    def _after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once what the current command recorded is stored: now, or after its batch is saved."""
+        unit = self._unit()
+        if unit is None:
+            action()
+        else:
+            unit.after_commit.append(action)
 
     def _replay(self, request: Request, digest: str) -> Receipt | None:
         assert request.idempotency_key is not None  # noqa: S101  (checked by the caller)
@@ -267,7 +518,7 @@ class ConsentLedger(Application[Any]):
     def _subject(self, subject_id: SubjectId) -> Callable[[datetime], Subject]:
         def load(now: datetime) -> Subject:
             try:
-                subject: Subject = self.repository.get(subject_key(subject_id))
+                subject: Subject = self._load(subject_key(subject_id))
             except AggregateNotFoundError:
                 return Subject.open(subject_id, now)
             return subject
@@ -277,7 +528,7 @@ class ConsentLedger(Application[Any]):
     def _existing(self, key: UUID, what: str) -> Callable[[datetime], Any]:
         def load(_: datetime) -> Any:
             try:
-                return self.repository.get(key)
+                return self._load(key)
             except AggregateNotFoundError:
                 raise NotFound(f"{what} is not recorded") from None
 
@@ -301,9 +552,12 @@ class ConsentLedger(Application[Any]):
         return sealed
 
     def is_destroyed(self, subject_id: SubjectId) -> bool:
-        """Whether the subject's data were destroyed (as recorded now)."""
+        """Whether the subject's data were destroyed (as recorded now, or earlier in the current batch)."""
+        key = subject_key(subject_id)
+        unit = self._unit()
         try:
-            subject: Subject = self.repository.get(subject_key(subject_id))
+            found = unit.overlay.get(key) if unit is not None else None
+            subject = cast("Subject", found) if found is not None else self.repository.get(key)
         except AggregateNotFoundError:
             return False
         from ledger.rules import destruction  # noqa: PLC0415
@@ -332,7 +586,7 @@ class ConsentLedger(Application[Any]):
 
         def load(now: datetime) -> Policy:
             try:
-                policy: Policy = self.repository.get(policy_key(policy_id))
+                policy: Policy = self._load(policy_key(policy_id))
             except AggregateNotFoundError:
                 return Policy.adopt(policy_id, operator_name, operator_bin, Stamp(request.caller, now, now))
             return policy
@@ -383,6 +637,57 @@ class ConsentLedger(Application[Any]):
                 terms[(pid, v.version)] = v
         return terms
 
+    def _current_policy(self, policy_id: PolicyId, *, fresh: bool) -> Policy:
+        """A policy for deciding a command, kept between commands; `fresh` first reads what was published since.
+
+        Published versions never change, so a kept policy can only lack versions: a command that
+        needs every version (a consent is judged against the versions after it) asks for `fresh`.
+        The kept object is never mutated (a newer one replaces it), so readers may share it.
+        """
+        key = policy_key(policy_id)
+        unit = self._unit()
+        if unit is not None:
+            if key in unit.overlay:
+                return cast("Policy", unit.overlay[key])
+            fresh = fresh and key not in unit.fresh_policies
+        with self._policies_lock:
+            kept = self._policies.get(key)
+        if kept is not None and not fresh:
+            return kept
+        if kept is None:
+            try:
+                kept = cast("Policy", self.repository.get(key))
+            except AggregateNotFoundError:
+                raise NotFound(f"policy {policy_id!r} is not recorded") from None
+        else:
+            new = list(self.events.get(key, gt=kept.version))
+            if new:
+                kept = cast("Policy", project_aggregate(copy.deepcopy(kept), new))
+        with self._policies_lock:
+            other = self._policies.get(key)
+            if other is None or other.version < kept.version:
+                self._policies[key] = kept
+        if unit is not None:
+            unit.fresh_policies.add(key)
+        return kept
+
+    def _accepted_terms(self, subject: Subject) -> dict[tuple[PolicyId, str], PolicyVersionTerms]:
+        """`policy_versions`, from the kept policies: read again only if a version the subject accepted is missing."""
+        from ledger.history import Acceptance  # noqa: PLC0415
+
+        accepted: dict[PolicyId, set[str]] = {}
+        for e in subject.entries:
+            if isinstance(e, Acceptance):
+                accepted.setdefault(e.policy_id, set()).add(e.policy_version)
+        terms: dict[tuple[PolicyId, str], PolicyVersionTerms] = {}
+        for pid, versions in accepted.items():
+            policy = self._current_policy(pid, fresh=False)
+            if not versions <= policy.versions.keys():
+                policy = self._current_policy(pid, fresh=True)
+            for v in policy.versions.values():
+                terms[(pid, v.version)] = v
+        return terms
+
     # Commands: a subject's record.
 
     def grant_consent(
@@ -408,7 +713,7 @@ class ConsentLedger(Application[Any]):
         occurred_at: datetime | None = None,
     ) -> Receipt:
         """Record consent to a policy version (clauses 2.1, 3.1, 4.1.6; Art. 8(4))."""
-        policy = self.policy(policy_id)
+        policy = self._current_policy(policy_id, fresh=True)
         terms = policy.versions.get(policy_version)
         if terms is None:
             raise NotFound(f"policy {policy_id!r} has no published version {policy_version!r}")
@@ -578,7 +883,7 @@ class ConsentLedger(Application[Any]):
 
         def decide(s: Subject, st: Stamp) -> object:
             return s.disclose(
-                self.policy_versions(s),
+                self._accepted_terms(s),
                 recipient=recipient,
                 recipient_category=recipient_category,
                 purpose=purpose,
@@ -733,7 +1038,7 @@ class ConsentLedger(Application[Any]):
         except SubjectDestroyed:
             self.sealer.shred(key)  # finish a destruction whose key deletion was interrupted
             raise
-        self.sealer.shred(key)
+        self._after_commit(lambda: self.sealer.shred(key))
         return receipt
 
     def retract_entry(
@@ -829,7 +1134,7 @@ class ConsentLedger(Application[Any]):
 
         def load(_now: datetime) -> Breach:
             try:
-                existing: Breach = self.repository.get(breach_key(breach_ref))
+                existing: Breach = self._load(breach_key(breach_ref))
             except AggregateNotFoundError:
                 return Breach.find(breach_ref, data_categories, subject_ids, self._stamp(request, occurred_at))
             from ledger.errors import InvalidFact  # noqa: PLC0415
@@ -911,7 +1216,7 @@ class ConsentLedger(Application[Any]):
 
         def load(_now: datetime) -> Claim:
             try:
-                existing: Claim = self.repository.get(claim_key(claim_ref))
+                existing: Claim = self._load(claim_key(claim_ref))
             except AggregateNotFoundError:
                 sealed = self._seal_required(subject_id, "claimant", claimant)
                 return Claim.receive(claim_ref, subject_id, sealed, self._stamp(request, occurred_at))
