@@ -1,0 +1,232 @@
+"""The ledger over HTTP: `consent-ledger serve` in a child process, real sockets, many concurrent clients.
+
+Writes are courier disclosures on subjects of the history, sent by many asynchronous clients at
+once, each with its own idempotency key (a write that fails in transport, or is answered 503 or
+409, is retried with the same key, as a client should). Only acknowledged (2xx) writes count,
+and each is then checked against the log itself: its idempotency key acknowledged exactly once,
+pointing at the very event its receipt names, and nothing recorded that nobody acknowledged.
+Questions are asked one at a time on one kept-alive connection, so their times are latencies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import httpx
+
+from api.tokens import Scope, TokenStore
+from benchmarks.databases import MASTER_KEY
+from benchmarks.history import POLICY, subject_name
+from benchmarks.progress import counter
+from benchmarks.questions import probes
+from benchmarks.stats import Latency
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from benchmarks.databases import Filled, Target
+    from ledger.acknowledgement import Acknowledgement
+
+CLI = str(Path(sys.executable).parent / "consent-ledger")
+ATTEMPTS = 3
+READ_PURPOSE = {"X-Purpose": "benchmark: deliver an order"}
+
+
+@dataclass
+class Tally:
+    """What the clients saw."""
+
+    acknowledged: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Idempotency key -> the receipt its 2xx answer carried."""
+    unanswered: set[str] = field(default_factory=set)
+    """Keys whose attempts all failed in transport or were refused for now: they may or may not be in the log."""
+    statuses: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(target: Target) -> Iterator[tuple[str, str]]:
+    """Run `consent-ledger serve` on the target's history; (base URL, a bearer token with read and write)."""
+    ledger = target.open()
+    name = f"bench-{uuid.uuid4().hex[:12]}"
+    try:
+        token = TokenStore(ledger).create(name, {Scope.WRITE, Scope.READ}, ledger.clock())
+    finally:
+        ledger.close()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CONSENT_LEDGER_DATABASE_URL": target.url("history"),
+        "CONSENT_LEDGER_MASTER_KEY": base64.urlsafe_b64encode(MASTER_KEY).decode(),
+        "CONSENT_LEDGER_CHECKPOINT_INTERVAL": "0",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log_path = target.workdir / f"serve-{target.backend}-{target.size}.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(  # noqa: S603  (our own command, our own arguments)
+            [CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120  # the server first brings its view up to date
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline or server.poll() is not None:
+                msg = f"the server did not start; its log: {log_path}\n{log_path.read_text()[-2000:]}"
+                raise RuntimeError(msg)
+            time.sleep(0.1)
+        yield base, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def questions(base: str, token: str, filled: Filled, count: int) -> dict[str, Latency]:
+    """Both questions over HTTP on the same probes as in process, one request at a time; p50/p95/p99."""
+    asked: dict[str, list[float]] = {"accepted_version_at": [], "may_disclose": []}
+    show = counter("HTTP probes", count)
+    headers = {"Authorization": f"Bearer {token}", **READ_PURPOSE}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+        for n, (subject, at) in enumerate(probes(filled, count), start=1):
+            for name, path, params in (
+                ("accepted_version_at", "accepted-version", {"policy_id": POLICY}),
+                ("may_disclose", "disclosure-check", {"recipient_category": "courier", "purpose": "4.1.1"}),
+            ):
+                started = time.perf_counter()
+                answer = http.get(f"/v1/subjects/{subject}/{path}", params={**params, "at": at.isoformat()})
+                asked[name].append(time.perf_counter() - started)
+                answer.raise_for_status()
+            show(n)
+    return {name: Latency.of(samples) for name, samples in asked.items()}
+
+
+async def _write(http: httpx.AsyncClient, tally: Tally, subject: str, key: str, n: int) -> None:
+    body = {
+        "recipient": "CDEK",
+        "recipient_category": "courier",
+        "purpose": "4.1.1",
+        "data_categories": ["address"],
+        "ground": "order_fulfilment",
+        "reference": f"http order {key} {n}",
+    }
+    for _ in range(ATTEMPTS):
+        started = time.perf_counter()
+        try:
+            answer = await http.post(f"/v1/subjects/{subject}/disclosures", json=body, headers={"Idempotency-Key": key})
+        except httpx.HTTPError as e:
+            tally.statuses[type(e).__name__] += 1
+            tally.unanswered.add(key)
+            continue
+        tally.statuses[str(answer.status_code)] += 1
+        if answer.is_success:
+            tally.latencies.append(time.perf_counter() - started)
+            tally.acknowledged[key] = answer.json()
+            tally.unanswered.discard(key)
+            return
+        if answer.status_code not in (409, 503):
+            return
+        tally.unanswered.add(key)
+
+
+async def _clients(base: str, token: str, subjects: list[str], run: str, clients: int) -> tuple[Tally, float]:
+    tally = Tally()
+    pending = iter(enumerate(subjects))
+    show = counter("HTTP writes", len(subjects))
+    done = 0
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal done
+        for n, subject in pending:
+            await _write(http, tally, subject, f"{run}-h{n}", n)
+            done += 1
+            show(done)
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=limits) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        return tally, time.perf_counter() - started
+
+
+def writes(base: str, token: str, target: Target, filled: Filled, *, count: int, clients: int) -> dict[str, Any]:
+    """`count` disclosures from `clients` concurrent clients; acknowledged events/s, latencies and the log check."""
+    run = uuid.uuid4().hex[:12]
+    rng = random.Random(run)
+    subjects = [str(subject_name(rng.randrange(filled.subjects))) for _ in range(count)]
+    ledger = target.open()
+    try:
+        before = ledger.max_position()
+    finally:
+        ledger.close()
+    tally, seconds = asyncio.run(_clients(base, token, subjects, run, clients))
+    check = exactly_once(target, before, tally, f"{run}-")
+    return {
+        "events_per_s": len(tally.acknowledged) / seconds,
+        "acknowledged": len(tally.acknowledged),
+        "clients": clients,
+        "latency": asdict(Latency.of(tally.latencies or [0.0])),
+        "statuses": dict(tally.statuses),
+        "exactly_once": check,
+    }
+
+
+def exactly_once(target: Target, before: int, tally: Tally, prefix: str) -> dict[str, Any]:
+    """Read what the log gained since `before`: every acknowledged write exactly once, where its receipt says."""
+    ledger = target.open()
+    events: dict[int, tuple[Any, int]] = {}
+    acks: dict[str, list[tuple[Any, int]]] = {}
+    try:
+        start = before + 1
+        while notes := ledger.recorder.select_notifications(start=start, limit=1000):
+            for note in notes:
+                events[note.id] = (note.originator_id, note.originator_version)
+                if note.topic.endswith("Acknowledgement.Given"):
+                    ack = cast("Acknowledgement.Given", ledger.mapper.to_domain_event(note))
+                    if ack.idempotency_key.startswith(prefix):
+                        acks.setdefault(ack.idempotency_key, []).append((ack.fact_id, ack.fact_version))
+            start = notes[-1].id + 1
+    finally:
+        ledger.close()
+    not_once = [k for k in tally.acknowledged if len(acks.get(k, [])) != 1]
+    misplaced = [
+        k
+        for k, receipt in tally.acknowledged.items()
+        if (found := events.get(int(receipt["position"]))) is None
+        or (str(found[0]), found[1]) != (receipt["aggregate_id"], receipt["version"])
+        or [(str(i), v) for i, v in acks.get(k, [])] != [(receipt["aggregate_id"], receipt["version"])]
+    ]
+    unacknowledged = [k for k in acks if k not in tally.acknowledged and k not in tally.unanswered]
+    return {
+        "ok": not not_once and not misplaced and not unacknowledged,
+        "acknowledged": len(tally.acknowledged),
+        "keys_not_exactly_once": len(not_once),
+        "receipts_not_matching_the_log": len(misplaced),
+        "recorded_but_never_acknowledged": len(unacknowledged),
+        "in_doubt": len(tally.unanswered),
+    }

@@ -1,0 +1,94 @@
+"""Single-fact writes through the ledger's API in process, one call at a time, as a service would make them.
+
+`record_disclosure` on subjects the history already holds (each call with its own idempotency
+key, so the ledger does everything a real write does: look the key up, read the subject, judge,
+save the fact with its acknowledgement), and `grant_consent` for subjects it has never seen.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from benchmarks.history import POLICY, TEXTS, subject_name
+from benchmarks.progress import counter
+from ledger.application import Request, text_sha256
+from ledger.errors import LedgerError
+from ledger.terms import ConsentMethod, DataCategory, DisclosureGround, Language, Purpose, RecipientCategory, SubjectId
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from benchmarks.databases import Filled, Target
+    from ledger.application import ConsentLedger, Receipt
+
+CALLER = "bench"
+
+
+def disclose(ledger: ConsentLedger, request: Request, subject: SubjectId, reference: str) -> Receipt:
+    """A courier disclosure for an order: the commonest write of the operator."""
+    return ledger.record_disclosure(
+        request,
+        subject,
+        recipient="CDEK",
+        recipient_category=RecipientCategory.COURIER,
+        purpose=Purpose("4.1.1"),
+        data_categories=frozenset({DataCategory("address")}),
+        ground=DisclosureGround.ORDER_FULFILMENT,
+        reference=reference,
+    )
+
+
+def consent(ledger: ConsentLedger, request: Request, subject: SubjectId) -> Receipt:
+    """A new subject's consent at registration to the policy's newest version."""
+    return ledger.grant_consent(
+        request,
+        subject,
+        policy_id=POLICY,
+        policy_version="2",
+        language=Language.RU,
+        text_sha256=text_sha256(TEXTS["2"][Language.RU]),
+        method=ConsentMethod.REGISTRATION,
+        channel="app",
+        data_categories=frozenset({DataCategory("contact"), DataCategory("address")}),
+        third_parties=True,
+    )
+
+
+def _timed(label: str, count: int, write: Callable[[int], object]) -> tuple[float, int]:
+    """Run `write(i)` for i < count; (writes per second, refusals)."""
+    show = counter(label, count)
+    refused = 0
+    started = time.perf_counter()
+    for i in range(count):
+        try:
+            write(i)
+        except LedgerError:
+            refused += 1
+        show(i + 1)
+    return count / (time.perf_counter() - started), refused
+
+
+def in_process(target: Target, filled: Filled, count: int) -> dict[str, tuple[float, int]]:
+    """Disclosures on existing subjects and consents of new ones, `count` each; (events/s, refused) of each."""
+    run = uuid.uuid4().hex[:12]
+    rng = random.Random(run)
+    subjects = [subject_name(rng.randrange(filled.subjects)) for _ in range(count)]
+    ledger = target.open()
+    try:
+        return {
+            "disclosure": _timed(
+                "record_disclosure",
+                count,
+                lambda i: disclose(ledger, Request(CALLER, f"{run}-d{i}"), subjects[i], f"bench {run} {i}"),
+            ),
+            "consent": _timed(
+                "grant_consent",
+                count,
+                lambda i: consent(ledger, Request(CALLER, f"{run}-c{i}"), SubjectId(f"n-{run}-{i}")),
+            ),
+        }
+    finally:
+        ledger.close()
