@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
+from uuid import UUID
 
 from audit.formats import (
     EXPORT_FORMAT,
@@ -24,7 +25,7 @@ from audit.formats import (
     dump,
     encoded_hashes,
     event_from,
-    event_record,
+    event_line,
     hashes,
     load,
     natural,
@@ -33,8 +34,10 @@ from audit.formats import (
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
+
+    from eventsourcing.persistence import Notification
 
     from audit.log import AuditLog, IssuedCheckpoint
 
@@ -156,11 +159,7 @@ def _write_from(
     log: AuditLog, out: BinaryIO, export: ExportPlan, next_leaf: int, progress: Callable[[int, int], None] | None
 ) -> None:
     """Write events [next_leaf, end) with their checkpoints, as if the file had been written from export.start."""
-    previous: IssuedCheckpoint | None = None
-    for issued in log.checkpoints(min_size=export.start):
-        if issued.size >= next_leaf:
-            break
-        previous = issued
+    previous = _last_checkpoint_before(log, export.start, next_leaf)
     pending = _checkpoints_from(log, export.start, next_leaf)
     upcoming = next(pending, None)
 
@@ -172,11 +171,16 @@ def _write_from(
 
     leaf = next_leaf
     checkpoints_due(leaf)
-    for event in log.tree.events(next_leaf, export.end):
-        out.write(dump(event_record(event)))
-        leaf += 1
-        checkpoints_due(leaf)
-        if progress is not None and (leaf % 1000 == 0 or leaf == export.end):
+    for notes in log.tree.notifications(next_leaf, export.end):
+        lines = _event_lines(notes)
+        while upcoming is not None and leaf < upcoming.size <= leaf + len(lines):
+            cut = upcoming.size - leaf  # a checkpoint goes right after the event that completes its tree
+            out.write(b"".join(lines[:cut]))
+            lines, leaf = lines[cut:], leaf + cut
+            checkpoints_due(leaf)
+        out.write(b"".join(lines))
+        leaf += len(lines)
+        if progress is not None:
             progress(leaf - export.start, export.events)
     if previous is None or previous.size != export.end:
         if upcoming is None:  # pragma: no cover  (plan() ends every export at or before a checkpoint)
@@ -188,6 +192,30 @@ def _write_from(
     out.flush()
     if progress is not None:
         progress(export.events, export.events)
+
+
+def _last_checkpoint_before(log: AuditLog, start: int, next_leaf: int) -> IssuedCheckpoint | None:
+    """The newest checkpoint already in the file once leaves [start, next_leaf) are written (its line came before)."""
+    previous: IssuedCheckpoint | None = None
+    for issued in log.checkpoints(min_size=start):
+        if issued.size >= next_leaf:
+            break
+        previous = issued
+    return previous
+
+
+def _event_lines(notes: Sequence[Notification]) -> list[bytes]:
+    """The export lines of a batch of stored notifications, in order."""
+    return [
+        event_line(
+            int(note.id),
+            note.originator_id if isinstance(note.originator_id, UUID) else UUID(str(note.originator_id)),
+            int(note.originator_version),
+            str(note.topic),
+            bytes(note.state),
+        )
+        for note in notes
+    ]
 
 
 def _checkpoints_from(log: AuditLog, start: int, next_leaf: int) -> Iterator[IssuedCheckpoint]:

@@ -37,6 +37,7 @@ LEAF_FORMAT = 0
 
 _HEAD = struct.Struct(">BQ16sQH")
 _STATE_LENGTH = struct.Struct(">I")
+_MAX_64, _MAX_32, _MAX_16 = 1 << 64, 1 << 32, 1 << 16
 
 
 @dataclass(frozen=True)
@@ -63,20 +64,29 @@ class LoggedEvent:
 
     def leaf_bytes(self) -> bytes:
         """The LedgerLeaf encoding above; refuses values it cannot encode rather than truncating them."""
-        topic = self.topic.encode()
-        if not (0 <= self.position < 1 << 64 and 0 <= self.version < 1 << 64):
-            msg = f"position {self.position} or version {self.version} does not fit 64 bits"
-            raise ValueError(msg)
-        if len(topic) >= 1 << 16 or len(self.state) >= 1 << 32:
-            msg = f"the event at position {self.position} is too large for a leaf"
-            raise ValueError(msg)
-        return (
-            _HEAD.pack(LEAF_FORMAT, self.position, self.originator_id.bytes, self.version, len(topic))
-            + topic
-            + _STATE_LENGTH.pack(len(self.state))
-            + self.state
-        )
+        return leaf_bytes(self.position, self.originator_id.bytes, self.version, self.topic, self.state)
 
     def leaf_hash(self) -> bytes:
         """SHA-256(0x00 || leaf bytes): this event's leaf in the tree (RFC 9162 section 2.1.1)."""
         return leaf_hash(self.leaf_bytes())
+
+
+def leaf_bytes(position: int, originator_id: bytes, version: int, topic: str, state: bytes) -> bytes:
+    """The LedgerLeaf encoding of one event's fields (the UUID as its 16 bytes), made in one place.
+
+    A function of plain values rather than of a `LoggedEvent`, so that a verifier reading millions
+    of export lines can encode each without building an object per event first.
+    """
+    encoded = topic.encode()
+    if not (0 <= position < _MAX_64 and 0 <= version < _MAX_64):
+        msg = f"position {position} or version {version} does not fit 64 bits"
+        raise ValueError(msg)
+    if len(encoded) >= _MAX_16 or len(state) >= _MAX_32:
+        msg = f"the event at position {position} is too large for a leaf"
+        raise ValueError(msg)
+    return b"".join((
+        _HEAD.pack(LEAF_FORMAT, position, originator_id, version, len(encoded)),
+        encoded,
+        _STATE_LENGTH.pack(len(state)),
+        state,
+    ))

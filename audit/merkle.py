@@ -248,6 +248,10 @@ class CompactRange:
         self._push(0, leaf, completed)
         return completed
 
+    def add(self, leaf: bytes) -> None:
+        """Add a leaf hash, as `append` does, for a caller that keeps no nodes (a verifier): nothing reported."""
+        self._push(0, leaf, None)
+
     def append_subtree(self, level: int, root: bytes) -> None:
         """Add a whole perfect subtree of 2**level leaves (its left edge must fall on a multiple of its size)."""
         if self.size % (1 << level) or len(root) != HASH_SIZE:

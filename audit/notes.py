@@ -63,17 +63,18 @@ class NoteError(ValueError):
 def strict_b64decode(text: str) -> bytes:
     """Standard base64 (RFC 4648 section 4) that re-encodes to exactly `text`, or NoteError."""
     try:
-        data = base64.b64decode(text.encode("ascii"), validate=True)
+        raw = text.encode("ascii")
+        data = binascii.a2b_base64(raw, strict_mode=True)
     except (binascii.Error, UnicodeEncodeError):
         raise NoteError(f"{text[:60]!r} is not base64") from None
-    if base64.b64encode(data).decode() != text:
+    if binascii.b2a_base64(data, newline=False) != raw:  # e.g. stray bits in the last character
         raise NoteError(f"{text[:60]!r} is not canonical base64")
     return data
 
 
 def b64(data: bytes) -> str:
     """Standard base64 with padding, as C2SP writes hashes, keys and signatures."""
-    return base64.b64encode(data).decode()
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def key_id(name: str, public_key: bytes) -> bytes:

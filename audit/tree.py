@@ -36,7 +36,9 @@ from audit.merkle import (
 from ledger.storage import creating_tables
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
+
+    from eventsourcing.persistence import Notification
 
     from ledger.application import ConsentLedger
 
@@ -230,6 +232,15 @@ class LedgerTree:
 
     def events(self, start_leaf: int, end_leaf: int, batch: int = BATCH) -> Iterable[LoggedEvent]:
         """The events that are leaves [start_leaf, end_leaf), in order, read from the log a batch at a time."""
+        for notes in self.notifications(start_leaf, end_leaf, batch):
+            for note in notes:
+                yield LoggedEvent.of(note)
+
+    def notifications(self, start_leaf: int, end_leaf: int, batch: int = BATCH) -> Iterable[Sequence[Notification]]:
+        """The stored notifications of leaves [start_leaf, end_leaf), a batch at a time, as the recorder gives them.
+
+        For an export, which writes each straight to a line, with no `LoggedEvent` between.
+        """
         if start_leaf >= end_leaf:
             return
         position = self.position_of(start_leaf)
@@ -239,7 +250,6 @@ class LedgerTree:
             if not notes:
                 msg = f"the log ends before leaf {end_leaf - 1} of the audit tree"
                 raise LookupError(msg)
-            for note in notes:
-                yield LoggedEvent.of(note)
+            yield notes
             remaining -= len(notes)
             position = notes[-1].id + 1
