@@ -249,8 +249,18 @@ class CompactRange:
         return completed
 
     def add(self, leaf: bytes) -> None:
-        """Add a leaf hash, as `append` does, for a caller that keeps no nodes (a verifier): nothing reported."""
-        self._push(0, leaf, None)
+        """Add a leaf hash, as `append` does, for a caller that keeps no nodes (a verifier): nothing reported.
+
+        `_push` at level 0, written out: a verifier calls this once per event of the whole log.
+        """
+        levels, hashes, level, h = self._levels, self._hashes, 0, leaf
+        while levels and levels[-1] == level:
+            levels.pop()
+            h = hashlib.sha256(b"\x01" + hashes.pop() + h).digest()
+            level += 1
+        levels.append(level)
+        hashes.append(h)
+        self.size += 1
 
     def append_subtree(self, level: int, root: bytes) -> None:
         """Add a whole perfect subtree of 2**level leaves (its left edge must fall on a multiple of its size)."""

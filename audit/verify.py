@@ -37,8 +37,8 @@ from audit.formats import (
     natural,
     text,
 )
-from audit.leaves import leaf_bytes
-from audit.merkle import CompactRange, leaf_hash, perfect_subtrees, verify_consistency, verify_inclusion
+from audit.leaves import leaf_hash_of
+from audit.merkle import CompactRange, perfect_subtrees, verify_consistency, verify_inclusion
 from audit.notes import Checkpoint, NoteError
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ def _event(walk: _Walk, line: bytes, number: int) -> Verdict | None:
             number, position,
         )
     try:
-        leaf = leaf_hash(leaf_bytes(position, originator_id, version, topic, state))
+        leaf = leaf_hash_of(position, originator_id, version, topic, state)
     except ValueError as e:
         return walk.fail(str(e), number, position)
     walk.frontier.add(leaf)

@@ -10,6 +10,7 @@ was resumed.
 from __future__ import annotations
 
 import io
+import string
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ from ledger.storage import Database
 from ledger.terms import DestructionGround, SubjectId
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from ledger.application import ConsentLedger
@@ -185,6 +186,37 @@ def test_a_changed_event_is_located_between_the_checkpoints_around_it(documents:
     assert verdict.first_bad_position == 9
     assert verdict.verified_through == 8
     assert "(positions 9 to 19) do not hash to the root signed for 19 events" in verdict.reason
+
+
+def stray_bits(encoded: str) -> str:
+    """The same bytes in base64 whose last character sets bits the padding says are unused."""
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
+    last = len(encoded.rstrip("=")) - 1
+    return encoded[:last] + alphabet[alphabet.index(encoded[last]) | 1] + encoded[last + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("field", "spelling", "complaint"),
+    [
+        ("originator_id", str.upper, "originator_id is not a UUID in its canonical lower-case form"),
+        ("originator_id", lambda u: u.replace("-", ""), "originator_id is not a UUID in its canonical lower-case form"),
+        ("originator_id", lambda u: "{" + u + "}", "originator_id is not a UUID in its canonical lower-case form"),
+        ("state", stray_bits, "not canonical base64"),
+    ],
+)
+def test_an_event_spelled_otherwise_than_its_export_wrote_it_is_refused_at_its_line(
+    documents: dict[str, bytes], field: str, spelling: Callable[[str], str], complaint: str
+) -> None:
+    # The same UUID or the same state bytes, written another way: the leaf would hash the same, so only the strict
+    # reading of the line can refuse it, and it must, or one export could be written in many ways.
+    lines = lines_of(documents["export"])
+    index = next(i for i in event_lines(documents["export"]) if orjson.loads(lines[i])["state"].endswith("="))
+    record = orjson.loads(lines[index])
+    record[field] = spelling(record[field])
+    lines[index] = orjson.dumps(record) + b"\n"
+    verdict = verify_export(io.BytesIO(b"".join(lines)), VERIFIER)
+    assert (verdict.ok, verdict.line) == (False, index + 1)
+    assert complaint in verdict.reason
 
 
 def test_swapped_events_are_caught_where_the_order_breaks(documents: dict[str, bytes]) -> None:
