@@ -2,15 +2,14 @@
 
 A history of N events is kept per backend and size: a SQLite file under the work directory,
 or a PostgreSQL schema `bench_history_<N>`. Filling is resumable (the generator continues from
-the count already stored), and what the fill produced is noted beside it, so a run that finds
-the history complete starts measuring at once. Baselines get databases of their own, emptied
+what is already stored), and what the fill produced is noted in the database itself, so a run
+that finds the history complete starts measuring at once. Baselines get databases of their own, emptied
 at every run, so that they never touch the ledger's history.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -88,17 +87,15 @@ class Target:
 
 def fill(target: Target) -> Filled:
     """Generate the history up to the target's size (or continue an interrupted fill), then bring the view up."""
-    note = target.workdir / f"filled-{target.backend}-{target.size}.json"
     ledger = target.open()
     try:
-        stored = ledger.max_position()
-        if note.exists() and stored >= target.size:
-            filled = Filled(**json.loads(note.read_text()))
-        else:
+        filled = _noted(ledger, target.size)
+        if filled is None:
+            stored = ledger.max_position()
             with step(f"{target.label}: fill the history (resumes from {stored:,} events)"):
                 generated = generate(ledger, target.size, progress=counter("events", target.size, stored))
             filled = Filled(generated.events, generated.subjects)
-            note.write_text(json.dumps({"events": filled.events, "subjects": filled.subjects}))
+            _note(ledger, target.size, filled)
         keeper = ViewKeeper(ledger, open_view(target.database()))
         behind = ledger.max_position() - keeper.position
         if behind:
@@ -107,3 +104,34 @@ def fill(target: Target) -> Filled:
     finally:
         ledger.close()
     return filled
+
+
+def _filled_table(ledger: ConsentLedger) -> str:
+    """Our own table beside the ledger's, noting each fill that finished.
+
+    Kept in the database, not the work directory, so that any work directory (a helper's, the
+    integrator's, CI's) reuses a PostgreSQL history without going over it again.
+    """
+    schema, dot, _ = ledger.events_table.rpartition(".")
+    return f"{schema}{dot}bench_filled"
+
+
+def _noted(ledger: ConsentLedger, size: int) -> Filled | None:
+    p = "?" if ledger.backend == "sqlite" else "%s"
+    with ledger.datastore.transaction(commit=True) as c:
+        c.execute(
+            f"CREATE TABLE IF NOT EXISTS {_filled_table(ledger)} "
+            "(size BIGINT PRIMARY KEY, events BIGINT NOT NULL, subjects BIGINT NOT NULL)"
+        )
+        c.execute(f"SELECT events, subjects FROM {_filled_table(ledger)} WHERE size = {p}", (size,))  # noqa: S608
+        row = c.fetchone()
+    return None if row is None else Filled(int(row["events"]), int(row["subjects"]))
+
+
+def _note(ledger: ConsentLedger, size: int, filled: Filled) -> None:
+    p = "?" if ledger.backend == "sqlite" else "%s"
+    with ledger.datastore.transaction(commit=True) as c:
+        c.execute(
+            f"INSERT INTO {_filled_table(ledger)} (size, events, subjects) VALUES ({p}, {p}, {p})",  # noqa: S608
+            (size, filled.events, filled.subjects),
+        )

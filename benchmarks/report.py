@@ -48,7 +48,7 @@ def machine(postgres_url: str | None) -> dict[str, Any]:
 
 
 def _cells(f: Figure) -> tuple[str, ...]:
-    value = "not yet available" if f.value is None else (f"{f.value:,.0f}" if f.value >= 100 else f"{f.value:g}")
+    value = f.note if f.value is None else (f"{f.value:,.0f}" if f.value >= 100 else f"{f.value:g}")
     base = "" if f.baseline_value is None else (
         f"{f.baseline_value:,.0f}" if f.baseline_value >= 100 else f"{f.baseline_value:g}"
     )
