@@ -128,7 +128,8 @@ def main(argv: list[str]) -> None:
     figures += across_sizes(figures)
     seconds = time.monotonic() - started
     about = machine(args.postgres_url if "postgres" in args.backends else None)
-    write(args.out, command, seconds, about, figures)
+    options = {"ops": args.ops, "probes": args.probes, "clients": args.clients, "rounds": ROUNDS}
+    write(args.out, command, seconds, about, options, figures)
     show(figures)
     say(f"done in {seconds / 60:.1f} min; results in {args.out / 'bench.json'} and {args.out / 'bench.md'}")
 

@@ -78,7 +78,9 @@ def markdown(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
-def write(out: Path, command: str, seconds: float, about: dict[str, Any], figures: list[Figure]) -> None:
+def write(  # noqa: PLR0917  (one results file, everything it holds)
+    out: Path, command: str, seconds: float, about: dict[str, Any], options: dict[str, Any], figures: list[Figure]
+) -> None:
     """bench.json and bench.md in `out`, keeping the profile notes of the file replaced."""
     out.mkdir(parents=True, exist_ok=True)
     old = out / "bench.json"
@@ -88,6 +90,7 @@ def write(out: Path, command: str, seconds: float, about: dict[str, Any], figure
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "machine": about,
+        "options": options,
         "figures": [f.as_json() for f in figures],
         "profile": profile,
     }

@@ -1,0 +1,73 @@
+"""Put a results table into the README's Performance section: `python -m benchmarks.readme [bench.json]`.
+
+Everything from the "## Performance" heading to the next "## " heading (or the end) is
+replaced; the rest of the README, its first screen above all, is left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.figures import Figure
+from benchmarks.report import markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADING = "## Performance\n"
+
+
+def section(results: dict[str, Any]) -> str:
+    """The Performance section for these results."""
+    about, options = results["machine"], results.get("options", {})
+    assert isinstance(about, dict)  # noqa: S101  (written by report.write)
+    assert isinstance(options, dict)  # noqa: S101  (same)
+    figures = [Figure(**f) for f in results["figures"]]
+    return f"""{HEADING}
+Issue 7's table, made by one command; every figure stands beside its baseline, measured in the
+same run on the same backend (a separate database or schema), because only those ratios mean
+anything on a machine whose 2 cores other work shares:
+
+```sh
+python -m benchmarks                       # 100k and 1M events, SQLite and PostgreSQL (~25 min on 2 cores)
+python -m benchmarks --sizes 100000        # the table below
+python -m benchmarks --huge                # adds 10M events
+python -m benchmarks --tiny --out DIR      # what CI runs: 2k events, under a minute
+```
+
+Histories are generated once per backend and size (resumable) and reused by later runs. The
+baselines: **raw_single** and **raw_batch100**, a plain `eventsourcing` Application saving an
+aggregate whose created event carries a disclosure's fields, one (or 100) per `save()`, taking
+turns with the ledger's single writes; **raw_read**, every notification of the ledger's log
+selected in pages, nothing decoded (read before and after the other log jobs); **naive**,
+rebuilding the subject and its policy from their events and judging with `ledger.rules`. HTTP
+writes come from {options.get("clients", "many")} concurrent clients against `consent-ledger serve`, and every
+acknowledged write is checked against the log (exactly once, where its receipt says).
+Writes run last: they append to the history the questions and the replay used. Results, with
+the machine, the versions and the profiling notes: `benchmarks/results/bench.json` and
+`bench.md`.
+
+`{results["command"]}` — {results["date"]}, {float(results["seconds"]) / 60:.1f} min
+({about["cpus"]} CPUs, Python {about["python"]}, eventsourcing {about["eventsourcing"]},
+SQLite {about["sqlite"]}, psycopg {about["psycopg"]}, PostgreSQL {about["postgresql_server"]}):
+
+{markdown(figures)}
+
+"""
+
+
+def main(argv: list[str]) -> None:
+    """Rewrite README.md's Performance section from a bench.json."""
+    source = Path(argv[0]) if argv else Path(__file__).parent / "results" / "bench.json"
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start = text.index(HEADING)
+    end = text.find("\n## ", start + len(HEADING))
+    rest = "" if end == -1 else text[end + 1 :]
+    new = section(json.loads(source.read_text())).rstrip("\n") + "\n"
+    readme.write_text(text[:start] + new + ("\n" + rest if rest else ""))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
