@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 import psycopg
 
 from audit.notes import SigningKey
+from benchmarks import history
 from benchmarks.history import generate
 from benchmarks.progress import counter, step
 from ledger.application import open_ledger
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from ledger.application import ConsentLedger
 
 Backend = Literal["sqlite", "postgres"]
+
+GENERATOR: int = getattr(history, "FORMAT_VERSION", 0)
+"""The kind of history `benchmarks.history` makes (0: the generator from before it had a version)."""
 
 _SEED = hashlib.sha256(b"consent-ledger benchmarks: synthetic data, nothing secret").digest()
 MASTER_KEY = hashlib.sha256(_SEED + b"master").digest()
@@ -58,7 +62,13 @@ class Target:
         return f"{self.backend} {self.size:,}"
 
     def url(self, role: str) -> str:
-        """The database of `role` ("history", or a baseline's own name) for this target."""
+        """The database of `role` ("history", or a baseline's own name) for this target.
+
+        A history's name carries the generator's format version, so that a history made by an
+        earlier generator is never taken for one of the current kind.
+        """
+        if role == "history":
+            role = f"history_v{GENERATOR}"
         if self.backend == "sqlite":
             return f"sqlite:///{self.workdir / f'{role}-{self.size}.db'}"
         joiner = "&" if "?" in self.postgres_url else "?"
