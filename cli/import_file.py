@@ -41,18 +41,8 @@ class NotAttempted(LedgerError):
 
 
 def record_batch(ledger: ConsentLedger, calls: Sequence[Callable[[], Receipt]]) -> list[Receipt | LedgerError]:
-    """Make a batch of writes; each answers with its receipt or its refusal (one transaction with `record_many`)."""
-    record_many = getattr(ledger, "record_many", None)
-    if record_many is not None:
-        answers: list[Receipt | LedgerError] = record_many(calls)
-        return answers
-    answers = []
-    for call in calls:
-        try:
-            answers.append(call())
-        except LedgerError as e:
-            answers.append(e)
-    return answers
+    """Make a batch of writes in one transaction; each answers with its receipt or its refusal."""
+    return ledger.record_many(calls)
 
 
 @dataclass(frozen=True)
@@ -234,28 +224,55 @@ class FileImport:
         self._digest = hashlib.sha256()
 
     def _record(self, pending: list[_Pending]) -> None:
-        """Record a batch; in stop mode a refused line leaves every later line of the batch unrecorded."""
-        if not pending:
-            return
-        stopped: list[tuple[int, str]] = []
+        """Record lines a batch at a time; in stop mode a refused line leaves every later line unrecorded."""
+        while pending:
+            pending = self._record_batch(pending)
+
+    def _record_batch(self, pending: list[_Pending]) -> list[_Pending]:
+        """Record one batch; the lines still to record if it stopped at a refusal that proved to be a replay."""
+        stopped: list[int] = []
         writes = [p for p in pending if p.line is not None]
         answers = record_batch(self.ledger, [self._call(p, stopped) for p in writes]) if writes else []
-        for p, answer in zip(writes, answers, strict=True):
+        for p, first in zip(writes, answers, strict=True):
+            if isinstance(first, NotAttempted):
+                continue
+            answer = self._alone(p) if isinstance(first, LedgerError) else first
             if isinstance(answer, Receipt):
-                if answer.replayed:
-                    self.outcome.already_there += 1
-                else:
-                    self.outcome.recorded += 1
-                self.outcome.last_position = max(self.outcome.last_position, answer.position)
+                self._count(answer)
+                if stopped and p.number == stopped[0]:  # it had been recorded before: go on after it
+                    after = pending.index(p) + 1
+                    self._done(pending[:after])
+                    return pending[after:]
             elif self.keep_going:
                 self._reject(p.number, p.raw, f"{answer.title.lower()}: {answer}")
-        if stopped:
-            number, reason = stopped[0]
-            self._done(pending[: next(i for i, p in enumerate(pending) if p.number == number)])
-            raise Refused(number, reason)
+            else:
+                self._done(pending[: pending.index(p)])
+                raise Refused(p.number, f"{answer.title.lower()}: {answer}")
+        if stopped:  # pragma: no cover  (a refusal is either confirmed above or proved a replay)
+            msg = f"line {stopped[0]} stopped its batch without an answer; nothing after it was kept as done"
+            raise RuntimeError(msg)
         self._done(pending)
+        return []
 
-    def _call(self, pending: _Pending, stopped: list[tuple[int, str]]) -> Callable[[], Receipt]:
+    def _alone(self, pending: _Pending) -> Receipt | LedgerError:
+        """Confirm a refusal outside the batch: a line an earlier run recorded answers with its first receipt.
+
+        A batch looks idempotency keys up only when saving collides with one; a command that refuses
+        before that (a breach "already recorded") is asked again on its own, where the key is looked up.
+        """
+        try:
+            return self._call(pending, [])()
+        except LedgerError as e:
+            return e
+
+    def _count(self, receipt: Receipt) -> None:
+        if receipt.replayed:
+            self.outcome.already_there += 1
+        else:
+            self.outcome.recorded += 1
+        self.outcome.last_position = max(self.outcome.last_position, receipt.position)
+
+    def _call(self, pending: _Pending, stopped: list[int]) -> Callable[[], Receipt]:
         line = pending.line
         assert line is not None  # noqa: S101  (only writes are called)
         request = Request(
@@ -263,13 +280,14 @@ class FileImport:
         )
 
         def call() -> Receipt:
-            if stopped:
+            if stopped and pending.number > stopped[0]:
                 raise NotAttempted("an earlier line of the batch was refused")
+            stopped.clear()  # `record_many` may decide a batch again from its first call
             try:
                 return line.call(self.ledger, request)
-            except LedgerError as e:
+            except LedgerError:
                 if not self.keep_going:
-                    stopped.append((pending.number, f"{e.title.lower()}: {e}"))
+                    stopped.append(pending.number)
                 raise
 
         return call

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from benchmarks.history import Mix, policy_lines, stored_events, subject_lines, write_history
-from cli.import_file import FileImport, ProgressRecords, derived_key
+from cli.import_file import FileImport, Progress, ProgressRecords, derived_key
 from cli.main import app
 from ledger.application import open_ledger
 from ledger.storage import Database
@@ -271,6 +271,23 @@ def test_a_bad_line_stops_the_import_naming_its_line_and_keeps_everything_before
     with opened(database, master_key) as ledger:
         recorded = [f.event_type for f in ledger.subject_facts(SubjectId("s-000000000"))]
     assert recorded == ["Opened", "ConsentGranted", "DataDisclosed"]  # lines 5 and 6; not 8 to 10
+
+
+def test_a_bad_line_met_again_among_lines_already_recorded_stops_at_the_same_line(
+    database: Database, master_key: bytes, with_bad_line: Callable[[str], Path]
+) -> None:
+    path = with_bad_line(NO_GROUND)
+    cli_import(database, master_key, str(path))
+    with opened(database, master_key) as ledger:
+        stored = stored_events(ledger)
+        ProgressRecords(ledger).put(str(path.resolve()), Progress(0, 0, ""))  # as if the progress had been lost
+
+    result = cli_import(database, master_key, str(path))
+
+    assert result.exit_code == 1
+    assert f"{path}:7: no ground for this disclosure" in result.stderr
+    with opened(database, master_key) as ledger:
+        assert stored_events(ledger) == stored
 
 
 def test_fixing_the_bad_line_and_running_again_records_the_rest_once(
