@@ -17,6 +17,7 @@ Memory does not grow with the file: one batch of lines is held at a time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -25,6 +26,7 @@ from cli.import_lines import BadLine, Line, parse_line
 from ledger.application import Receipt, Request
 from ledger.errors import LedgerError
 from ledger.storage import creating_tables
+from ledger.subject import subject_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -232,7 +234,9 @@ class FileImport:
         """Record one batch; the lines still to record if it stopped at a refusal that proved to be a replay."""
         stopped: list[int] = []
         writes = [p for p in pending if p.line is not None]
-        answers = record_batch(self.ledger, [self._call(p, stopped) for p in writes]) if writes else []
+        sealing = {subject_key(s) for p in writes if p.line is not None and (s := p.line.sealed_for()) is not None}
+        with self.ledger.sealer.prepared(sealing) if sealing else contextlib.nullcontext():
+            answers = record_batch(self.ledger, [self._call(p, stopped) for p in writes]) if writes else []
         for p, first in zip(writes, answers, strict=True):
             if isinstance(first, NotAttempted):
                 continue

@@ -36,7 +36,7 @@ from api.schemas.subjects import (
     WithdrawalRefusalCreate,
     WrittenPermissionCreate,
 )
-from ledger.terms import PolicyId
+from ledger.terms import PolicyId, SubjectId
 
 if TYPE_CHECKING:
     from ledger.application import ConsentLedger, Receipt, Request
@@ -66,6 +66,10 @@ class Line(BaseModel):
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
         """Make the write this line stands for, as its HTTP route would."""
         raise NotImplementedError
+
+    def sealed_for(self) -> SubjectId | None:
+        """The subject whose key will seal a personal value of this line, if it carries one."""
+        return None
 
 
 class PublishPolicyVersion(Line):
@@ -125,6 +129,10 @@ class GrantConsent(Line):
             occurred_at=b.occurred_at,
         )
 
+    def sealed_for(self) -> SubjectId | None:
+        """The subject, when the line carries a personal value."""
+        return self.subject_id if self.body.representative or self.body.evidence else None
+
 
 class WithdrawConsent(Line):
     """`POST /v1/subjects/{subject_id}/withdrawals`."""
@@ -147,6 +155,10 @@ class WithdrawConsent(Line):
             evidence=b.evidence,
             occurred_at=b.occurred_at,
         )
+
+    def sealed_for(self) -> SubjectId | None:
+        """The subject, when the line carries a personal value."""
+        return self.subject_id if self.body.representative or self.body.evidence else None
 
 
 class RefuseWithdrawal(Line):
@@ -192,6 +204,10 @@ class GrantWrittenPermission(Line):
             occurred_at=b.occurred_at,
         )
 
+    def sealed_for(self) -> SubjectId | None:
+        """The subject: the line always carries a personal value."""
+        return self.subject_id
+
 
 class RecordDisclosure(Line):
     """`POST /v1/subjects/{subject_id}/disclosures`."""
@@ -235,6 +251,10 @@ class BlockData(Line):
             request_details=b.request_details,
             occurred_at=b.occurred_at,
         )
+
+    def sealed_for(self) -> SubjectId | None:
+        """The subject, when the line carries a personal value."""
+        return self.subject_id if self.body.request_details else None
 
 
 class LiftBlock(Line):
@@ -339,6 +359,10 @@ class ReceiveRequest(Line):
             occurred_at=b.occurred_at,
         )
 
+    def sealed_for(self) -> SubjectId | None:
+        """The subject, when the line carries a personal value."""
+        return self.subject_id if self.body.details else None
+
 
 class AnswerRequest(Line):
     """`POST /v1/subjects/{subject_id}/requests/{request_id}/answer`."""
@@ -438,6 +462,10 @@ class ReceiveClaim(Line):
         return ledger.receive_claim(
             request, claim_ref=b.claim_ref, subject_id=b.subject_id, claimant=b.claimant, occurred_at=b.occurred_at
         )
+
+    def sealed_for(self) -> SubjectId | None:
+        """The subject: the line always carries a personal value."""
+        return self.body.subject_id
 
 
 class AnswerClaim(Line):
