@@ -337,3 +337,21 @@ def test_a_larger_history_begins_with_the_smaller_one(tmp_path: Path) -> None:
     large = write_history(tmp_path / "large.jsonl", events=3000, seed=3).path.read_bytes()
 
     assert large.startswith(small)  # so a fill grown from 1,000 to 3,000 events replays the first lines' keys
+
+
+def test_nothing_personal_is_sealed_for_a_subject_destroyed_earlier_in_the_same_batch(
+    ledger: ConsentLedger, tmp_path: Path
+) -> None:
+    life = subject_lines(0, seed=1)[:1]
+    life[0]["body"]["evidence"] = "ip=10.0.0.7 device=android"
+    destroy = {"op": "destroy_data", "recorded_by": "dpo", "subject_id": "s-000000000", "body": {}}
+    destroy["body"] = {"ground": "subject_request", "occurred_at": "2025-12-20T10:00:00+05:00"}
+    claim = {"op": "receive_claim", "recorded_by": "legal", "body": {"claim_ref": "c-1", "subject_id": "s-000000000"}}
+    claim["body"] |= {"claimant": "A. Person", "occurred_at": "2025-12-21T10:00:00+05:00"}
+    path = tmp_path / "destroyed.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in [*policy_lines(), *life, destroy, claim]))
+
+    outcome = FileImport(ledger, path, keep_going=True).run()
+
+    assert [reason.split(":")[0] for _, reason in outcome.refused] == ["the subject's data were destroyed"]
+    assert ledger.subject_facts(SubjectId("s-000000000"))[1].fields["evidence"] is None  # its key is gone
