@@ -603,3 +603,22 @@ def question_probes(subjects: int, count: int, seed: int = 7, draw: int = 11) ->
         born = registered_at(n, seed)
         probes.append((subject_name(n), born + (END - born) * rng.random()))
     return probes
+
+
+def main() -> None:
+    """`python -m benchmarks.history OUT.jsonl EVENTS [--seed S]`: write a history file to import."""
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("events", type=int)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    written = write_history(args.out, args.events, args.seed)
+    print(
+        f"{written.path}: {written.lines:,} lines, {written.events:,} events once imported, {written.subjects:,} subjects"
+    )
+
+
+if __name__ == "__main__":
+    main()
