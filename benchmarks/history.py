@@ -615,9 +615,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     written = write_history(args.out, args.events, args.seed)
-    print(
-        f"{written.path}: {written.lines:,} lines, {written.events:,} events once imported, {written.subjects:,} subjects"
-    )
+    events, subjects = f"{written.events:,} events once imported", f"{written.subjects:,} subjects"
+    print(f"{written.path}: {written.lines:,} lines, {events}, {subjects}")
 
 
 if __name__ == "__main__":
