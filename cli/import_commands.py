@@ -87,10 +87,10 @@ def import_command(
         if sink is not None:
             sink.close()
     _summary(file, outcome, job.restarted)
-    if outcome.refused:
+    if outcome.refused_count:
         for number, reason in outcome.refused[:20]:
             stderr.print(f"[red]refused:[/] {escape(str(file))}:{number}: {escape(reason)}")
-        more = len(outcome.refused) - 20
+        more = outcome.refused_count - 20
         if more > 0:
             stderr.print(f"... and {more:,} more" + (f", all in {rejects}" if rejects else ""))
         raise typer.Exit(1)
@@ -128,7 +128,7 @@ def _summary(file: Path, outcome: Outcome, restarted: bool) -> None:
     skipped = f", {outcome.skipped_ahead:,} done by an earlier run" if outcome.skipped_ahead else ""
     stdout.print(
         f"{escape(str(file))}: {outcome.lines:,} lines; {outcome.recorded:,} facts recorded now, "
-        f"{outcome.already_there:,} already there{skipped}, {len(outcome.refused):,} refused"
+        f"{outcome.already_there:,} already there{skipped}, {outcome.refused_count:,} refused"
         + (f"; last position {outcome.last_position:,}" if outcome.last_position else "")
     )
 

@@ -38,6 +38,10 @@ DEFAULT_BATCH = 500
 """Lines per transaction: large enough to spread a commit's cost, small enough to redo quickly."""
 
 
+REFUSALS_KEPT = 1000
+"""How many bad lines an outcome lists; the rest are counted (and copied to the rejects file, if any)."""
+
+
 class NotAttempted(LedgerError):
     """A line after a refused one in the same batch: left unrecorded, because the import stops at the refusal."""
 
@@ -118,7 +122,9 @@ class Outcome:
     skipped_ahead: int = 0
     """Lines the progress record let this run skip without looking at them."""
     refused: list[tuple[int, str]] = field(default_factory=list)
-    """Bad lines reported and passed over (`keep_going`), by number."""
+    """The first bad lines passed over (`keep_going`), by number (at most `REFUSALS_KEPT`: see `--rejects`)."""
+    refused_count: int = 0
+    """Every bad line passed over."""
     last_position: int = 0
 
 
@@ -201,7 +207,9 @@ class FileImport:
         return line
 
     def _reject(self, number: int, raw: bytes, reason: str) -> None:
-        self.outcome.refused.append((number, reason))
+        self.outcome.refused_count += 1
+        if len(self.outcome.refused) < REFUSALS_KEPT:  # memory must not grow with the file
+            self.outcome.refused.append((number, reason))
         if self.rejects is not None:
             self.rejects.write(raw if raw.endswith(b"\n") else raw + b"\n")
 
