@@ -25,6 +25,7 @@ adopts it. `events` counts all of those, as `ledger.max_position()` will after t
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ START = datetime(2022, 1, 1, tzinfo=UTC)
 """The first version takes effect; no subject's fact is earlier."""
 END = datetime(2026, 1, 1, tzinfo=UTC)
 """No fact happened at or after this: import with a clock later than it."""
+
+MASTER_KEY = hashlib.sha256(b"consent-ledger benchmark histories").digest()
+"""Fixed, not secret: a generated history seals evidence, and a resumed or reused one must open with the same key."""
 
 ACK_PER_LINE = 1
 """Every imported line carries an idempotency key, whose acknowledgement is one more event."""
@@ -576,7 +580,7 @@ def generate(
     *,
     seed: int = 7,
     batch: int = 500,
-    workdir: Path = Path("var/histories"),
+    workdir: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Generated:
     """Fill `ledger` with about `total_events` events: write the history file, then `consent-ledger import` it.
@@ -586,6 +590,9 @@ def generate(
     """
     from cli.import_file import FileImport  # noqa: PLC0415  (the benchmark fills databases the way operators do)
 
+    sqlite_file = ledger.env.get("SQLITE_DBNAME") if ledger.backend == "sqlite" else None
+    if workdir is None:  # beside a SQLite database; else under ./var/histories
+        workdir = Path(sqlite_file).parent if sqlite_file else Path("var/histories")
     written = history_file(total_events, seed, workdir)
     job = FileImport(ledger, written.path, batch=batch)
     if progress is not None:

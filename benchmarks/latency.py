@@ -24,10 +24,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks.history import POLICY, START, generate, subject_name
+from benchmarks.history import MASTER_KEY, POLICY, START, generate, subject_name
 from ledger.application import ConsentLedger, open_ledger
 from ledger.rules import standing_consent
-from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
 from ledger.subject import subject_key
 from ledger.terms import Purpose, RecipientCategory, SubjectId
@@ -63,7 +62,7 @@ def progress_line(label: str, total: int) -> Callable[[int], None]:
 def measure(database_url: str, size: int, queries: int) -> dict[str, object]:
     """Build (or resume) a history of `size` events and time the questions on it."""
     database = Database.from_url(database_url)
-    ledger = open_ledger(database, parse_master_key(new_master_key()))
+    ledger = open_ledger(database, MASTER_KEY)
     t0 = time.monotonic()
     generated = generate(ledger, size, progress=progress_line(f"generate {size:,}", size))
     print(file=sys.stderr)

@@ -88,13 +88,13 @@ def main() -> None:
     if args.phase:
         print(json.dumps(run_phase(args.phase, args.url, workdir)))
         return
-    from benchmarks.history import generate  # noqa: PLC0415
+    from benchmarks.history import MASTER_KEY, generate  # noqa: PLC0415
     from ledger.application import open_ledger  # noqa: PLC0415
     from ledger.storage import Database  # noqa: PLC0415
 
     workdir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{workdir}/history-{args.events}.db"
-    ledger = open_ledger(Database.from_url(url), None)
+    ledger = open_ledger(Database.from_url(url), MASTER_KEY)
     generate(ledger, args.events)
     ledger.close()
     results = {}
