@@ -53,6 +53,9 @@ END = datetime(2026, 1, 1, tzinfo=UTC)
 MASTER_KEY = hashlib.sha256(b"consent-ledger benchmark histories").digest()
 """Fixed, not secret: a generated history seals evidence, and a resumed or reused one must open with the same key."""
 
+FORMAT_VERSION = 1
+"""Part of a kept file's name: raise it whenever the generator writes other lines for the same seed and size."""
+
 ACK_PER_LINE = 1
 """Every imported line carries an idempotency key, whose acknowledgement is one more event."""
 
@@ -560,7 +563,7 @@ class Generated:
 
 def history_file(events: int, seed: int = 7, workdir: Path = Path("var/histories")) -> Written:
     """The generated file for `events` and `seed`, written once and kept for the next run."""
-    path = workdir / f"history-{events}-seed{seed}.jsonl"
+    path = workdir / f"history-{events}-seed{seed}-v{FORMAT_VERSION}.jsonl"
     if path.exists():
         return _written_again(path, events, seed)
     return write_history(path, events, seed)
