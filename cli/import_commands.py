@@ -79,7 +79,8 @@ def import_command(
     except Refused as e:
         _fail(f"{file}:{e.number}: {e.reason}; every line before it is recorded, none after it")
     except KeyboardInterrupt:
-        _fail(f"interrupted; run the same command again to resume from line {job.outcome.lines + 1:,}")
+        done = job.outcome.lines if "job" in locals() else 0
+        _fail(f"interrupted; run the same command again to resume from line {done + 1:,}")
     except MasterKeyError as e:
         _fail(str(e))
     finally:
