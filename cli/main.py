@@ -31,6 +31,7 @@ from audit.replay import load_export, original_position
 from cli import audit_commands, token_commands
 from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
 from cli.demo import POLICY, record_demo_history
+from cli.import_commands import import_command
 from cli.options import DatabaseUrl, stderr
 from cli.settings import ConfigurationError, Settings, load_settings
 from ledger.errors import LedgerError
@@ -60,6 +61,7 @@ app = typer.Typer(
 )
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(token_commands.app, name="token")
+app.command("import")(import_command)
 stdout = Console(highlight=False)
 
 MasterKeyFile = Annotated[

@@ -10,9 +10,12 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 DEFAULT_URL = "sqlite:///var/consent-ledger.db"
 """Relative to the working directory, as `sqlite:///` URLs are by convention."""
@@ -141,6 +144,31 @@ class SqlKeyStore:
             msg = "the subject's key was destroyed while it was being created"
             raise RuntimeError(msg)
         return stored
+
+    def wrapped_keys(self, subjects: Collection[UUID]) -> dict[UUID, bytes]:
+        """The stored keys (or tombstones) of those subjects that have one, read in one statement per 500."""
+        found: dict[UUID, bytes] = {}
+        ids = [s.hex for s in subjects]
+        with self._datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                if self._backend == "sqlite":
+                    marks = ", ".join("?" * len(chunk))
+                    c.execute(f"SELECT subject_id, wrapped_key FROM {self._table} WHERE subject_id IN ({marks})", chunk)
+                    found.update((UUID(row[0]), bytes(row[1])) for row in c.fetchall())
+                else:
+                    c.execute(f"SELECT subject_id, wrapped_key FROM {self._table} WHERE subject_id = ANY(%s)", (chunk,))
+                    found.update((UUID(row["subject_id"]), bytes(row["wrapped_key"])) for row in c.fetchall())
+        return found
+
+    def add_keys_if_absent(self, keys: dict[UUID, bytes]) -> None:
+        """Insert each key unless its subject has one (or a tombstone), all in one transaction."""
+        with self._datastore.transaction(commit=True) as c:
+            c.executemany(
+                f"INSERT INTO {self._table} (subject_id, wrapped_key) VALUES ({self._p}, {self._p}) "
+                "ON CONFLICT (subject_id) DO NOTHING",
+                [(subject.hex, wrapped) for subject, wrapped in keys.items()],
+            )
 
     def any_key(self) -> tuple[UUID, bytes] | None:
         """Some stored key and its subject, to check the master key against."""
