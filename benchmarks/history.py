@@ -539,10 +539,6 @@ def write_history(path: Path, events: int, seed: int = 7, mix: Mix = MIX) -> Wri
     return Written(path, tally.lines, tally.events, tally.subjects)
 
 
-write_jsonl = write_history
-"""The name `benchmarks/bulk_import.py` looks for."""
-
-
 def stored_events(ledger: ConsentLedger) -> int:
     """How many events the ledger stores (PostgreSQL's positions have gaps: the newest position is no count)."""
     with ledger.datastore.transaction(commit=False) as c:

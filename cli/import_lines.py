@@ -15,7 +15,7 @@ for the same reasons, in the same words, as the POST would be.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -528,7 +528,7 @@ OPERATIONS = tuple(
 )
 """The operation names a line may give."""
 
-_LINE: TypeAdapter[Any] = TypeAdapter(AnyLine)  # type: ignore[arg-type]  # mypy reads the Annotated union as a type
+_LINE: TypeAdapter[Any] = TypeAdapter(cast("Any", AnyLine))  # mypy reads the Annotated union as a type
 
 
 class BadLine(ValueError):
