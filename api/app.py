@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -15,6 +17,8 @@ from projections.keeper import ViewKeeper
 from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from ledger.application import ConsentLedger
     from projections.view import LedgerView
 
@@ -63,7 +67,24 @@ def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> 
     for resource in (policies, subjects, requests, breaches, claims, questions, feed, access_log, evidence):
         app.include_router(resource.router, prefix="/v1", responses=AUTH_RESPONSES)  # every /v1 route needs a token
     app.include_router(health.router)
+    app.router.lifespan_context = _draining_writes(app.router.lifespan_context)
     return app
+
+
+def _draining_writes(serving: Any) -> Any:
+    """At shutdown, commit every write already queued for the group committer before anything closes."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        try:
+            async with serving(app) as state:
+                yield state
+        finally:
+            committer = getattr(app.state, "committer", None)
+            if committer is not None:
+                await asyncio.to_thread(committer.close)
+
+    return lifespan
 
 
 def attach_view(app: FastAPI, ledger: ConsentLedger | None, view: LedgerView | None) -> None:

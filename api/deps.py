@@ -22,6 +22,7 @@ from api.answers import Reply
 from api.schemas.common import IN_A_PATH, nameable
 from api.tokens import Scope, Token, TokenStore
 from ledger.application import ConsentLedger, Request
+from ledger.group_commit import GroupCommitter
 from ledger.terms import SubjectId
 
 IdempotencyKey = Annotated[
@@ -52,6 +53,15 @@ IfMatch = Annotated[
 def ledger(connection: HTTPConnection) -> ConsentLedger:
     """Hand routes the ledger this app was made for (`create_app(ledger)`)."""
     return cast("ConsentLedger", connection.app.state.ledger)
+
+
+def committer(connection: HTTPConnection) -> GroupCommitter:
+    """Every write of this app goes through one group committer (made on first use, like the tokens)."""
+    state = connection.app.state
+    commit: GroupCommitter | None = getattr(state, "committer", None)
+    if commit is None or commit.ledger is not state.ledger or commit.closed:
+        commit = state.committer = GroupCommitter(cast("ConsentLedger", state.ledger))
+    return commit
 
 
 def token_store(connection: HTTPConnection) -> TokenStore:
@@ -187,6 +197,9 @@ def _utf8(value: str, header: str) -> str:
 
 LedgerDep = Annotated[ConsentLedger, Depends(ledger)]
 """The ledger, for a route parameter."""
+
+Commit = Annotated[GroupCommitter, Depends(committer)]
+"""Runs a write route's command (`commit(lambda: ledger.grant_consent(...))`) in the next group commit."""
 
 RecordedBy = Annotated[Token, Security(caller)]
 """The calling token, whose name every event written keeps; the scope comes from the route that needs it."""

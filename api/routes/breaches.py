@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import LedgerDep, RefPath, ReplyDep, WriteRequest, scoped
+from api.deps import Commit, LedgerDep, RefPath, ReplyDep, WriteRequest, scoped
 from api.schemas.breaches import AuthorityNoticeCreate, BreachCreate, BreachPublic, SubjectNoticeCreate
 from api.schemas.common import Receipt
 from api.tokens import Scope
@@ -16,25 +16,36 @@ READ = "read_breach"
 
 
 @router.post("", status_code=201, responses=write_responses(InvalidFact))
-def record_breach(body: BreachCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep) -> Receipt:
+def record_breach(
+    body: BreachCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep, commit: Commit
+) -> Receipt:
     """Record a breach found; the authorised body must be told within 1 working day (Art. 25(2)(8))."""
-    receipt = ledger.record_breach(
-        request,
-        breach_ref=body.breach_ref,
-        data_categories=body.data_categories,
-        subject_ids=body.subject_ids,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.record_breach(
+            request,
+            breach_ref=body.breach_ref,
+            data_categories=body.data_categories,
+            subject_ids=body.subject_ids,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, breach_ref=body.breach_ref)
 
 
 @router.post("/{breach_ref}/authority-notices", status_code=201, responses=write_responses(InvalidFact, NotFound))
 def record_authority_notice(
-    breach_ref: RefPath, body: AuthorityNoticeCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep
+    breach_ref: RefPath,
+    body: AuthorityNoticeCreate,
+    ledger: LedgerDep,
+    request: WriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record that the authorised body was told of the breach (Art. 25(2)(8))."""
-    receipt = ledger.record_authority_notice(
-        request, breach_ref=breach_ref, channel=body.channel, reference=body.reference, occurred_at=body.occurred_at
+    receipt = commit(
+        lambda: ledger.record_authority_notice(
+            request, breach_ref=breach_ref, channel=body.channel, reference=body.reference, occurred_at=body.occurred_at
+        )
     )
     return reply.receipt(receipt, READ, breach_ref=breach_ref)
 
@@ -43,11 +54,22 @@ def record_authority_notice(
     "/{breach_ref}/subject-notices", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct)
 )
 def record_subject_notice(
-    breach_ref: RefPath, body: SubjectNoticeCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep
+    breach_ref: RefPath,
+    body: SubjectNoticeCreate,
+    ledger: LedgerDep,
+    request: WriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record that an affected subject was told of the breach (clause 5.4)."""
-    receipt = ledger.record_subject_notice(
-        request, breach_ref=breach_ref, subject_id=body.subject_id, channel=body.channel, occurred_at=body.occurred_at
+    receipt = commit(
+        lambda: ledger.record_subject_notice(
+            request,
+            breach_ref=breach_ref,
+            subject_id=body.subject_id,
+            channel=body.channel,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, breach_ref=breach_ref)
 

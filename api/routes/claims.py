@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import LedgerDep, RefPath, ReplyDep, SubjectEvidence, WriteRequest
+from api.deps import Commit, LedgerDep, RefPath, ReplyDep, SubjectEvidence, WriteRequest
 from api.schemas.claims import ClaimAnswerCreate, ClaimCreate, ClaimPublic, CourtCaseCreate
 from api.schemas.common import Receipt
 from ledger.errors import InvalidFact, NotFound, NothingToAct, SubjectDestroyed
@@ -15,36 +15,54 @@ READ = "read_claim"
 
 
 @router.post("", status_code=201, responses=write_responses(InvalidFact, SubjectDestroyed))
-def receive_claim(body: ClaimCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep) -> Receipt:
+def receive_claim(
+    body: ClaimCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep, commit: Commit
+) -> Receipt:
     """Record a claim received (clause 8.1); its written answer is due 30 calendar days later (8.2)."""
-    receipt = ledger.receive_claim(
-        request,
-        claim_ref=body.claim_ref,
-        subject_id=body.subject_id,
-        claimant=body.claimant,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.receive_claim(
+            request,
+            claim_ref=body.claim_ref,
+            subject_id=body.subject_id,
+            claimant=body.claimant,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, claim_ref=body.claim_ref)
 
 
 @router.post("/{claim_ref}/answer", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct))
 def answer_claim(
-    claim_ref: RefPath, body: ClaimAnswerCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep
+    claim_ref: RefPath,
+    body: ClaimAnswerCreate,
+    ledger: LedgerDep,
+    request: WriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record the written answer to the claim, once (clause 8.2)."""
-    receipt = ledger.answer_claim(
-        request, claim_ref=claim_ref, outcome=body.outcome, channel=body.channel, occurred_at=body.occurred_at
+    receipt = commit(
+        lambda: ledger.answer_claim(
+            request, claim_ref=claim_ref, outcome=body.outcome, channel=body.channel, occurred_at=body.occurred_at
+        )
     )
     return reply.receipt(receipt, READ, claim_ref=claim_ref)
 
 
 @router.post("/{claim_ref}/court", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct))
 def take_claim_to_court(
-    claim_ref: RefPath, body: CourtCaseCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep
+    claim_ref: RefPath,
+    body: CourtCaseCreate,
+    ledger: LedgerDep,
+    request: WriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record that the dispute went to court, once (clause 8.3)."""
-    receipt = ledger.take_claim_to_court(
-        request, claim_ref=claim_ref, court_case=body.court_case, occurred_at=body.occurred_at
+    receipt = commit(
+        lambda: ledger.take_claim_to_court(
+            request, claim_ref=claim_ref, court_case=body.court_case, occurred_at=body.occurred_at
+        )
     )
     return reply.receipt(receipt, READ, claim_ref=claim_ref)
 

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import AdminWriteRequest, LedgerDep, RefPath, ReplyDep, scoped
+from api.deps import AdminWriteRequest, Commit, LedgerDep, RefPath, ReplyDep, scoped
 from api.schemas.common import Receipt
 from api.schemas.policies import PolicyPublic, PolicyVersionCreate
 from api.tokens import Scope
@@ -15,22 +15,29 @@ router = APIRouter(prefix="/policies", tags=["policies"])
 
 @router.post("/{policy_id}/versions", status_code=201, responses=write_responses(InvalidFact, PolicyVersionConflict))
 def publish_policy_version(
-    policy_id: RefPath, body: PolicyVersionCreate, ledger: LedgerDep, request: AdminWriteRequest, reply: ReplyDep
+    policy_id: RefPath,
+    body: PolicyVersionCreate,
+    ledger: LedgerDep,
+    request: AdminWriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Publish a version; the same version with the same text again is an idempotent success (200)."""
-    receipt = ledger.publish_policy_version(
-        request,
-        policy_id=PolicyId(policy_id),
-        version=body.version,
-        text_sha256=body.digests(),
-        purposes=body.purposes,
-        optional_purposes=body.optional_purposes,
-        recipient_categories=body.recipient_categories,
-        effective_from=body.effective_from,
-        notifies_transfers=body.notifies_transfers,
-        operator_name=body.operator_name,
-        operator_bin=body.operator_bin,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.publish_policy_version(
+            request,
+            policy_id=PolicyId(policy_id),
+            version=body.version,
+            text_sha256=body.digests(),
+            purposes=body.purposes,
+            optional_purposes=body.optional_purposes,
+            recipient_categories=body.recipient_categories,
+            effective_from=body.effective_from,
+            notifies_transfers=body.notifies_transfers,
+            operator_name=body.operator_name,
+            operator_bin=body.operator_bin,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, "read_policy", policy_id=policy_id)
 

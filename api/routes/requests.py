@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.answers import write_responses
-from api.deps import LedgerDep, RefPath, ReplyDep, SubjectIdPath, SubjectWriteRequest
+from api.deps import Commit, LedgerDep, RefPath, ReplyDep, SubjectIdPath, SubjectWriteRequest
 from api.routes.subjects import READ
 from api.schemas.common import Receipt
 from api.schemas.requests import DisclosureNoticeCreate, RequestAnswerCreate, RequestCreate, VerificationCreate
@@ -20,18 +20,25 @@ router = APIRouter(prefix="/subjects", tags=["subjects"])
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
 def receive_request(
-    subject_id: SubjectIdPath, body: RequestCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+    subject_id: SubjectIdPath,
+    body: RequestCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record a request (access, correction, blocking, destruction, withdrawal, objection); its deadline starts."""
-    receipt = ledger.receive_request(
-        request,
-        subject_id,
-        request_id=body.request_id,
-        kind=body.kind,
-        channel=body.channel,
-        actor=body.actor,
-        details=body.details,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.receive_request(
+            request,
+            subject_id,
+            request_id=body.request_id,
+            kind=body.kind,
+            channel=body.channel,
+            actor=body.actor,
+            details=body.details,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -48,16 +55,19 @@ def answer_request(
     ledger: LedgerDep,
     request: SubjectWriteRequest,
     reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record how a request was met (done, answered, refused with reasons); its deadline stops."""
-    receipt = ledger.answer_request(
-        request,
-        subject_id,
-        request_id=request_id,
-        outcome=body.outcome,
-        by_entry=body.by_entry,
-        reason=body.reason or "",
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.answer_request(
+            request,
+            subject_id,
+            request_id=request_id,
+            outcome=body.outcome,
+            by_entry=body.by_entry,
+            reason=body.reason or "",
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -74,10 +84,13 @@ def complete_verification(
     ledger: LedgerDep,
     request: SubjectWriteRequest,
     reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record that the verification behind a block ended; with no violation the block must go within 1 WD."""
-    receipt = ledger.complete_verification(
-        request, subject_id, block_id=block_id, violation_found=body.violation_found, occurred_at=body.occurred_at
+    receipt = commit(
+        lambda: ledger.complete_verification(
+            request, subject_id, block_id=block_id, violation_found=body.violation_found, occurred_at=body.occurred_at
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -94,9 +107,12 @@ def record_disclosure_notice(
     ledger: LedgerDep,
     request: SubjectWriteRequest,
     reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record that the subject was told of a disclosure (Art. 19); its 10 WD deadline stops."""
-    receipt = ledger.record_disclosure_notice(
-        request, subject_id, disclosure_number=number, channel=body.channel, occurred_at=body.occurred_at
+    receipt = commit(
+        lambda: ledger.record_disclosure_notice(
+            request, subject_id, disclosure_number=number, channel=body.channel, occurred_at=body.occurred_at
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)

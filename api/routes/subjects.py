@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import LedgerDep, RefPath, ReplyDep, SubjectEvidence, SubjectIdPath, SubjectWriteRequest
+from api.deps import Commit, LedgerDep, RefPath, ReplyDep, SubjectEvidence, SubjectIdPath, SubjectWriteRequest
 from api.schemas.common import Receipt
 from api.schemas.subjects import (
     BlockCreate,
@@ -42,28 +42,35 @@ READ = "read_subject_facts"
     responses=write_responses(InvalidFact, NotFound, SubjectDestroyed, VersionMismatch),
 )
 def grant_consent(
-    subject_id: SubjectIdPath, body: ConsentCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+    subject_id: SubjectIdPath,
+    body: ConsentCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record consent to a published version in effect or about to be (clauses 2.1, 3.1, 4.1.6; Art. 8(4))."""
-    receipt = ledger.grant_consent(
-        request,
-        subject_id,
-        policy_id=PolicyId(body.policy_id),
-        policy_version=body.policy_version,
-        language=body.language,
-        text_sha256=body.text_sha256,
-        method=body.method,
-        channel=body.channel,
-        optional_purposes=body.optional_purposes,
-        data_categories=body.data_categories,
-        third_parties=body.third_parties,
-        cross_border=body.cross_border,
-        publication=body.publication,
-        valid_until=body.valid_until,
-        actor=body.actor,
-        representative=body.representative,
-        evidence=body.evidence,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.grant_consent(
+            request,
+            subject_id,
+            policy_id=PolicyId(body.policy_id),
+            policy_version=body.policy_version,
+            language=body.language,
+            text_sha256=body.text_sha256,
+            method=body.method,
+            channel=body.channel,
+            optional_purposes=body.optional_purposes,
+            data_categories=body.data_categories,
+            third_parties=body.third_parties,
+            cross_border=body.cross_border,
+            publication=body.publication,
+            valid_until=body.valid_until,
+            actor=body.actor,
+            representative=body.representative,
+            evidence=body.evidence,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -74,19 +81,26 @@ def grant_consent(
     responses=write_responses(InvalidFact, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
 def withdraw_consent(
-    subject_id: SubjectIdPath, body: WithdrawalCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+    subject_id: SubjectIdPath,
+    body: WithdrawalCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record a withdrawal of a consent that stands (clause 2.2; Art. 8(7))."""
-    receipt = ledger.withdraw_consent(
-        request,
-        subject_id,
-        policy_id=PolicyId(body.policy_id),
-        purposes=body.purposes,
-        channel=body.channel,
-        actor=body.actor,
-        representative=body.representative,
-        evidence=body.evidence,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.withdraw_consent(
+            request,
+            subject_id,
+            policy_id=PolicyId(body.policy_id),
+            purposes=body.purposes,
+            channel=body.channel,
+            actor=body.actor,
+            representative=body.representative,
+            evidence=body.evidence,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -102,15 +116,18 @@ def refuse_withdrawal(
     ledger: LedgerDep,
     request: SubjectWriteRequest,
     reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record a reasoned refusal to withdraw while an obligation stays open (Art. 8(2))."""
-    receipt = ledger.refuse_withdrawal(
-        request,
-        subject_id,
-        policy_id=PolicyId(body.policy_id),
-        open_obligation=body.open_obligation,
-        reason=body.reason,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.refuse_withdrawal(
+            request,
+            subject_id,
+            policy_id=PolicyId(body.policy_id),
+            open_obligation=body.open_obligation,
+            reason=body.reason,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -126,19 +143,22 @@ def grant_written_permission(
     ledger: LedgerDep,
     request: SubjectWriteRequest,
     reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record prior written permission for a disclosure outside clause 5.2 (clause 6.2.2)."""
-    receipt = ledger.grant_written_permission(
-        request,
-        subject_id,
-        permission_id=body.permission_id,
-        recipient=body.recipient,
-        recipient_category=body.recipient_category,
-        purpose=body.purpose,
-        document=body.document,
-        valid_from=body.valid_from,
-        valid_until=body.valid_until,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.grant_written_permission(
+            request,
+            subject_id,
+            permission_id=body.permission_id,
+            recipient=body.recipient,
+            recipient_category=body.recipient_category,
+            purpose=body.purpose,
+            document=body.document,
+            valid_from=body.valid_from,
+            valid_until=body.valid_until,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -149,19 +169,26 @@ def grant_written_permission(
     responses=write_responses(InvalidFact, NoGroundForDisclosure, SubjectBlocked, SubjectDestroyed, VersionMismatch),
 )
 def record_disclosure(
-    subject_id: SubjectIdPath, body: DisclosureCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+    subject_id: SubjectIdPath,
+    body: DisclosureCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record a disclosure only if its ground holds at its time (clauses 5.2, 6.2.2, 6.2.4; Art. 9)."""
-    receipt = ledger.record_disclosure(
-        request,
-        subject_id,
-        recipient=body.recipient,
-        recipient_category=body.recipient_category,
-        purpose=body.purpose,
-        data_categories=body.data_categories,
-        ground=body.ground,
-        reference=body.reference,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.record_disclosure(
+            request,
+            subject_id,
+            recipient=body.recipient,
+            recipient_category=body.recipient_category,
+            purpose=body.purpose,
+            data_categories=body.data_categories,
+            ground=body.ground,
+            reference=body.reference,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -172,17 +199,24 @@ def record_disclosure(
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
 def block_data(
-    subject_id: SubjectIdPath, body: BlockCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+    subject_id: SubjectIdPath,
+    body: BlockCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Block the subject's data from the moment of the request, for verification (clause 6.2.4)."""
-    receipt = ledger.block_data(
-        request,
-        subject_id,
-        block_id=body.block_id,
-        requester=body.requester,
-        ground=body.ground,
-        request_details=body.request_details,
-        occurred_at=body.occurred_at,
+    receipt = commit(
+        lambda: ledger.block_data(
+            request,
+            subject_id,
+            block_id=body.block_id,
+            requester=body.requester,
+            ground=body.ground,
+            request_details=body.request_details,
+            occurred_at=body.occurred_at,
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -200,10 +234,13 @@ def lift_block(
     ledger: LedgerDep,
     request: SubjectWriteRequest,
     reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Lift a block in force, with the outcome of the verification (clause 6.2.4)."""
-    receipt = ledger.lift_block(
-        request, subject_id, block_id=block_id, outcome=body.outcome, occurred_at=body.occurred_at
+    receipt = commit(
+        lambda: ledger.lift_block(
+            request, subject_id, block_id=block_id, outcome=body.outcome, occurred_at=body.occurred_at
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -214,11 +251,18 @@ def lift_block(
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
 def record_correction(
-    subject_id: SubjectIdPath, body: CorrectionCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+    subject_id: SubjectIdPath,
+    body: CorrectionCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record which categories of the subject's data were corrected (clause 6.1.2)."""
-    receipt = ledger.record_correction(
-        request, subject_id, data_categories=body.data_categories, occurred_at=body.occurred_at
+    receipt = commit(
+        lambda: ledger.record_correction(
+            request, subject_id, data_categories=body.data_categories, occurred_at=body.occurred_at
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
@@ -229,10 +273,15 @@ def record_correction(
     responses=write_responses(InvalidFact, NotFound, SubjectBlocked, SubjectDestroyed, VersionMismatch),
 )
 def destroy_data(
-    subject_id: SubjectIdPath, body: DestructionCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+    subject_id: SubjectIdPath,
+    body: DestructionCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Record destruction and delete the subject's key: personal fields become unreadable (clause 5.3; Art. 1(6))."""
-    receipt = ledger.destroy_data(request, subject_id, ground=body.ground, occurred_at=body.occurred_at)
+    receipt = commit(lambda: ledger.destroy_data(request, subject_id, ground=body.ground, occurred_at=body.occurred_at))
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -242,11 +291,18 @@ def destroy_data(
     responses=write_responses(InvalidFact, NotFound, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
 def retract_entry(
-    subject_id: SubjectIdPath, body: RetractionCreate, ledger: LedgerDep, request: SubjectWriteRequest, reply: ReplyDep
+    subject_id: SubjectIdPath,
+    body: RetractionCreate,
+    ledger: LedgerDep,
+    request: SubjectWriteRequest,
+    reply: ReplyDep,
+    commit: Commit,
 ) -> Receipt:
     """Strike out a fact recorded by mistake; the fact itself stays in the history."""
-    receipt = ledger.retract_entry(
-        request, subject_id, number=body.number, reason=body.reason, occurred_at=body.occurred_at
+    receipt = commit(
+        lambda: ledger.retract_entry(
+            request, subject_id, number=body.number, reason=body.reason, occurred_at=body.occurred_at
+        )
     )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
