@@ -10,7 +10,7 @@ that is not JSON at all, or is too large, is refused (422, 413) before.
 
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, Header, Path, Security, params
+from fastapi import Depends, Header, Path, Response, Security, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from pydantic import AfterValidator
@@ -55,8 +55,12 @@ def ledger(connection: HTTPConnection) -> ConsentLedger:
     return cast("ConsentLedger", connection.app.state.ledger)
 
 
-def committer(connection: HTTPConnection) -> GroupCommitter:
-    """Every write of this app goes through one group committer (made on first use, like the tokens)."""
+async def committer(connection: HTTPConnection) -> GroupCommitter:
+    """Every write of this app goes through one group committer (made on first use, like the tokens).
+
+    Like every dependency here that neither blocks nor waits, it is `async`: a plain `def` would
+    cost each request a trip through the thread pool for nothing.
+    """
     state = connection.app.state
     commit: GroupCommitter | None = getattr(state, "committer", None)
     if commit is None or commit.ledger is not state.ledger or commit.closed:
@@ -195,22 +199,30 @@ def _utf8(value: str, header: str) -> str:
         raise RequestValidationError([error]) from None
 
 
-LedgerDep = Annotated[ConsentLedger, Depends(ledger)]
+async def _ledger(connection: HTTPConnection) -> ConsentLedger:
+    return ledger(connection)
+
+
+async def _reply(connection: HTTPConnection, response: Response) -> Reply:
+    return Reply(connection, response)
+
+
+LedgerDep = Annotated[ConsentLedger, Depends(_ledger)]
 """The ledger, for a route parameter."""
 
 Commit = Annotated[GroupCommitter, Depends(committer)]
-"""Runs a write route's command (`commit(lambda: ledger.grant_consent(...))`) in the next group commit."""
+"""Runs a write route's command in the next group commit: `await commit.run(lambda: ledger.grant_consent(...))`."""
 
 RecordedBy = Annotated[Token, Security(caller)]
 """The calling token, whose name every event written keeps; the scope comes from the route that needs it."""
 
 
-def write_request(token: RecordedBy, idempotency_key: IdempotencyKey = None) -> Request:
+async def write_request(token: RecordedBy, idempotency_key: IdempotencyKey = None) -> Request:
     """Describe a write to a policy, breach or claim: who writes (the token's name), and their idempotency key."""
     return Request(token.name, idempotency_key)
 
 
-def subject_write_request(
+async def subject_write_request(
     token: RecordedBy, idempotency_key: IdempotencyKey = None, if_match: IfMatch = None
 ) -> Request:
     """Describe a write to a subject's record, which may also name the version the writer last read."""
@@ -233,7 +245,7 @@ SubjectRead = Annotated[SubjectAccess, Security(subject_access, scopes=[Scope.RE
 SubjectEvidence = Annotated[SubjectAccess, Security(subject_access, scopes=[Scope.EVIDENCE])]
 """An `evidence`-scoped read of one subject's history or claimant, logged in the access log with its purpose."""
 
-ReplyDep = Annotated[Reply, Depends()]
+ReplyDep = Annotated[Reply, Depends(_reply)]
 """The answer a write builds: status, `Location`, `ETag`, the receipt."""
 
 SubjectIdPath = Annotated[

@@ -341,11 +341,10 @@ class ConsentLedger(Application[Any]):
         unchecked = aggregate is not None
         if aggregate is None:
             aggregate = self.repository.get(key)
-        elif unit is not None:
-            self._fast_forward(aggregate)  # a batch decides on fresh state: it cannot re-decide later
-            unchecked = False
         if unit is not None:
             unit.overlay[key] = aggregate
+            if unchecked:
+                unit.unchecked.add(key)
         else:
             loaded = CURRENT_LOADS.get()
             if loaded is not None and loaded.owner is self:
@@ -362,43 +361,71 @@ class ConsentLedger(Application[Any]):
         digest: str,
     ) -> Receipt:
         """Decide one command of a batch against the batch's state; its events wait for the batch's save."""
-        key = request.idempotency_key
-        if key:
-            replay = self._earlier_answer(unit, request, digest)
-            if replay is not None:
-                return replay
-        stamp = self._stamp(request, occurred_at)
-        aggregate = load(stamp.recorded_at)
-        version, before = aggregate.version, unit.queued.get(aggregate.id, 0)
-        try:
-            self._check_expected_version(request, aggregate)
-            decide(aggregate, stamp)
-        except LedgerError:
-            if aggregate.version != version:
-                raise UnsafeBatch from None
-            if key and not unit.look_up_keys and (replay := self._replay(request, digest)):
-                return replay
-            raise
-        new = aggregate.pending_events[before:]
-        if not new:
-            if key and not unit.look_up_keys and (replay := self._replay(request, digest)):
-                return replay
-            if not aggregate.pending_events:
-                return self._receipt_of_current(aggregate)
-            # Unchanged since an earlier command of this batch changed it: its position comes with the batch.
-            receipt = Receipt("Unchanged", aggregate.id, aggregate.version, 0, aggregate.modified_on, replayed=True)
-            unit.result = Pending(receipt, aggregate.pending_events[-1])
-            return receipt
+        if request.idempotency_key and (replay := self._earlier_answer(unit, request, digest)) is not None:
+            return replay
+        while True:
+            stamp = self._stamp(request, occurred_at)
+            aggregate = load(stamp.recorded_at)
+            version, before = aggregate.version, unit.queued.get(aggregate.id, 0)
+            try:
+                self._check_expected_version(request, aggregate)
+                decide(aggregate, stamp)
+            except LedgerError:
+                if aggregate.version != version:
+                    raise UnsafeBatch from None
+                if self._caught_up_in_unit(unit, aggregate):
+                    continue
+                if (replay := self._replay_in_unit(unit, request, digest)) is not None:
+                    return replay
+                raise
+            new = aggregate.pending_events[before:]
+            if new:
+                break
+            if self._caught_up_in_unit(unit, aggregate):
+                continue
+            return self._replay_in_unit(unit, request, digest) or self._unchanged_in_unit(unit, aggregate)
+        return self._queue_in_unit(unit, aggregate, new, request, digest, stamp)
+
+    def _queue_in_unit(  # noqa: PLR0917  (what one accepted command of a batch leaves)
+        self, unit: UnitOfWork, aggregate: Aggregate, new: list[Any], request: Request, digest: str, stamp: Stamp
+    ) -> Receipt:
+        """Keep an accepted command's events (and its key's acknowledgement) for the batch's save."""
         unit.overlay[aggregate.id] = aggregate
         unit.queued[aggregate.id] = len(aggregate.pending_events)
         unit.events.extend(new)
         last = new[-1]
         receipt = Receipt(type(last).__name__, aggregate.id, last.originator_version, 0, stamp.recorded_at)
         unit.result = Pending(receipt, last)
-        if key:
+        if request.idempotency_key:
             unit.events.extend(self._acknowledgement(request, digest, last, stamp).collect_events())
-            unit.keys[acknowledgement_key(request.caller, key)] = (digest, unit.result)
+            unit.keys[acknowledgement_key(request.caller, request.idempotency_key)] = (digest, unit.result)
         return receipt
+
+    def _replay_in_unit(self, unit: UnitOfWork, request: Request, digest: str) -> Receipt | None:
+        """For a command of a batch that records nothing: the first answer to its key, if not looked up already."""
+        if request.idempotency_key and not unit.look_up_keys:
+            return self._replay(request, digest)
+        return None
+
+    def _unchanged_in_unit(self, unit: UnitOfWork, aggregate: Aggregate) -> Receipt:
+        """The receipt of a command whose fact is already on record (or pending in this batch)."""
+        if not aggregate.pending_events:
+            return self._receipt_of_current(aggregate)
+        # Unchanged since an earlier command of this batch changed it: its position comes with the batch.
+        receipt = Receipt("Unchanged", aggregate.id, aggregate.version, 0, aggregate.modified_on, replayed=True)
+        unit.result = Pending(receipt, aggregate.pending_events[-1])
+        return receipt
+
+    def _caught_up_in_unit(self, unit: UnitOfWork, aggregate: Aggregate) -> bool:
+        """Before a refusal stands: bring a kept aggregate up to date, once; True if anything was new.
+
+        One that earlier commands of the batch changed needs no read: if it was stale, the batch's
+        save collides with what was stored since, and the whole batch is decided again.
+        """
+        if aggregate.id not in unit.unchecked:
+            return False
+        unit.unchecked.discard(aggregate.id)
+        return not unit.queued.get(aggregate.id) and self._fast_forward(aggregate)
 
     def _earlier_answer(self, unit: UnitOfWork, request: Request, digest: str) -> Receipt | None:
         """The answer already given to this idempotency key in this batch (or, if looked up, in the store)."""

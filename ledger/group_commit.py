@@ -10,6 +10,7 @@ soon as it arrives, and commands queue up only while the previous group is being
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import deque
@@ -44,6 +45,10 @@ class GroupCommitter:
     def __call__(self, command: Callable[[], Receipt]) -> Receipt:
         """Run `command` in the next group and answer as it would alone: its receipt, or raise its error."""
         return self.submit(command).result()
+
+    async def run(self, command: Callable[[], Receipt]) -> Receipt:
+        """`__call__` for a coroutine: wait for the group without holding a thread."""
+        return await asyncio.wrap_future(self.submit(command))
 
     def submit(self, command: Callable[[], Receipt]) -> Future[Receipt]:
         """Queue `command` for the next group; the future holds its receipt or its error."""

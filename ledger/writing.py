@@ -102,6 +102,8 @@ class UnitOfWork:
     queued: dict[UUID, int] = field(default_factory=dict)
     """How many of each aggregate's pending events are already in `events`."""
     keys: dict[UUID, tuple[str, Pending]] = field(default_factory=dict)
+    unchecked: set[UUID] = field(default_factory=set)
+    """Aggregates taken from the cache and not read again since: checked only if a refusal depends on them."""
     fresh_policies: set[UUID] = field(default_factory=set)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     result: Pending | None = None

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 from given import SERVICE, consented, published
 
 from ledger.application import Receipt, Request, open_ledger
-from ledger.errors import IdempotencyKeyReused, LedgerError, NoGroundForDisclosure, NothingToAct, SubjectDestroyed
+from ledger.errors import (
+    IdempotencyKeyReused,
+    LedgerError,
+    NoGroundForDisclosure,
+    NothingToAct,
+    SubjectBlocked,
+    SubjectDestroyed,
+)
 from ledger.terms import DataCategory, DestructionGround, SubjectId
 
 if TYPE_CHECKING:
@@ -201,3 +208,27 @@ def test_a_batch_that_loses_a_race_to_another_writer_loses_and_duplicates_nothin
     assert [r.version for r in answers[:3]] == [4, 3, 5]  # decided again after the other writer's correction
     assert_receipts_match_the_log(ledger, answers, start)
     assert len({(oid, version) for _, _, oid, version in recorded}) == len(recorded)
+
+
+def test_a_record_another_process_moved_on_is_read_again_so_the_answer_is_that_of_the_newest_record(
+    database: Database, master_key: bytes, clock: FakeClock, ledger: ConsentLedger
+) -> None:
+    other = open_ledger(database, master_key, clock)  # another process on the same database
+    published(ledger)
+    for subject in ("u-1", "u-2", "u-3"):
+        correct(ledger, subject)()  # this process now keeps each record: opened, no consent
+    try:
+        consented(other, "u-1")
+        consented(other, "u-2")
+        other.block_data(SERVICE, SubjectId("u-3"), block_id="B-1", requester="subject", ground="inaccurate_data")
+        consented(other, "u-3")
+
+        alone = disclose(ledger, "u-1", "o-1")()  # kept without consent: refused, unless read again
+        batch = ledger.record_many([disclose(ledger, "u-2", "o-2"), disclose(ledger, "u-3", "o-3")])
+    finally:
+        other.close()
+
+    assert alone.event_type == "DataDisclosed"
+    assert isinstance(batch[0], Receipt)
+    assert batch[0].event_type == "DataDisclosed"
+    assert isinstance(batch[1], SubjectBlocked)  # kept unblocked and unconsented: only the store knows

@@ -16,11 +16,11 @@ READ = "read_breach"
 
 
 @router.post("", status_code=201, responses=write_responses(InvalidFact))
-def record_breach(
+async def record_breach(
     body: BreachCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep, commit: Commit
 ) -> Receipt:
     """Record a breach found; the authorised body must be told within 1 working day (Art. 25(2)(8))."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.record_breach(
             request,
             breach_ref=body.breach_ref,
@@ -33,7 +33,7 @@ def record_breach(
 
 
 @router.post("/{breach_ref}/authority-notices", status_code=201, responses=write_responses(InvalidFact, NotFound))
-def record_authority_notice(
+async def record_authority_notice(
     breach_ref: RefPath,
     body: AuthorityNoticeCreate,
     ledger: LedgerDep,
@@ -42,7 +42,7 @@ def record_authority_notice(
     commit: Commit,
 ) -> Receipt:
     """Record that the authorised body was told of the breach (Art. 25(2)(8))."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.record_authority_notice(
             request, breach_ref=breach_ref, channel=body.channel, reference=body.reference, occurred_at=body.occurred_at
         )
@@ -53,7 +53,7 @@ def record_authority_notice(
 @router.post(
     "/{breach_ref}/subject-notices", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct)
 )
-def record_subject_notice(
+async def record_subject_notice(
     breach_ref: RefPath,
     body: SubjectNoticeCreate,
     ledger: LedgerDep,
@@ -62,7 +62,7 @@ def record_subject_notice(
     commit: Commit,
 ) -> Receipt:
     """Record that an affected subject was told of the breach (clause 5.4)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.record_subject_notice(
             request,
             breach_ref=breach_ref,

@@ -15,11 +15,11 @@ READ = "read_claim"
 
 
 @router.post("", status_code=201, responses=write_responses(InvalidFact, SubjectDestroyed))
-def receive_claim(
+async def receive_claim(
     body: ClaimCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep, commit: Commit
 ) -> Receipt:
     """Record a claim received (clause 8.1); its written answer is due 30 calendar days later (8.2)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.receive_claim(
             request,
             claim_ref=body.claim_ref,
@@ -32,7 +32,7 @@ def receive_claim(
 
 
 @router.post("/{claim_ref}/answer", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct))
-def answer_claim(
+async def answer_claim(
     claim_ref: RefPath,
     body: ClaimAnswerCreate,
     ledger: LedgerDep,
@@ -41,7 +41,7 @@ def answer_claim(
     commit: Commit,
 ) -> Receipt:
     """Record the written answer to the claim, once (clause 8.2)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.answer_claim(
             request, claim_ref=claim_ref, outcome=body.outcome, channel=body.channel, occurred_at=body.occurred_at
         )
@@ -50,7 +50,7 @@ def answer_claim(
 
 
 @router.post("/{claim_ref}/court", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct))
-def take_claim_to_court(
+async def take_claim_to_court(
     claim_ref: RefPath,
     body: CourtCaseCreate,
     ledger: LedgerDep,
@@ -59,7 +59,7 @@ def take_claim_to_court(
     commit: Commit,
 ) -> Receipt:
     """Record that the dispute went to court, once (clause 8.3)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.take_claim_to_court(
             request, claim_ref=claim_ref, court_case=body.court_case, occurred_at=body.occurred_at
         )

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/policies", tags=["policies"])
 
 
 @router.post("/{policy_id}/versions", status_code=201, responses=write_responses(InvalidFact, PolicyVersionConflict))
-def publish_policy_version(
+async def publish_policy_version(
     policy_id: RefPath,
     body: PolicyVersionCreate,
     ledger: LedgerDep,
@@ -23,7 +23,7 @@ def publish_policy_version(
     commit: Commit,
 ) -> Receipt:
     """Publish a version; the same version with the same text again is an idempotent success (200)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.publish_policy_version(
             request,
             policy_id=PolicyId(policy_id),

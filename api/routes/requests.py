@@ -19,7 +19,7 @@ router = APIRouter(prefix="/subjects", tags=["subjects"])
     status_code=201,
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
-def receive_request(
+async def receive_request(
     subject_id: SubjectIdPath,
     body: RequestCreate,
     ledger: LedgerDep,
@@ -28,7 +28,7 @@ def receive_request(
     commit: Commit,
 ) -> Receipt:
     """Record a request (access, correction, blocking, destruction, withdrawal, objection); its deadline starts."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.receive_request(
             request,
             subject_id,
@@ -48,7 +48,7 @@ def receive_request(
     status_code=201,
     responses=write_responses(InvalidFact, NotFound, NothingToAct, VersionMismatch),
 )
-def answer_request(
+async def answer_request(
     subject_id: SubjectIdPath,
     request_id: RefPath,
     body: RequestAnswerCreate,
@@ -58,7 +58,7 @@ def answer_request(
     commit: Commit,
 ) -> Receipt:
     """Record how a request was met (done, answered, refused with reasons); its deadline stops."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.answer_request(
             request,
             subject_id,
@@ -77,7 +77,7 @@ def answer_request(
     status_code=201,
     responses=write_responses(InvalidFact, NotFound, NothingToAct, VersionMismatch),
 )
-def complete_verification(
+async def complete_verification(
     subject_id: SubjectIdPath,
     block_id: RefPath,
     body: VerificationCreate,
@@ -87,7 +87,7 @@ def complete_verification(
     commit: Commit,
 ) -> Receipt:
     """Record that the verification behind a block ended; with no violation the block must go within 1 WD."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.complete_verification(
             request, subject_id, block_id=block_id, violation_found=body.violation_found, occurred_at=body.occurred_at
         )
@@ -100,7 +100,7 @@ def complete_verification(
     status_code=201,
     responses=write_responses(InvalidFact, NotFound, NothingToAct, VersionMismatch),
 )
-def record_disclosure_notice(
+async def record_disclosure_notice(
     subject_id: SubjectIdPath,
     number: Annotated[int, Path(ge=1, le=2**53, description="The disclosure's entry number.")],
     body: DisclosureNoticeCreate,
@@ -110,7 +110,7 @@ def record_disclosure_notice(
     commit: Commit,
 ) -> Receipt:
     """Record that the subject was told of a disclosure (Art. 19); its 10 WD deadline stops."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.record_disclosure_notice(
             request, subject_id, disclosure_number=number, channel=body.channel, occurred_at=body.occurred_at
         )

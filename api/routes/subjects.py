@@ -41,7 +41,7 @@ READ = "read_subject_facts"
     status_code=201,
     responses=write_responses(InvalidFact, NotFound, SubjectDestroyed, VersionMismatch),
 )
-def grant_consent(
+async def grant_consent(
     subject_id: SubjectIdPath,
     body: ConsentCreate,
     ledger: LedgerDep,
@@ -50,7 +50,7 @@ def grant_consent(
     commit: Commit,
 ) -> Receipt:
     """Record consent to a published version in effect or about to be (clauses 2.1, 3.1, 4.1.6; Art. 8(4))."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.grant_consent(
             request,
             subject_id,
@@ -80,7 +80,7 @@ def grant_consent(
     status_code=201,
     responses=write_responses(InvalidFact, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
-def withdraw_consent(
+async def withdraw_consent(
     subject_id: SubjectIdPath,
     body: WithdrawalCreate,
     ledger: LedgerDep,
@@ -89,7 +89,7 @@ def withdraw_consent(
     commit: Commit,
 ) -> Receipt:
     """Record a withdrawal of a consent that stands (clause 2.2; Art. 8(7))."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.withdraw_consent(
             request,
             subject_id,
@@ -110,7 +110,7 @@ def withdraw_consent(
     status_code=201,
     responses=write_responses(InvalidFact, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
-def refuse_withdrawal(
+async def refuse_withdrawal(
     subject_id: SubjectIdPath,
     body: WithdrawalRefusalCreate,
     ledger: LedgerDep,
@@ -119,7 +119,7 @@ def refuse_withdrawal(
     commit: Commit,
 ) -> Receipt:
     """Record a reasoned refusal to withdraw while an obligation stays open (Art. 8(2))."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.refuse_withdrawal(
             request,
             subject_id,
@@ -137,7 +137,7 @@ def refuse_withdrawal(
     status_code=201,
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
-def grant_written_permission(
+async def grant_written_permission(
     subject_id: SubjectIdPath,
     body: WrittenPermissionCreate,
     ledger: LedgerDep,
@@ -146,7 +146,7 @@ def grant_written_permission(
     commit: Commit,
 ) -> Receipt:
     """Record prior written permission for a disclosure outside clause 5.2 (clause 6.2.2)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.grant_written_permission(
             request,
             subject_id,
@@ -168,7 +168,7 @@ def grant_written_permission(
     status_code=201,
     responses=write_responses(InvalidFact, NoGroundForDisclosure, SubjectBlocked, SubjectDestroyed, VersionMismatch),
 )
-def record_disclosure(
+async def record_disclosure(
     subject_id: SubjectIdPath,
     body: DisclosureCreate,
     ledger: LedgerDep,
@@ -177,7 +177,7 @@ def record_disclosure(
     commit: Commit,
 ) -> Receipt:
     """Record a disclosure only if its ground holds at its time (clauses 5.2, 6.2.2, 6.2.4; Art. 9)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.record_disclosure(
             request,
             subject_id,
@@ -198,7 +198,7 @@ def record_disclosure(
     status_code=201,
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
-def block_data(
+async def block_data(
     subject_id: SubjectIdPath,
     body: BlockCreate,
     ledger: LedgerDep,
@@ -207,7 +207,7 @@ def block_data(
     commit: Commit,
 ) -> Receipt:
     """Block the subject's data from the moment of the request, for verification (clause 6.2.4)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.block_data(
             request,
             subject_id,
@@ -226,7 +226,7 @@ def block_data(
     status_code=201,
     responses=write_responses(InvalidFact, NotFound, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
-def lift_block(
+async def lift_block(
     *,
     subject_id: SubjectIdPath,
     block_id: RefPath,
@@ -237,7 +237,7 @@ def lift_block(
     commit: Commit,
 ) -> Receipt:
     """Lift a block in force, with the outcome of the verification (clause 6.2.4)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.lift_block(
             request, subject_id, block_id=block_id, outcome=body.outcome, occurred_at=body.occurred_at
         )
@@ -250,7 +250,7 @@ def lift_block(
     status_code=201,
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
-def record_correction(
+async def record_correction(
     subject_id: SubjectIdPath,
     body: CorrectionCreate,
     ledger: LedgerDep,
@@ -259,7 +259,7 @@ def record_correction(
     commit: Commit,
 ) -> Receipt:
     """Record which categories of the subject's data were corrected (clause 6.1.2)."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.record_correction(
             request, subject_id, data_categories=body.data_categories, occurred_at=body.occurred_at
         )
@@ -272,7 +272,7 @@ def record_correction(
     status_code=201,
     responses=write_responses(InvalidFact, NotFound, SubjectBlocked, SubjectDestroyed, VersionMismatch),
 )
-def destroy_data(
+async def destroy_data(
     subject_id: SubjectIdPath,
     body: DestructionCreate,
     ledger: LedgerDep,
@@ -281,7 +281,9 @@ def destroy_data(
     commit: Commit,
 ) -> Receipt:
     """Record destruction and delete the subject's key: personal fields become unreadable (clause 5.3; Art. 1(6))."""
-    receipt = commit(lambda: ledger.destroy_data(request, subject_id, ground=body.ground, occurred_at=body.occurred_at))
+    receipt = await commit.run(
+        lambda: ledger.destroy_data(request, subject_id, ground=body.ground, occurred_at=body.occurred_at)
+    )
     return reply.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -290,7 +292,7 @@ def destroy_data(
     status_code=201,
     responses=write_responses(InvalidFact, NotFound, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
-def retract_entry(
+async def retract_entry(
     subject_id: SubjectIdPath,
     body: RetractionCreate,
     ledger: LedgerDep,
@@ -299,7 +301,7 @@ def retract_entry(
     commit: Commit,
 ) -> Receipt:
     """Strike out a fact recorded by mistake; the fact itself stays in the history."""
-    receipt = commit(
+    receipt = await commit.run(
         lambda: ledger.retract_entry(
             request, subject_id, number=body.number, reason=body.reason, occurred_at=body.occurred_at
         )
