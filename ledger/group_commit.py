@@ -65,6 +65,12 @@ class GroupCommitter:
         return future
 
     @property
+    def queued(self) -> int:
+        """How many commands wait for the next group."""
+        with self._changed:
+            return len(self._waiting)
+
+    @property
     def closed(self) -> bool:
         """Whether `close` was called (commands submitted since run alone, on the caller's thread)."""
         return self._closed
