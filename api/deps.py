@@ -8,6 +8,7 @@ and body are checked, so a caller without a valid token learns nothing about the
 that is not JSON at all, or is too large, is refused (422, 413) before.
 """
 
+from collections.abc import Callable
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Header, Path, Response, Security, params
@@ -21,6 +22,7 @@ from api.access_log import AccessLog
 from api.answers import Reply
 from api.schemas.common import IN_A_PATH, nameable
 from api.tokens import Scope, Token, TokenStore
+from ledger import application
 from ledger.application import ConsentLedger, Request
 from ledger.group_commit import GroupCommitter
 from ledger.terms import SubjectId
@@ -203,15 +205,27 @@ async def _ledger(connection: HTTPConnection) -> ConsentLedger:
     return ledger(connection)
 
 
-async def _reply(connection: HTTPConnection, response: Response) -> Reply:
-    return Reply(connection, response)
+class Writing(Reply):
+    """A write being answered: the ledger, the group commit its command goes through, the reply it builds."""
+
+    def __init__(self, connection: HTTPConnection, response: Response, committer: GroupCommitter) -> None:
+        super().__init__(connection, response)
+        self.committer = committer
+        self.ledger = committer.ledger
+
+    async def run(self, command: Callable[[], application.Receipt]) -> application.Receipt:
+        """Run the route's command (`lambda: write.ledger.grant_consent(...)`) in the next group commit."""
+        return await self.committer.run(command)
+
+
+async def _writing(connection: HTTPConnection, response: Response) -> Writing:
+    """One dependency for everything a write route needs besides its caller: each one costs FastAPI time."""
+    return Writing(connection, response, await committer(connection))
 
 
 LedgerDep = Annotated[ConsentLedger, Depends(_ledger)]
 """The ledger, for a route parameter."""
 
-Commit = Annotated[GroupCommitter, Depends(committer)]
-"""Runs a write route's command in the next group commit: `await commit.run(lambda: ledger.grant_consent(...))`."""
 
 RecordedBy = Annotated[Token, Security(caller)]
 """The calling token, whose name every event written keeps; the scope comes from the route that needs it."""
@@ -245,8 +259,8 @@ SubjectRead = Annotated[SubjectAccess, Security(subject_access, scopes=[Scope.RE
 SubjectEvidence = Annotated[SubjectAccess, Security(subject_access, scopes=[Scope.EVIDENCE])]
 """An `evidence`-scoped read of one subject's history or claimant, logged in the access log with its purpose."""
 
-ReplyDep = Annotated[Reply, Depends(_reply)]
-"""The answer a write builds: status, `Location`, `ETag`, the receipt."""
+Write = Annotated[Writing, Depends(_writing)]
+"""A write route's ledger, group commit and answer (status, `Location`, `ETag`, the receipt)."""
 
 SubjectIdPath = Annotated[
     SubjectId,

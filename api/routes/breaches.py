@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import Commit, LedgerDep, RefPath, ReplyDep, WriteRequest, scoped
+from api.deps import LedgerDep, RefPath, Write, WriteRequest, scoped
 from api.schemas.breaches import AuthorityNoticeCreate, BreachCreate, BreachPublic, SubjectNoticeCreate
 from api.schemas.common import Receipt
 from api.tokens import Scope
@@ -16,12 +16,10 @@ READ = "read_breach"
 
 
 @router.post("", status_code=201, responses=write_responses(InvalidFact))
-async def record_breach(
-    body: BreachCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep, commit: Commit
-) -> Receipt:
+async def record_breach(body: BreachCreate, request: WriteRequest, write: Write) -> Receipt:
     """Record a breach found; the authorised body must be told within 1 working day (Art. 25(2)(8))."""
-    receipt = await commit.run(
-        lambda: ledger.record_breach(
+    receipt = await write.run(
+        lambda: write.ledger.record_breach(
             request,
             breach_ref=body.breach_ref,
             data_categories=body.data_categories,
@@ -29,41 +27,31 @@ async def record_breach(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, breach_ref=body.breach_ref)
+    return write.receipt(receipt, READ, breach_ref=body.breach_ref)
 
 
 @router.post("/{breach_ref}/authority-notices", status_code=201, responses=write_responses(InvalidFact, NotFound))
 async def record_authority_notice(
-    breach_ref: RefPath,
-    body: AuthorityNoticeCreate,
-    ledger: LedgerDep,
-    request: WriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    breach_ref: RefPath, body: AuthorityNoticeCreate, request: WriteRequest, write: Write
 ) -> Receipt:
     """Record that the authorised body was told of the breach (Art. 25(2)(8))."""
-    receipt = await commit.run(
-        lambda: ledger.record_authority_notice(
+    receipt = await write.run(
+        lambda: write.ledger.record_authority_notice(
             request, breach_ref=breach_ref, channel=body.channel, reference=body.reference, occurred_at=body.occurred_at
         )
     )
-    return reply.receipt(receipt, READ, breach_ref=breach_ref)
+    return write.receipt(receipt, READ, breach_ref=breach_ref)
 
 
 @router.post(
     "/{breach_ref}/subject-notices", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct)
 )
 async def record_subject_notice(
-    breach_ref: RefPath,
-    body: SubjectNoticeCreate,
-    ledger: LedgerDep,
-    request: WriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    breach_ref: RefPath, body: SubjectNoticeCreate, request: WriteRequest, write: Write
 ) -> Receipt:
     """Record that an affected subject was told of the breach (clause 5.4)."""
-    receipt = await commit.run(
-        lambda: ledger.record_subject_notice(
+    receipt = await write.run(
+        lambda: write.ledger.record_subject_notice(
             request,
             breach_ref=breach_ref,
             subject_id=body.subject_id,
@@ -71,7 +59,7 @@ async def record_subject_notice(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, breach_ref=breach_ref)
+    return write.receipt(receipt, READ, breach_ref=breach_ref)
 
 
 @router.get("/{breach_ref}", name=READ, responses=read_responses(NotFound), dependencies=[scoped(Scope.READ)])

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import Commit, LedgerDep, RefPath, ReplyDep, SubjectEvidence, WriteRequest
+from api.deps import LedgerDep, RefPath, SubjectEvidence, Write, WriteRequest
 from api.schemas.claims import ClaimAnswerCreate, ClaimCreate, ClaimPublic, CourtCaseCreate
 from api.schemas.common import Receipt
 from ledger.errors import InvalidFact, NotFound, NothingToAct, SubjectDestroyed
@@ -15,12 +15,10 @@ READ = "read_claim"
 
 
 @router.post("", status_code=201, responses=write_responses(InvalidFact, SubjectDestroyed))
-async def receive_claim(
-    body: ClaimCreate, ledger: LedgerDep, request: WriteRequest, reply: ReplyDep, commit: Commit
-) -> Receipt:
+async def receive_claim(body: ClaimCreate, request: WriteRequest, write: Write) -> Receipt:
     """Record a claim received (clause 8.1); its written answer is due 30 calendar days later (8.2)."""
-    receipt = await commit.run(
-        lambda: ledger.receive_claim(
+    receipt = await write.run(
+        lambda: write.ledger.receive_claim(
             request,
             claim_ref=body.claim_ref,
             subject_id=body.subject_id,
@@ -28,43 +26,31 @@ async def receive_claim(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, claim_ref=body.claim_ref)
+    return write.receipt(receipt, READ, claim_ref=body.claim_ref)
 
 
 @router.post("/{claim_ref}/answer", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct))
-async def answer_claim(
-    claim_ref: RefPath,
-    body: ClaimAnswerCreate,
-    ledger: LedgerDep,
-    request: WriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
-) -> Receipt:
+async def answer_claim(claim_ref: RefPath, body: ClaimAnswerCreate, request: WriteRequest, write: Write) -> Receipt:
     """Record the written answer to the claim, once (clause 8.2)."""
-    receipt = await commit.run(
-        lambda: ledger.answer_claim(
+    receipt = await write.run(
+        lambda: write.ledger.answer_claim(
             request, claim_ref=claim_ref, outcome=body.outcome, channel=body.channel, occurred_at=body.occurred_at
         )
     )
-    return reply.receipt(receipt, READ, claim_ref=claim_ref)
+    return write.receipt(receipt, READ, claim_ref=claim_ref)
 
 
 @router.post("/{claim_ref}/court", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct))
 async def take_claim_to_court(
-    claim_ref: RefPath,
-    body: CourtCaseCreate,
-    ledger: LedgerDep,
-    request: WriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    claim_ref: RefPath, body: CourtCaseCreate, request: WriteRequest, write: Write
 ) -> Receipt:
     """Record that the dispute went to court, once (clause 8.3)."""
-    receipt = await commit.run(
-        lambda: ledger.take_claim_to_court(
+    receipt = await write.run(
+        lambda: write.ledger.take_claim_to_court(
             request, claim_ref=claim_ref, court_case=body.court_case, occurred_at=body.occurred_at
         )
     )
-    return reply.receipt(receipt, READ, claim_ref=claim_ref)
+    return write.receipt(receipt, READ, claim_ref=claim_ref)
 
 
 @router.get("/{claim_ref}", name=READ, responses=read_responses(NotFound))

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import AdminWriteRequest, Commit, LedgerDep, RefPath, ReplyDep, scoped
+from api.deps import AdminWriteRequest, LedgerDep, RefPath, Write, scoped
 from api.schemas.common import Receipt
 from api.schemas.policies import PolicyPublic, PolicyVersionCreate
 from api.tokens import Scope
@@ -15,16 +15,11 @@ router = APIRouter(prefix="/policies", tags=["policies"])
 
 @router.post("/{policy_id}/versions", status_code=201, responses=write_responses(InvalidFact, PolicyVersionConflict))
 async def publish_policy_version(
-    policy_id: RefPath,
-    body: PolicyVersionCreate,
-    ledger: LedgerDep,
-    request: AdminWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    policy_id: RefPath, body: PolicyVersionCreate, request: AdminWriteRequest, write: Write
 ) -> Receipt:
     """Publish a version; the same version with the same text again is an idempotent success (200)."""
-    receipt = await commit.run(
-        lambda: ledger.publish_policy_version(
+    receipt = await write.run(
+        lambda: write.ledger.publish_policy_version(
             request,
             policy_id=PolicyId(policy_id),
             version=body.version,
@@ -39,7 +34,7 @@ async def publish_policy_version(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, "read_policy", policy_id=policy_id)
+    return write.receipt(receipt, "read_policy", policy_id=policy_id)
 
 
 @router.get("/{policy_id}", responses=read_responses(NotFound), dependencies=[scoped(Scope.READ)])

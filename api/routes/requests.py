@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.answers import write_responses
-from api.deps import Commit, LedgerDep, RefPath, ReplyDep, SubjectIdPath, SubjectWriteRequest
+from api.deps import RefPath, SubjectIdPath, SubjectWriteRequest, Write
 from api.routes.subjects import READ
 from api.schemas.common import Receipt
 from api.schemas.requests import DisclosureNoticeCreate, RequestAnswerCreate, RequestCreate, VerificationCreate
@@ -20,16 +20,11 @@ router = APIRouter(prefix="/subjects", tags=["subjects"])
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
 async def receive_request(
-    subject_id: SubjectIdPath,
-    body: RequestCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: RequestCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record a request (access, correction, blocking, destruction, withdrawal, objection); its deadline starts."""
-    receipt = await commit.run(
-        lambda: ledger.receive_request(
+    receipt = await write.run(
+        lambda: write.ledger.receive_request(
             request,
             subject_id,
             request_id=body.request_id,
@@ -40,7 +35,7 @@ async def receive_request(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -52,14 +47,12 @@ async def answer_request(
     subject_id: SubjectIdPath,
     request_id: RefPath,
     body: RequestAnswerCreate,
-    ledger: LedgerDep,
     request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    write: Write,
 ) -> Receipt:
     """Record how a request was met (done, answered, refused with reasons); its deadline stops."""
-    receipt = await commit.run(
-        lambda: ledger.answer_request(
+    receipt = await write.run(
+        lambda: write.ledger.answer_request(
             request,
             subject_id,
             request_id=request_id,
@@ -69,7 +62,7 @@ async def answer_request(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -78,21 +71,15 @@ async def answer_request(
     responses=write_responses(InvalidFact, NotFound, NothingToAct, VersionMismatch),
 )
 async def complete_verification(
-    subject_id: SubjectIdPath,
-    block_id: RefPath,
-    body: VerificationCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, block_id: RefPath, body: VerificationCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record that the verification behind a block ended; with no violation the block must go within 1 WD."""
-    receipt = await commit.run(
-        lambda: ledger.complete_verification(
+    receipt = await write.run(
+        lambda: write.ledger.complete_verification(
             request, subject_id, block_id=block_id, violation_found=body.violation_found, occurred_at=body.occurred_at
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -104,15 +91,13 @@ async def record_disclosure_notice(
     subject_id: SubjectIdPath,
     number: Annotated[int, Path(ge=1, le=2**53, description="The disclosure's entry number.")],
     body: DisclosureNoticeCreate,
-    ledger: LedgerDep,
     request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    write: Write,
 ) -> Receipt:
     """Record that the subject was told of a disclosure (Art. 19); its 10 WD deadline stops."""
-    receipt = await commit.run(
-        lambda: ledger.record_disclosure_notice(
+    receipt = await write.run(
+        lambda: write.ledger.record_disclosure_notice(
             request, subject_id, disclosure_number=number, channel=body.channel, occurred_at=body.occurred_at
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.answers import read_responses, write_responses
-from api.deps import Commit, LedgerDep, RefPath, ReplyDep, SubjectEvidence, SubjectIdPath, SubjectWriteRequest
+from api.deps import LedgerDep, RefPath, SubjectEvidence, SubjectIdPath, SubjectWriteRequest, Write
 from api.schemas.common import Receipt
 from api.schemas.subjects import (
     BlockCreate,
@@ -42,16 +42,11 @@ READ = "read_subject_facts"
     responses=write_responses(InvalidFact, NotFound, SubjectDestroyed, VersionMismatch),
 )
 async def grant_consent(
-    subject_id: SubjectIdPath,
-    body: ConsentCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: ConsentCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record consent to a published version in effect or about to be (clauses 2.1, 3.1, 4.1.6; Art. 8(4))."""
-    receipt = await commit.run(
-        lambda: ledger.grant_consent(
+    receipt = await write.run(
+        lambda: write.ledger.grant_consent(
             request,
             subject_id,
             policy_id=PolicyId(body.policy_id),
@@ -72,7 +67,7 @@ async def grant_consent(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -81,16 +76,11 @@ async def grant_consent(
     responses=write_responses(InvalidFact, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
 async def withdraw_consent(
-    subject_id: SubjectIdPath,
-    body: WithdrawalCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: WithdrawalCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record a withdrawal of a consent that stands (clause 2.2; Art. 8(7))."""
-    receipt = await commit.run(
-        lambda: ledger.withdraw_consent(
+    receipt = await write.run(
+        lambda: write.ledger.withdraw_consent(
             request,
             subject_id,
             policy_id=PolicyId(body.policy_id),
@@ -102,7 +92,7 @@ async def withdraw_consent(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -111,16 +101,11 @@ async def withdraw_consent(
     responses=write_responses(InvalidFact, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
 async def refuse_withdrawal(
-    subject_id: SubjectIdPath,
-    body: WithdrawalRefusalCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: WithdrawalRefusalCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record a reasoned refusal to withdraw while an obligation stays open (Art. 8(2))."""
-    receipt = await commit.run(
-        lambda: ledger.refuse_withdrawal(
+    receipt = await write.run(
+        lambda: write.ledger.refuse_withdrawal(
             request,
             subject_id,
             policy_id=PolicyId(body.policy_id),
@@ -129,7 +114,7 @@ async def refuse_withdrawal(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -138,16 +123,11 @@ async def refuse_withdrawal(
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
 async def grant_written_permission(
-    subject_id: SubjectIdPath,
-    body: WrittenPermissionCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: WrittenPermissionCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record prior written permission for a disclosure outside clause 5.2 (clause 6.2.2)."""
-    receipt = await commit.run(
-        lambda: ledger.grant_written_permission(
+    receipt = await write.run(
+        lambda: write.ledger.grant_written_permission(
             request,
             subject_id,
             permission_id=body.permission_id,
@@ -160,7 +140,7 @@ async def grant_written_permission(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -169,16 +149,11 @@ async def grant_written_permission(
     responses=write_responses(InvalidFact, NoGroundForDisclosure, SubjectBlocked, SubjectDestroyed, VersionMismatch),
 )
 async def record_disclosure(
-    subject_id: SubjectIdPath,
-    body: DisclosureCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: DisclosureCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record a disclosure only if its ground holds at its time (clauses 5.2, 6.2.2, 6.2.4; Art. 9)."""
-    receipt = await commit.run(
-        lambda: ledger.record_disclosure(
+    receipt = await write.run(
+        lambda: write.ledger.record_disclosure(
             request,
             subject_id,
             recipient=body.recipient,
@@ -190,7 +165,7 @@ async def record_disclosure(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -199,16 +174,11 @@ async def record_disclosure(
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
 async def block_data(
-    subject_id: SubjectIdPath,
-    body: BlockCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: BlockCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Block the subject's data from the moment of the request, for verification (clause 6.2.4)."""
-    receipt = await commit.run(
-        lambda: ledger.block_data(
+    receipt = await write.run(
+        lambda: write.ledger.block_data(
             request,
             subject_id,
             block_id=body.block_id,
@@ -218,7 +188,7 @@ async def block_data(
             occurred_at=body.occurred_at,
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -227,22 +197,15 @@ async def block_data(
     responses=write_responses(InvalidFact, NotFound, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
 async def lift_block(
-    *,
-    subject_id: SubjectIdPath,
-    block_id: RefPath,
-    body: BlockLiftCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    *, subject_id: SubjectIdPath, block_id: RefPath, body: BlockLiftCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Lift a block in force, with the outcome of the verification (clause 6.2.4)."""
-    receipt = await commit.run(
-        lambda: ledger.lift_block(
+    receipt = await write.run(
+        lambda: write.ledger.lift_block(
             request, subject_id, block_id=block_id, outcome=body.outcome, occurred_at=body.occurred_at
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -251,20 +214,15 @@ async def lift_block(
     responses=write_responses(InvalidFact, SubjectDestroyed, VersionMismatch),
 )
 async def record_correction(
-    subject_id: SubjectIdPath,
-    body: CorrectionCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: CorrectionCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record which categories of the subject's data were corrected (clause 6.1.2)."""
-    receipt = await commit.run(
-        lambda: ledger.record_correction(
+    receipt = await write.run(
+        lambda: write.ledger.record_correction(
             request, subject_id, data_categories=body.data_categories, occurred_at=body.occurred_at
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -273,18 +231,13 @@ async def record_correction(
     responses=write_responses(InvalidFact, NotFound, SubjectBlocked, SubjectDestroyed, VersionMismatch),
 )
 async def destroy_data(
-    subject_id: SubjectIdPath,
-    body: DestructionCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: DestructionCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record destruction and delete the subject's key: personal fields become unreadable (clause 5.3; Art. 1(6))."""
-    receipt = await commit.run(
-        lambda: ledger.destroy_data(request, subject_id, ground=body.ground, occurred_at=body.occurred_at)
+    receipt = await write.run(
+        lambda: write.ledger.destroy_data(request, subject_id, ground=body.ground, occurred_at=body.occurred_at)
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.post(
@@ -293,20 +246,15 @@ async def destroy_data(
     responses=write_responses(InvalidFact, NotFound, NothingToAct, SubjectDestroyed, VersionMismatch),
 )
 async def retract_entry(
-    subject_id: SubjectIdPath,
-    body: RetractionCreate,
-    ledger: LedgerDep,
-    request: SubjectWriteRequest,
-    reply: ReplyDep,
-    commit: Commit,
+    subject_id: SubjectIdPath, body: RetractionCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Strike out a fact recorded by mistake; the fact itself stays in the history."""
-    receipt = await commit.run(
-        lambda: ledger.retract_entry(
+    receipt = await write.run(
+        lambda: write.ledger.retract_entry(
             request, subject_id, number=body.number, reason=body.reason, occurred_at=body.occurred_at
         )
     )
-    return reply.receipt(receipt, READ, subject_id=subject_id)
+    return write.receipt(receipt, READ, subject_id=subject_id)
 
 
 @router.get("/{subject_id}/facts", name=READ, responses=read_responses(NotFound))
