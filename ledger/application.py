@@ -16,11 +16,12 @@ import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from uuid import UUID
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent, Transcoder
 
 from ledger.acknowledgement import Acknowledgement, acknowledgement_key
 from ledger.breach import Breach, breach_key
@@ -64,13 +65,13 @@ from ledger.writing import (
     AggregateCache,
     Loaded,
     Pending,
+    Probe,
     UnitOfWork,
     UnsafeBatch,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
-    from uuid import UUID
 
     from eventsourcing.utils import EnvType
 
@@ -335,8 +336,13 @@ class ConsentLedger(Application[Any]):
     def _load(self, key: UUID) -> Any:
         """The aggregate for a command: from the batch, else the cache, else the store (AggregateNotFoundError)."""
         unit = self._unit()
-        if unit is not None and key in unit.overlay:
-            return unit.overlay[key]
+        if unit is not None:
+            if key in unit.overlay:
+                return unit.overlay[key]
+            if unit.probing:
+                raise Probe(key)
+            if key in unit.absent:
+                raise AggregateNotFoundError(key)
         aggregate = self._cache.checkout(key)
         unchecked = aggregate is not None
         if aggregate is None:
@@ -456,11 +462,79 @@ class ConsentLedger(Application[Any]):
         if self._unit() is not None:
             msg = "record_many cannot be nested"
             raise RuntimeError(msg)
+        absent = self._prefetch(calls)
         for look_up_keys in (False, True):
-            answers = self._run_unit(calls, look_up_keys=look_up_keys)
+            answers = self._run_unit(calls, look_up_keys=look_up_keys, absent=absent)
             if answers is not None:
                 return answers
+            absent = set()
         return [self._one(call) for call in calls]
+
+    def _prefetch(self, calls: Sequence[Callable[[], Receipt]]) -> set[UUID]:
+        """Read in one query the aggregate each call decides on, unless kept; return the ids found absent.
+
+        Loading them one call at a time would cost a round trip each. Each call is run up to its
+        first load, which stops it (`Probe`): commands do nothing else before they load.
+        """
+        probe = UnitOfWork(self, look_up_keys=False, probing=True)
+        wanted: dict[UUID, None] = {}
+        token = CURRENT_UNIT.set(probe)
+        try:
+            for call in calls:
+                try:
+                    call()
+                except Probe as p:
+                    wanted[p.key] = None
+                except Exception:  # noqa: BLE001, S110  (it fails again, and is answered, when run for real)
+                    pass
+        finally:
+            CURRENT_UNIT.reset(token)
+        missing = [key for key in wanted if not self._cache.holds(key)]
+        found = self._read_many(missing)
+        for aggregate in found:
+            self._cache.checkin(aggregate)
+        return set(missing) - {a.id for a in found}
+
+    def _read_many(self, keys: list[UUID]) -> list[Aggregate]:
+        """Rebuild many aggregates from their events, read in one query per 500."""
+        aggregates: list[Aggregate] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            columns = "originator_id, originator_version, topic, state"
+            with self.datastore.transaction(commit=False) as c:
+                if self.backend == "sqlite":
+                    marks = ", ".join("?" * len(chunk))
+                    c.execute(
+                        f"SELECT {columns} FROM {self.events_table} WHERE originator_id IN ({marks}) "  # noqa: S608  (our own table name; every value is a bound parameter)
+                        "ORDER BY originator_id, originator_version",
+                        [key.hex for key in chunk],
+                    )
+                else:
+                    c.execute(
+                        f"SELECT {columns} FROM {self.events_table} WHERE originator_id = ANY(%s) "  # noqa: S608  (our own table name; every value is a bound parameter)
+                        "ORDER BY originator_id, originator_version",
+                        (chunk,),
+                    )
+                rows = c.fetchall()
+            current: Any = None
+            for row in rows:
+                originator = row["originator_id"]
+                event = self.mapper.to_domain_event(
+                    StoredEvent(
+                        originator_id=originator if isinstance(originator, UUID) else UUID(originator),
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    )
+                )
+                if current is None or current.id != event.originator_id:
+                    if current is not None:
+                        aggregates.append(current)
+                    current = None
+                current = event.mutate(current)  # type: ignore[attr-defined]
+            if current is not None:
+                aggregates.append(current)
+        return aggregates
 
     @staticmethod
     def _one(call: Callable[[], Receipt]) -> Receipt | LedgerError:
@@ -470,10 +544,10 @@ class ConsentLedger(Application[Any]):
             return e
 
     def _run_unit(
-        self, calls: Sequence[Callable[[], Receipt]], *, look_up_keys: bool
+        self, calls: Sequence[Callable[[], Receipt]], *, look_up_keys: bool, absent: set[UUID]
     ) -> list[Receipt | LedgerError] | None:
         """One attempt at a batch; None when it has to be redone (a lost race, an unsafe refusal)."""
-        unit = UnitOfWork(self, look_up_keys)
+        unit = UnitOfWork(self, look_up_keys, absent=absent)
         answers: list[Receipt | Pending | LedgerError] = []
         token = CURRENT_UNIT.set(unit)
         try:

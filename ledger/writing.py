@@ -62,6 +62,11 @@ class AggregateCache:
             while len(self._kept) > self._maxsize:
                 self._kept.popitem(last=False)
 
+    def holds(self, key: UUID) -> bool:
+        """Whether an aggregate is kept (another thread may take it the next moment)."""
+        with self._lock:
+            return key in self._kept
+
     def clear(self) -> None:
         """Forget everything (the next commands read from the store again)."""
         with self._lock:
@@ -85,6 +90,15 @@ class Pending:
     event: Any
 
 
+class Probe(Exception):
+    """Stops a command at its first load, to learn which aggregate it needs (see `record_many`)."""
+
+    def __init__(self, key: UUID) -> None:
+        """Name the aggregate the command asked for."""
+        super().__init__(key)
+        self.key = key
+
+
 class UnsafeBatch(Exception):
     """A refused command changed its aggregate anyway: the batch is redone one command at a time."""
 
@@ -97,6 +111,10 @@ class UnitOfWork:
     """The ledger whose commands belong to this batch."""
     look_up_keys: bool
     """Look each idempotency key up in the store first (else a reused key shows up as a conflict at save)."""
+    probing: bool = False
+    """Stop each command at its first load (`Probe`), before it decides anything."""
+    absent: set[UUID] = field(default_factory=set)
+    """Aggregates read a moment ago and not found: a command needs no query to learn they are new."""
     overlay: dict[UUID, Aggregate] = field(default_factory=dict)
     events: list[Any] = field(default_factory=list)
     queued: dict[UUID, int] = field(default_factory=dict)
