@@ -61,6 +61,7 @@ class GroupCommitter:
                 self._waiting.append((command, future))
                 self._changed.notify()
                 return future
+        future.set_running_or_notify_cancel()
         _settle(future, command)  # closed: nobody will take it from the queue, so run it here, alone
         return future
 
@@ -91,8 +92,11 @@ class GroupCommitter:
                     self._changed.wait()
                 if not self._waiting:
                     return
-                group = [self._waiting.popleft() for _ in range(min(self.max_group, len(self._waiting)))]
-            self._commit(group)
+                taken = [self._waiting.popleft() for _ in range(min(self.max_group, len(self._waiting)))]
+            # A caller that gave up (its request was cancelled) before its command ran is left out: nothing is recorded.
+            group = [(command, future) for command, future in taken if future.set_running_or_notify_cancel()]
+            if group:
+                self._commit(group)
 
     def _commit(self, group: list[tuple[Callable[[], Receipt], Future[Receipt]]]) -> None:
         """One transaction for the group; if something other than a refusal goes wrong, each runs alone."""

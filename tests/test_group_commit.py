@@ -12,14 +12,14 @@ from uuid import UUID
 import httpx
 import pytest
 from bearer import bearer
-from given import consented, published
+from given import SERVICE, consented, published
 from serving import eventually, served_in_thread
 
 from api.app import create_app
 from ledger.application import Receipt
 from ledger.group_commit import GroupCommitter
 from ledger.subject import subject_key
-from ledger.terms import SubjectId
+from ledger.terms import DataCategory, SubjectId
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -173,3 +173,31 @@ def test_the_same_idempotency_key_sent_many_times_at_once_is_recorded_once_and_a
     assert all(a.headers.get("Idempotent-Replayed") == "true" for a in answers if a.status_code == 200)
     recorded = [n.topic.rsplit(".", 1)[-1] for n in ledger.iter_positions(start + 1)]
     assert recorded == ["DataDisclosed", "Given"]
+
+
+def test_closing_the_committer_commits_every_write_already_queued_and_later_ones_run_alone(
+    ledger: ConsentLedger,
+) -> None:
+    published(ledger)
+    consented(ledger, "u-0")
+    committer = GroupCommitter(ledger)
+    gate = threading.Event()
+
+    def held() -> Receipt:
+        gate.wait(10)
+        return Receipt("Held", NOBODY, 0, 0, datetime(2026, 1, 1, tzinfo=UTC))
+
+    def correct() -> Receipt:
+        return ledger.record_correction(SERVICE, SubjectId("u-0"), data_categories=frozenset({DataCategory("address")}))
+
+    committer.submit(held)
+    queued = [committer.submit(correct) for _ in range(5)]
+    closing = threading.Thread(target=committer.close)
+    closing.start()
+    gate.set()
+    closing.join(10)
+    after = committer.submit(correct)
+
+    assert [f.result(0).version for f in queued] == [3, 4, 5, 6, 7]
+    assert after.result(0).version == 8
+    assert [f.event_type for f in ledger.subject_facts(SubjectId("u-0"))].count("DataCorrected") == 6
