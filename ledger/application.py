@@ -4,6 +4,11 @@ Each command loads the aggregate it concerns, lets the aggregate decide (raising
 refusal, or recording one event), and saves — together with the idempotency acknowledgement
 when the caller gave a key. A save that loses a race on the aggregate's version is retried
 from a fresh read, so two writers never both pass a rule only one of them may pass.
+
+That version check is also what lets a command decide on the aggregate the process kept from
+its last command (`ledger.writing`) instead of reading every event again: a stale copy can
+only lose the race. `record_many` runs many commands as one unit of work and one transaction
+(what `ledger.group_commit` and bulk imports use).
 """
 
 from __future__ import annotations
