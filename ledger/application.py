@@ -463,6 +463,10 @@ class ConsentLedger(Application[Any]):
         the transaction loses a race to another writer, the batch is decided again from a fresh
         read with every idempotency key looked up, and if that loses too, the calls run one at a
         time as ordinary commands: nothing is lost or recorded twice.
+
+        A call may therefore be invoked more than once (first up to its first read, to fetch every
+        aggregate of the batch in one query; again after a lost race): it must do nothing but
+        invoke the command.
         """
         if self._unit() is not None:
             msg = "record_many cannot be nested"
