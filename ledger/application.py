@@ -648,7 +648,10 @@ class ConsentLedger(Application[Any]):
         """Seal a personal value with the subject's key; refused once the subject is destroyed."""
         if value is None:
             return None
-        if self.is_destroyed(subject_id):
+        destroyed = self._destroyed_as_decided(subject_key(subject_id))
+        if destroyed is None:
+            destroyed = self.is_destroyed(subject_id)
+        if destroyed:
             self.sealer.shred(subject_key(subject_id))
             msg = f"subject {subject_id}'s data were destroyed; nothing personal can be recorded for them"
             raise SubjectDestroyed(msg)
@@ -660,6 +663,29 @@ class ConsentLedger(Application[Any]):
             msg = f"{field} is required"
             raise TypeError(msg)
         return sealed
+
+    def _destroyed_as_decided(self, key: UUID) -> bool | None:
+        """Whether the subject the running command decides on was destroyed, without a read (None: not known).
+
+        The copy may be stale, and that is safe here: a destroyed subject's key is a tombstone the
+        sealer refuses to use, and the refusal then makes the command read the record again.
+        """
+        unit = self._unit()
+        if unit is not None:
+            if key in unit.overlay:
+                subject: Any = unit.overlay[key]
+            elif key in unit.absent:
+                return False
+            else:
+                return None
+        else:
+            loaded = CURRENT_LOADS.get()
+            if loaded is None or loaded.owner is not self or key not in loaded.aggregates:
+                return None
+            subject = loaded.aggregates[key][0]
+        from ledger.rules import destruction  # noqa: PLC0415
+
+        return isinstance(subject, Subject) and destruction(subject.entries) is not None
 
     def is_destroyed(self, subject_id: SubjectId) -> bool:
         """Whether the subject's data were destroyed (as recorded now, or earlier in the current batch)."""

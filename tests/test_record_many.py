@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import pytest
 from given import SERVICE, consented, published
 
 from ledger.application import Receipt, Request, open_ledger
@@ -232,3 +233,25 @@ def test_a_record_another_process_moved_on_is_read_again_so_the_answer_is_that_o
     assert isinstance(batch[0], Receipt)
     assert batch[0].event_type == "DataDisclosed"
     assert isinstance(batch[1], SubjectBlocked)  # kept unblocked and unconsented: only the store knows
+
+
+def test_a_kept_record_destroyed_by_another_process_takes_no_personal_value_alone_or_in_a_batch(
+    database: Database, master_key: bytes, clock: FakeClock, ledger: ConsentLedger
+) -> None:
+    other = open_ledger(database, master_key, clock)  # another process on the same database
+    published(ledger)
+    consented(ledger, "u-1")
+    consented(ledger, "u-2")  # this process keeps both records, not destroyed
+    start = ledger.max_position()
+    try:
+        for subject in ("u-1", "u-2"):
+            other.destroy_data(SERVICE, SubjectId(subject), ground=DestructionGround.SUBJECT_REQUEST)
+        after_destruction = ledger.max_position()
+        with pytest.raises(SubjectDestroyed):
+            consented(ledger, "u-1", evidence="ip=10.0.0.8")
+        batch = ledger.record_many([lambda: consented(ledger, "u-2", evidence="ip=10.0.0.9")])
+    finally:
+        other.close()
+
+    assert isinstance(batch[0], SubjectDestroyed)
+    assert ledger.max_position() == after_destruction == start + 2
