@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -55,29 +56,66 @@ def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def restore(value: Any, annotation: Any) -> Any:  # noqa: PLR0911  (one branch per kind of type)
+Convert = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def restore(value: Any, annotation: Any) -> Any:
     """Turn a JSON value back into the annotated Python type."""
-    if value is None:
-        return None
+    return _converter(annotation)(value)
+
+
+@cache
+def _converter(annotation: Any) -> Convert:
+    """How to restore a JSON value (or None) of `annotation`: worked out once, not once per value.
+
+    Reading a subject back restores every field of every event, so asking `typing` what each
+    annotation means each time cost more than decoding the JSON.
+    """
+    convert = _converter_of_present(annotation)
+    if convert is _identity:
+        return _identity
+
+    def present_or_none(value: Any) -> Any:
+        return None if value is None else convert(value)
+
+    return present_or_none
+
+
+def _converter_of_present(annotation: Any) -> Convert:  # noqa: PLR0911  (one branch per kind of type)
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
-        return restore(value, inner[0]) if len(inner) == 1 else value
+        return _converter(inner[0]) if len(inner) == 1 else _identity
     if origin is tuple:
-        return tuple(restore(v, args[0]) for v in value)
+        item = _converter(args[0])
+        return lambda value: tuple(item(v) for v in value)
     if origin in (frozenset, set):
-        return frozenset(restore(v, args[0]) for v in value)
+        member = _converter(args[0])
+        return lambda value: frozenset(member(v) for v in value)
     if origin is dict:
-        return {restore(k, args[0]): restore(v, args[1]) for k, v in value.items()}
+        key, item = _converter(args[0]), _converter(args[1])
+        return lambda value: {key(k): item(v) for k, v in value.items()}
     if annotation is datetime:
-        return datetime.fromisoformat(value)
+        return datetime.fromisoformat
     if annotation in (UUID, Decimal) or (isinstance(annotation, type) and issubclass(annotation, Enum)):
-        return annotation(value)
+        return cast("Convert", annotation)
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
-        hints = _field_types(annotation)
-        return annotation(**{k: restore(v, hints[k]) for k, v in value.items()})
-    return value
+        made = annotation
+        fields = {name: _converter(hint) for name, hint in _field_types(made).items()}
+        return lambda value: made(**{k: fields[k](v) for k, v in value.items()})
+    return _identity
+
+
+@cache
+def _event_converters(cls: type) -> dict[str, Convert]:
+    """The fields of an event class whose stored value needs restoring, each with how."""
+    converters = {name: _converter(hint) for name, hint in _field_types(cls).items()}
+    return {name: convert for name, convert in converters.items() if convert is not _identity}
 
 
 class TypedMapper(Mapper[UUID]):
@@ -86,9 +124,10 @@ class TypedMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         """Decode, restore every field by its annotation, and build the event."""
         cls = resolve_topic(stored_event.topic)
-        state = self.transcoder.decode(stored_event.state)
-        hints = _field_types(cls)
-        fields = {k: restore(v, hints.get(k, Any)) for k, v in state.items()}
+        fields = self.transcoder.decode(stored_event.state)
+        for name, convert in _event_converters(cls).items():
+            if name in fields:
+                fields[name] = convert(fields[name])
         fields["originator_id"] = stored_event.originator_id
         fields["originator_version"] = stored_event.originator_version
         fields.pop("class_version", None)
