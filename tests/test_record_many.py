@@ -255,3 +255,20 @@ def test_a_kept_record_destroyed_by_another_process_takes_no_personal_value_alon
 
     assert isinstance(batch[0], SubjectDestroyed)
     assert ledger.max_position() == after_destruction == start + 2
+
+
+def test_a_breach_sent_again_with_its_key_in_a_later_batch_gets_its_first_receipt(ledger: ConsentLedger) -> None:
+    keyed = replace(SERVICE, idempotency_key="breach-once")
+
+    def breach() -> Receipt:
+        return ledger.record_breach(
+            keyed, breach_ref="br-1", data_categories=frozenset({"contact"}), subject_ids=frozenset({SubjectId("u-1")})
+        )
+
+    [first] = ledger.record_many([breach])
+    [again] = ledger.record_many([breach])
+
+    assert isinstance(first, Receipt)
+    assert isinstance(again, Receipt)
+    assert again.replayed
+    assert (again.aggregate_id, again.version, again.position) == (first.aggregate_id, first.version, first.position)
