@@ -36,7 +36,7 @@ ENTRY_KINDS: dict[str, type[history.Entry]] = {
 
 def utc_text(moment: datetime) -> str:
     """A sortable text form of an aware time."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")  # as strftime(%Y-%m-%dT%H:%M:%S.%f+00:00)
 
 
 def _default(obj: object) -> object:

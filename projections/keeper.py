@@ -52,6 +52,8 @@ class ViewKeeper:
         self.ledger = ledger
         self.view = view
         self.projection = LedgerProjection(view=view)
+        self._applied = -1
+        """The last position this keeper applied itself; anything else means another keeper wrote."""
 
     @property
     def position(self) -> int:
@@ -60,13 +62,23 @@ class ViewKeeper:
 
     def apply(self, notes: Sequence[Notification]) -> bool:
         """Apply notifications (in log order) in one transaction; False if another keeper already had."""
+        if notes[0].id != self._applied + 1:
+            self.projection.forget()
         statements = []
-        for note in notes:
-            statements.extend(self.projection.statements(self.ledger.mapper.to_domain_event(note), note.id))
         try:
+            for note in notes:
+                statements.extend(self.projection.statements(self.ledger.mapper.to_domain_event(note), note.id))
             self.view.record(Tracking(self.view.tracking_name, notes[-1].id), statements)
         except IntegrityError:
+            self.projection.forget()
+            self._applied = -1
             return False
+        except BaseException:
+            self.projection.forget()
+            self._applied = -1
+            raise
+        self._applied = notes[-1].id
+        self.projection.settle()
         return True
 
     def catch_up(
