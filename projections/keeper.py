@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ledger.storage import Database
 
 BATCH = 500
+REBUILD_BATCH = 2000
+"""A generation nobody reads yet is filled in larger transactions (fewer commits, longer executemany runs)."""
 SWEEP_SECONDS = 1.0
 """How often a follower on PostgreSQL reads the log even without a notification."""
 log = logging.getLogger(__name__)
@@ -147,7 +149,7 @@ def rebuild(ledger: ConsentLedger, database: Database, progress: Callable[[int],
         current.drop_generation(previous)
     fresh = open_view(database, generation=current.generation + 1)
     keeper = ViewKeeper(ledger, fresh)
-    keeper.catch_up(progress=progress)
+    keeper.catch_up(batch=REBUILD_BATCH, progress=progress)
     fresh.make_current()
     keeper.catch_up(progress=progress)
     return fresh

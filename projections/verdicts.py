@@ -62,7 +62,7 @@ class Standing:
     occurred_to: datetime
     recorded_from: datetime
     recorded_to: datetime
-    number: int
+    acceptance: Acceptance
     purposes: frozenset[Purpose]
 
 
@@ -233,6 +233,7 @@ def judge(entries: Sequence[Entry], versions: Versions, since: datetime | None =
     `entries` are every entry of the subject the rules read (`JUDGED` kinds suffice), in any order.
     """
     ordered = sorted(entries, key=lambda e: e.number)
+    by_number = {e.number: e for e in ordered}
     known_at = sorted({e.recorded_at for e in ordered})
     if since is not None:
         known_at = [r for r in known_at if r >= since]
@@ -242,19 +243,23 @@ def judge(entries: Sequence[Entry], versions: Versions, since: datetime | None =
         timeline = _timeline(rules.known_entries(ordered, r), versions)
         for key in list(opened):
             if timeline.get(key, _MISSING) != opened[key].value:
-                out.append(_row(key, opened[key], r))
+                out.append(_row(key, opened[key], r, by_number))
                 del opened[key]
         for key, value in timeline.items():
             if key not in opened:
                 opened[key] = _Open(r, value)
-    out.extend(_row(key, o, FOREVER) for key, o in opened.items())
+    out.extend(_row(key, o, FOREVER, by_number) for key, o in opened.items())
     return out
 
 
-def _row(key: tuple[str, str, datetime, datetime], o: _Open, recorded_to: datetime) -> Standing | Grant:
+def _row(
+    key: tuple[str, str, datetime, datetime], o: _Open, recorded_to: datetime, by_number: dict[int, Entry]
+) -> Standing | Grant:
     table, name, occurred_from, occurred_to = key
     if table == "standing":
         number, purposes = o.value  # type: ignore[misc]
-        return Standing(name, occurred_from, occurred_to, o.recorded_from, recorded_to, number, purposes)
+        acceptance = by_number[number]
+        assert isinstance(acceptance, Acceptance)  # noqa: S101  (standing_at names acceptances only)
+        return Standing(name, occurred_from, occurred_to, o.recorded_from, recorded_to, acceptance, purposes)
     ground, basis = o.value  # type: ignore[misc]
     return Grant(name, occurred_from, occurred_to, o.recorded_from, recorded_to, ground, basis)

@@ -60,7 +60,7 @@ TABLES = {
     "standing_consents": (
         "subject_id TEXT NOT NULL, policy_id TEXT NOT NULL, occurred_from TEXT NOT NULL, occurred_to TEXT NOT NULL, "
         "recorded_from TEXT NOT NULL, recorded_to TEXT NOT NULL, number INTEGER NOT NULL, purposes TEXT NOT NULL, "
-        "PRIMARY KEY (subject_id, policy_id, recorded_from, occurred_from)"
+        "acceptance TEXT NOT NULL, PRIMARY KEY (subject_id, policy_id, recorded_from, occurred_from)"
     ),
     "disclosure_grants": (
         "subject_id TEXT NOT NULL, grant_key TEXT NOT NULL, occurred_from TEXT NOT NULL, occurred_to TEXT NOT NULL, "
@@ -147,17 +147,12 @@ class LedgerView(TrackingRecorder):
 
     def _prepare_questions(self) -> None:
         """The two point-in-time questions' SQL for this generation, made once per bind."""
-        standing, entries, versions = (
-            self.table("standing_consents"),
-            self.table("subject_entries"),
-            self.table("policy_versions"),
-        )
+        standing, versions = self.table("standing_consents"), self.table("policy_versions")
         self._standing_sql = self._sql(
             f"SELECT (SELECT version FROM {versions} WHERE policy_id = ? AND effective_from <= ? AND recorded_at <= ? "
-            "ORDER BY effective_from DESC, recorded_at DESC LIMIT 1), s.purposes, e.entry "
+            "ORDER BY effective_from DESC, recorded_at DESC LIMIT 1), s.purposes, s.acceptance "
             f"FROM (SELECT 1 AS one) AS q LEFT JOIN {standing} s ON s.subject_id = ? AND s.policy_id = ? "
-            "AND s.occurred_from <= ? AND s.occurred_to > ? AND s.recorded_from <= ? AND s.recorded_to > ? "
-            f"LEFT JOIN {entries} e ON e.subject_id = s.subject_id AND e.number = s.number"
+            "AND s.occurred_from <= ? AND s.occurred_to > ? AND s.recorded_from <= ? AND s.recorded_to > ?"
         )
         self._grant_sql = self._sql(
             f"SELECT ground, basis FROM {self.table('disclosure_grants')} WHERE subject_id = ? "
@@ -265,7 +260,7 @@ class LedgerView(TrackingRecorder):
         DELETE first sends every INSERT before it, so each statement sees the rows it would have
         seen one by one (INSERTs into different tables, or in their own order, commute).
         """
-        with self.datastore.transaction(commit=True) as c:
+        with self._writing() as c:
             pending: dict[str, list[Sequence[object]]] = {}
             for statement, params in writes:
                 if statement.startswith("INSERT"):
@@ -275,6 +270,16 @@ class LedgerView(TrackingRecorder):
                 c.execute(self._sql(statement), params)
             _flush(c, pending, self._sql)
             self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """A write transaction that need not wait for the disk.
+
+        A crash can lose only the newest batches, their rows and tracking record together (never
+        one without the other), and the keeper then applies them again: the view is derived data.
+        """
+        with self.datastore.transaction(commit=True) as c:
+            yield c
 
     def _rows(self, statement: str, params: Sequence[object]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
@@ -493,7 +498,7 @@ class LedgerView(TrackingRecorder):
         self, subject_hex: str, rows: Sequence[verdicts.Standing | verdicts.Grant]
     ) -> list[tuple[str, Sequence[object]]]:
         """INSERTs of pre-judged rows (for a subject with none yet, nothing needs replacing)."""
-        standing = f"INSERT INTO {self.table('standing_consents')} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        standing = f"INSERT INTO {self.table('standing_consents')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         grant = f"INSERT INTO {self.table('disclosure_grants')} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         writes: list[tuple[str, Sequence[object]]] = []
         for r in rows:
@@ -504,7 +509,10 @@ class LedgerView(TrackingRecorder):
                 utc_text(r.recorded_to),
             )
             if isinstance(r, verdicts.Standing):
-                writes.append((standing, (subject_hex, r.policy_id, *times, r.number, dump(sorted(r.purposes)))))
+                purposes = dump(sorted(r.purposes))
+                writes.append(
+                    (standing, (subject_hex, r.policy_id, *times, r.acceptance.number, purposes, dump(r.acceptance)))
+                )
             else:
                 writes.append((grant, (subject_hex, r.key, *times, r.ground, r.basis)))
         return writes
@@ -716,6 +724,13 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
 
     datastore: SQLiteDatastore
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Any]:
+        with self.datastore.get_connection(commit=True) as connection:
+            connection.cursor().execute("PRAGMA synchronous = NORMAL")  # (WAL: still atomic, never corrupt)
+            with connection.transaction(commit=True) as c:
+                yield c
+
     def _connect(self) -> Any:
         pool = self.datastore.pool
         if pool.is_sqlite_memory_mode:
@@ -757,6 +772,12 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
     datastore: PostgresDatastore
     placeholder = "%s"
     backend = "postgres"
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("SET LOCAL synchronous_commit = off")
+            yield c
 
     def qualify(self, name: str) -> str:
         """Qualified with the schema, as the recorder's own tables are."""
