@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ledger import rules
 from ledger.history import (
@@ -122,7 +122,7 @@ def _happened(kind: type[Entry], entries: Iterable[Entry], at: datetime) -> list
 
 def standing_at(known: Sequence[Entry], at: datetime) -> dict[str, tuple[int, frozenset[Purpose]]]:
     """Per policy, the acceptance standing at `at` and its purposes (the rules' `standing_consent`)."""
-    found = {}
+    found: dict[str, tuple[int, frozenset[Purpose]]] = {}
     for policy_id in sorted({e.policy_id for e in known if isinstance(e, Acceptance) and e.occurred_at <= at}):
         standing = rules.standing_consent(known, policy_id, at)
         if standing is not None:
@@ -207,20 +207,20 @@ def _timeline(known: Sequence[Entry], versions: Versions) -> dict[tuple[str, str
     for at in cuts:
         cell: dict[tuple[str, str], object] = {}
         standing = standing_at(known, at)
-        for policy_id, value in standing.items():
-            cell["standing", policy_id] = value
-        for key, value in grants_at(known, versions, at, standing).items():
-            cell["grant", key] = value
+        for policy_id, consent in standing.items():
+            cell["standing", policy_id] = consent
+        for key, grant in grants_at(known, versions, at, standing).items():
+            cell["grant", key] = grant
         for k in list(running):
-            start, value = running[k]
-            if cell.get(k, _MISSING) != value:
-                rows[(*k, start, at)] = value
+            start, before = running[k]
+            if cell.get(k, _MISSING) != before:
+                rows[(*k, start, at)] = before
                 del running[k]
-        for k, value in cell.items():
+        for k, now in cell.items():
             if k not in running:
-                running[k] = (at, value)
-    for k, (start, value) in running.items():
-        rows[(*k, start, FOREVER)] = value
+                running[k] = (at, now)
+    for k, (start, last) in running.items():
+        rows[(*k, start, FOREVER)] = last
     return rows
 
 
@@ -257,9 +257,9 @@ def _row(
 ) -> Standing | Grant:
     table, name, occurred_from, occurred_to = key
     if table == "standing":
-        number, purposes = o.value  # type: ignore[misc]
+        number, purposes = cast("tuple[int, frozenset[Purpose]]", o.value)
         acceptance = by_number[number]
         assert isinstance(acceptance, Acceptance)  # noqa: S101  (standing_at names acceptances only)
         return Standing(name, occurred_from, occurred_to, o.recorded_from, recorded_to, acceptance, purposes)
-    ground, basis = o.value  # type: ignore[misc]
+    ground, basis = cast("tuple[str, str]", o.value)
     return Grant(name, occurred_from, occurred_to, o.recorded_from, recorded_to, ground, basis)

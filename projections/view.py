@@ -784,7 +784,8 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         return f'"{self.datastore.schema}".{name}'
 
     def _connect(self) -> Any:
-        kwargs = {k: v for k, v in self.datastore.pool.kwargs.items() if k != "row_factory"}
+        given = self.datastore.pool.kwargs
+        kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
         return psycopg.connect(
             **kwargs, autocommit=True, prepare_threshold=0, connect_timeout=max(1, int(self.datastore.pool.timeout))
         )
