@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
 from eventsourcing.utils import Environment
 
+from projections.codec import EventDecoder
 from projections.projection import LedgerProjection
 from projections.view import LedgerView, PostgresLedgerView, SQLiteLedgerView
 
@@ -54,6 +55,7 @@ class ViewKeeper:
         self.ledger = ledger
         self.view = view
         self.projection = LedgerProjection(view=view)
+        self.decode = EventDecoder(ledger.mapper.transcoder)
         self._applied = -1
         """The last position this keeper applied itself; anything else means another keeper wrote."""
 
@@ -67,9 +69,10 @@ class ViewKeeper:
         if notes[0].id != self._applied + 1:
             self.projection.forget()
         statements = []
+        project, decode = self.projection.statements, self.decode  # bound once: a dispatch per event is dear
         try:
             for note in notes:
-                statements.extend(self.projection.statements(self.ledger.mapper.to_domain_event(note), note.id))
+                statements.extend(project(decode(note), note.id))
             self.view.record(Tracking(self.view.tracking_name, notes[-1].id), statements)
         except IntegrityError:
             self.projection.forget()

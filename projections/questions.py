@@ -133,7 +133,7 @@ class LedgerQuestions:
         """
         if category == RecipientCategory.STATE_AUTHORITY:
             return verdicts.refusal(category, purpose, blocked=False)
-        found = self.view.grant(subject_key(subject_id), verdicts.grant_key(category, purpose), at, as_known_at)
+        found = self.view.grant(subject_key(subject_id), category, purpose, at, as_known_at)
         if found is None:
             return verdicts.refusal(category, purpose, blocked=False)
         ground, basis = found

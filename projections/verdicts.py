@@ -68,20 +68,19 @@ class Standing:
 
 @dataclass(frozen=True)
 class Grant:
-    """A disclosure allowed over these intervals (key `category purpose`), or a block in force (key `*`)."""
+    """Over these intervals: per purpose, the ground and basis allowing disclosure to one recipient category.
+
+    Key `*` (no purposes) says the subject's data were blocked. One row per category, not per
+    (category, purpose): a consent allows several purposes at once, and each row costs a write.
+    """
 
     key: str
     occurred_from: datetime
     occurred_to: datetime
     recorded_from: datetime
     recorded_to: datetime
-    ground: str
-    basis: str
-
-
-def grant_key(category: RecipientCategory | str, purpose: Purpose | str) -> str:
-    """The row key of one (recipient category, purpose) pair."""
-    return f"{category} {purpose}"
+    purposes: tuple[tuple[str, str, str], ...]
+    """(purpose, ground, basis), sorted by purpose."""
 
 
 def refusal(category: RecipientCategory, purpose: Purpose, *, blocked: bool) -> rules.DisclosureDecision:
@@ -135,16 +134,16 @@ def grants_at(
     versions: Versions,
     at: datetime,
     standing: dict[str, tuple[int, frozenset[Purpose]]] | None = None,
-) -> dict[str, tuple[str, str]]:
+) -> dict[tuple[str, str], tuple[str, str]]:
     """Every (category, purpose) `rules.may_disclose` allows at `at`, with ground and basis; `*` if blocked.
 
     Follows `rules.may_disclose` branch by branch: destroyed or blocked data allow nothing;
     otherwise order fulfilment (first policy by id whose standing consent covers the pair), then
     the newest written permission for the pair whose id's latest permission covers it.
     """
-    found: dict[str, tuple[str, str]] = {}
+    found: dict[tuple[str, str], tuple[str, str]] = {}
     if rules.open_blocks(known, at):
-        found[BLOCKED] = ("", "")
+        found[BLOCKED, ""] = ("", "")
         return found
     if rules.destruction(known, at) is not None:
         return found
@@ -157,19 +156,19 @@ def grants_at(
         basis = f"consent to {policy_id} version {accepted.policy_version}"
         for category in sorted(terms.recipient_categories & ORDER_FULFILMENT_RECIPIENTS):
             for purpose in sorted(purposes):
-                found.setdefault(grant_key(category, purpose), (DisclosureGround.ORDER_FULFILMENT.value, basis))
+                found.setdefault((category.value, purpose), (DisclosureGround.ORDER_FULFILMENT.value, basis))
     _permitted(known, at, found)
     return found
 
 
-def _permitted(known: Sequence[Entry], at: datetime, found: dict[str, tuple[str, str]]) -> None:
+def _permitted(known: Sequence[Entry], at: datetime, found: dict[tuple[str, str], tuple[str, str]]) -> None:
     """Add the pairs a written permission allows at `at` (the newest permission for a pair decides)."""
     permits = [p for p in _happened(Permission, known, at) if isinstance(p, Permission)]
     latest = {p.permission_id: p for p in permits}
     for permit in reversed(permits):
         if permit.recipient_category == RecipientCategory.STATE_AUTHORITY:
             continue
-        key = grant_key(permit.recipient_category, permit.purpose)
+        key = (permit.recipient_category.value, permit.purpose)
         if key in found:
             continue
         last = latest[permit.permission_id]
@@ -209,8 +208,11 @@ def _timeline(known: Sequence[Entry], versions: Versions) -> dict[tuple[str, str
         standing = standing_at(known, at)
         for policy_id, consent in standing.items():
             cell["standing", policy_id] = consent
-        for key, grant in grants_at(known, versions, at, standing).items():
-            cell["grant", key] = grant
+        by_category: dict[str, list[tuple[str, str, str]]] = {}
+        for (category, purpose), (ground, basis) in sorted(grants_at(known, versions, at, standing).items()):
+            by_category.setdefault(category, []).append((purpose, ground, basis))
+        for category, purposes in by_category.items():
+            cell["grant", category] = tuple(purposes)
         for k in list(running):
             start, before = running[k]
             if cell.get(k, _MISSING) != before:
@@ -261,5 +263,5 @@ def _row(
         acceptance = by_number[number]
         assert isinstance(acceptance, Acceptance)  # noqa: S101  (standing_at names acceptances only)
         return Standing(name, occurred_from, occurred_to, o.recorded_from, recorded_to, acceptance, purposes)
-    ground, basis = cast("tuple[str, str]", o.value)
-    return Grant(name, occurred_from, occurred_to, o.recorded_from, recorded_to, ground, basis)
+    allowing = cast("tuple[tuple[str, str, str], ...]", o.value)
+    return Grant(name, occurred_from, occurred_to, o.recorded_from, recorded_to, allowing)

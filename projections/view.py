@@ -64,7 +64,7 @@ TABLES = {
     ),
     "disclosure_grants": (
         "subject_id TEXT NOT NULL, grant_key TEXT NOT NULL, occurred_from TEXT NOT NULL, occurred_to TEXT NOT NULL, "
-        "recorded_from TEXT NOT NULL, recorded_to TEXT NOT NULL, ground TEXT NOT NULL, basis TEXT NOT NULL, "
+        "recorded_from TEXT NOT NULL, recorded_to TEXT NOT NULL, purposes TEXT NOT NULL, "
         "PRIMARY KEY (subject_id, grant_key, recorded_from, occurred_from)"
     ),
 }
@@ -155,7 +155,7 @@ class LedgerView(TrackingRecorder):
             "AND s.occurred_from <= ? AND s.occurred_to > ? AND s.recorded_from <= ? AND s.recorded_to > ?"
         )
         self._grant_sql = self._sql(
-            f"SELECT ground, basis FROM {self.table('disclosure_grants')} WHERE subject_id = ? "
+            f"SELECT grant_key, purposes FROM {self.table('disclosure_grants')} WHERE subject_id = ? "
             "AND grant_key IN (?, '*') AND occurred_from <= ? AND occurred_to > ? "
             "AND recorded_from <= ? AND recorded_to > ? LIMIT 1"  # a block and a grant never overlap (verdicts.py)
         )
@@ -344,11 +344,18 @@ class LedgerView(TrackingRecorder):
             return in_effect, None, None
         return in_effect, frozenset(orjson.loads(purposes)), load_acceptance(entry)
 
-    def grant(self, subject: UUID, key: str, at: datetime, as_known_at: datetime | None) -> tuple[str, str] | None:
+    def grant(
+        self, subject: UUID, category: str, purpose: str, at: datetime, as_known_at: datetime | None
+    ) -> tuple[str, str] | None:
         """In one lookup: the ground and basis allowing a disclosure, ("", "") if blocked, None if neither."""
         moment, known = utc_text(at), utc_text(as_known_at or verdicts.NOW)
-        row = self._ask(self._grant_sql, (subject.hex, key, moment, moment, known, known))
-        return None if row is None else (row[0], row[1])
+        row = self._ask(self._grant_sql, (subject.hex, category, moment, moment, known, known))
+        if row is None:
+            return None
+        if row[0] == verdicts.BLOCKED:
+            return ("", "")
+        found: list[str] | None = orjson.loads(row[1]).get(purpose)
+        return None if found is None else (found[0], found[1])
 
     # Writes (statements for `record`).
 
@@ -499,22 +506,26 @@ class LedgerView(TrackingRecorder):
     ) -> list[tuple[str, Sequence[object]]]:
         """INSERTs of pre-judged rows (for a subject with none yet, nothing needs replacing)."""
         standing = f"INSERT INTO {self.table('standing_consents')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        grant = f"INSERT INTO {self.table('disclosure_grants')} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        grant = f"INSERT INTO {self.table('disclosure_grants')} VALUES (?, ?, ?, ?, ?, ?, ?)"
         writes: list[tuple[str, Sequence[object]]] = []
+        texts: dict[datetime, str] = {}  # the rows of one subject share a handful of moments
+
+        def text(moment: datetime) -> str:
+            found = texts.get(moment)
+            if found is None:
+                found = texts[moment] = utc_text(moment)
+            return found
+
         for r in rows:
-            times = (
-                utc_text(r.occurred_from),
-                utc_text(r.occurred_to),
-                utc_text(r.recorded_from),
-                utc_text(r.recorded_to),
-            )
+            times = (text(r.occurred_from), text(r.occurred_to), text(r.recorded_from), text(r.recorded_to))
             if isinstance(r, verdicts.Standing):
                 purposes = dump(sorted(r.purposes))
                 writes.append(
                     (standing, (subject_hex, r.policy_id, *times, r.acceptance.number, purposes, dump(r.acceptance)))
                 )
             else:
-                writes.append((grant, (subject_hex, r.key, *times, r.ground, r.basis)))
+                purposes = dump({p: [ground, basis] for p, ground, basis in r.purposes})
+                writes.append((grant, (subject_hex, r.key, *times, purposes)))
         return writes
 
     # Reads.
