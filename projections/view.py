@@ -333,23 +333,23 @@ class LedgerView(TrackingRecorder):
         return found
 
     def standing(
-        self, subject: UUID, policy_id: str, at: datetime, as_known_at: datetime | None
+        self, subject_hex: str, policy_id: str, at: datetime, as_known_at: datetime | None
     ) -> tuple[str | None, frozenset[str] | None, history.Acceptance | None]:
         """In one lookup: the version in effect at `at`, and the acceptance standing then with its purposes."""
-        moment, known = utc_text(at), utc_text(as_known_at or verdicts.NOW)
+        moment, known = utc_text(at), NOW_TEXT if as_known_at is None else utc_text(as_known_at)
         in_effect, purposes, entry = self._ask(
-            self._standing_sql, (policy_id, moment, known, subject.hex, policy_id, moment, moment, known, known)
+            self._standing_sql, (policy_id, moment, known, subject_hex, policy_id, moment, moment, known, known)
         )
         if entry is None:
             return in_effect, None, None
         return in_effect, frozenset(orjson.loads(purposes)), load_acceptance(entry)
 
     def grant(
-        self, subject: UUID, category: str, purpose: str, at: datetime, as_known_at: datetime | None
+        self, subject_hex: str, category: str, purpose: str, at: datetime, as_known_at: datetime | None
     ) -> tuple[str, str] | None:
         """In one lookup: the ground and basis allowing a disclosure, ("", "") if blocked, None if neither."""
-        moment, known = utc_text(at), utc_text(as_known_at or verdicts.NOW)
-        row = self._ask(self._grant_sql, (subject.hex, category, moment, moment, known, known))
+        moment, known = utc_text(at), NOW_TEXT if as_known_at is None else utc_text(as_known_at)
+        row = self._ask(self._grant_sql, (subject_hex, category, moment, moment, known, known))
         if row is None:
             return None
         if row[0] == verdicts.BLOCKED:
@@ -674,6 +674,8 @@ def _flush(cursor: Any, pending: dict[str, list[Sequence[object]]], sql: Callabl
         cursor.executemany(sql(statement), rows)
     pending.clear()
 
+
+NOW_TEXT = utc_text(verdicts.NOW)
 
 WAL_CHECKPOINT_PAGES = 16384
 """A view batch writes thousands of pages: checkpoint (and sync the file) every 64 MB, not every 4 MB."""

@@ -1,4 +1,6 @@
-"""The keeper's fast decoder gives back exactly the events the ledger's own mapper does.
+"""The read side's shortcuts give exactly what the ledger's own code gives.
+
+The keeper's fast decoder gives back exactly the events the ledger's own mapper does.
 
 Replaying the log decodes every stored event; the projection uses a decoder that works out
 each field's conversion once per class. Any difference from `TypedMapper` would silently
@@ -12,12 +14,16 @@ from datetime import timedelta
 
 from conftest import FakeClock
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_projection_matches_replay import EPOCH, Step, run, steps
 
 from ledger.application import open_ledger
 from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
+from ledger.subject import subject_key
+from ledger.terms import SubjectId
 from projections.codec import EventDecoder
+from projections.questions import subject_hex
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -39,3 +45,8 @@ def test_every_stored_event_decodes_to_the_same_event_as_the_ledgers_mapper(hist
                 assert {k: type(v) for k, v in vars(got).items()} == {k: type(v) for k, v in vars(expected).items()}
         finally:
             ledger.close()
+
+
+@given(st.text(max_size=60))
+def test_the_questions_subject_key_shortcut_is_the_subjects_aggregate_id(subject_id: str) -> None:
+    assert subject_hex(SubjectId(subject_id)) == subject_key(SubjectId(subject_id)).hex
