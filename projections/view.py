@@ -8,6 +8,7 @@ tracking record of the event it reflects, so a view row exists exactly when its 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
 import weakref
@@ -174,7 +175,10 @@ class LedgerView(TrackingRecorder):
         racing process ends with the same rows.
         """
         versions = {(v.policy_id, v.version): v for v in self.policy_versions(self.names_of_kind("policy"))}
-        for subject_hex, numbered in self.subject_records():
+        log.warning("view generation %s predates pre-judged answers: judging every subject once", self.generation)
+        for done, (subject_hex, numbered) in enumerate(self.subject_records(), start=1):
+            if done % BACKFILL_REPORT_EVERY == 0:
+                log.warning("judged %s subjects of view generation %s", done, self.generation)
             judged = [e for _, e in numbered if isinstance(e, verdicts.JUDGED)]
             if not judged:
                 continue
@@ -676,6 +680,9 @@ def _flush(cursor: Any, pending: dict[str, list[Sequence[object]]], sql: Callabl
 
 
 NOW_TEXT = utc_text(verdicts.NOW)
+
+BACKFILL_REPORT_EVERY = 10_000
+log = logging.getLogger(__name__)
 
 WAL_CHECKPOINT_PAGES = 16384
 """A view batch writes thousands of pages: checkpoint (and sync the file) every 64 MB, not every 4 MB."""
