@@ -318,6 +318,22 @@ class LedgerView(TrackingRecorder):
             connection.close()
         return row
 
+    def _answer(self, statement: str, params: Sequence[object]) -> Any:
+        """`_ask` one of the prepared questions; once more on the new generation if a rebuild swapped it.
+
+        A reader that checked the pointer just before a rebuild swapped it, and asks just after the
+        next rebuild dropped the old tables, would find them gone: it follows the pointer and asks again.
+        """
+        try:
+            return self._ask(getattr(self, statement), params)
+        except Exception:
+            with self.switching:
+                current = self.current_generation()
+                if current == self.generation:
+                    raise
+                self.bind(current)
+        return self._ask(getattr(self, statement), params)
+
     def close_readers(self) -> None:
         """Close the question connections (a later question opens new ones)."""
         with self._idle_lock:
@@ -341,8 +357,8 @@ class LedgerView(TrackingRecorder):
     ) -> tuple[str | None, frozenset[str] | None, history.Acceptance | None]:
         """In one lookup: the version in effect at `at`, and the acceptance standing then with its purposes."""
         moment, known = utc_text(at), NOW_TEXT if as_known_at is None else utc_text(as_known_at)
-        in_effect, purposes, entry = self._ask(
-            self._standing_sql, (policy_id, moment, known, subject_hex, policy_id, moment, moment, known, known)
+        in_effect, purposes, entry = self._answer(
+            "_standing_sql", (policy_id, moment, known, subject_hex, policy_id, moment, moment, known, known)
         )
         if entry is None:
             return in_effect, None, None
@@ -353,7 +369,7 @@ class LedgerView(TrackingRecorder):
     ) -> tuple[str, str] | None:
         """In one lookup: the ground and basis allowing a disclosure, ("", "") if blocked, None if neither."""
         moment, known = utc_text(at), NOW_TEXT if as_known_at is None else utc_text(as_known_at)
-        row = self._ask(self._grant_sql, (subject_hex, category, moment, moment, known, known))
+        row = self._answer("_grant_sql", (subject_hex, category, moment, moment, known, known))
         if row is None:
             return None
         if row[0] == verdicts.BLOCKED:
