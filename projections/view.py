@@ -190,6 +190,7 @@ class LedgerView(TrackingRecorder):
         """Create the pointer to the current generation (generation 0 at first)."""
         pointer = self.qualify("cl_current_view")
         with self.datastore.transaction(commit=True) as c:
+            creating_tables(c, self.backend)  # processes starting together on a new schema take turns
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {pointer} (singleton INTEGER PRIMARY KEY, generation INTEGER NOT NULL)"
             )
