@@ -6,9 +6,20 @@ order is time order on SQLite and PostgreSQL alike, and an index on them serves 
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from functools import cache
+from typing import Any
+from uuid import UUID
 
 import orjson
+from eventsourcing.persistence import StoredEvent, Transcoder
+from eventsourcing.utils import resolve_topic
 
 from ledger import history
 from ledger.transcoding import restore
@@ -36,7 +47,9 @@ ENTRY_KINDS: dict[str, type[history.Entry]] = {
 
 def utc_text(moment: datetime) -> str:
     """A sortable text form of an aware time."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    if moment.tzinfo is not UTC:  # (most times are restored in UTC already)
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")  # as strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"), faster
 
 
 def _default(obj: object) -> object:
@@ -61,3 +74,76 @@ def load_terms(text: str | bytes) -> history.PolicyVersionTerms:
     """Rebuild a policy version's terms from JSON text."""
     terms: history.PolicyVersionTerms = restore(orjson.loads(text), history.PolicyVersionTerms)
     return terms
+
+
+Convert = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@cache
+def converter(annotation: Any) -> Convert:  # noqa: PLR0911  (one branch per kind of type, as `restore` has)
+    """`ledger.transcoding.restore` for one annotation, worked out once instead of at every value.
+
+    Replaying the whole log restores millions of fields; asking `typing` what each annotation
+    means for every one of them cost more than the rest of the projection.
+    """
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _optional(converter(inner[0])) if len(inner) == 1 else _same
+    if origin is tuple:
+        item = converter(args[0])
+        return _optional(lambda v: tuple(item(x) for x in v))
+    if origin in (frozenset, set):
+        item = converter(args[0])
+        return _optional(lambda v: frozenset(item(x) for x in v))
+    if origin is dict:
+        key, val = converter(args[0]), converter(args[1])
+        return _optional(lambda v: {key(k): val(x) for k, x in v.items()})
+    if annotation is datetime:
+        return _optional(datetime.fromisoformat)
+    if annotation in (UUID, Decimal) or (isinstance(annotation, type) and issubclass(annotation, Enum)):
+        return _optional(annotation)
+    if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
+        fields = _fields_of(annotation)
+        kind = annotation
+        return _optional(lambda v: kind(**{k: fields[k](x) for k, x in v.items()}))
+    return _same
+
+
+def _optional(convert: Convert) -> Convert:
+    return lambda v: None if v is None else convert(v)
+
+
+@cache
+def _fields_of(cls: type) -> dict[str, Convert]:
+    return {name: converter(hint) for name, hint in typing.get_type_hints(cls).items()}
+
+
+class EventDecoder:
+    """Stored events to domain events exactly as the ledger's `TypedMapper` builds them, only faster."""
+
+    def __init__(self, transcoder: Transcoder) -> None:
+        """Decode with the ledger's own transcoder."""
+        self.transcoder = transcoder
+        self._classes: dict[str, tuple[type, dict[str, Convert]]] = {}
+
+    def __call__(self, stored: StoredEvent) -> Any:
+        """The domain event of one stored event."""
+        known = self._classes.get(stored.topic)
+        if known is None:
+            cls = resolve_topic(stored.topic)
+            known = self._classes[stored.topic] = (cls, _fields_of(cls))
+        cls, fields = known
+        state = self.transcoder.decode(stored.state)
+        values = {k: fields[k](v) if k in fields else v for k, v in state.items()}
+        values["originator_id"] = stored.originator_id
+        values["originator_version"] = stored.originator_version
+        values.pop("class_version", None)
+        event: Any = object.__new__(cls)
+        event.__dict__.update(values)
+        return event

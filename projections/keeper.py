@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
 from eventsourcing.utils import Environment
 
+from projections.codec import EventDecoder
 from projections.projection import LedgerProjection
 from projections.view import LedgerView, PostgresLedgerView, SQLiteLedgerView
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from ledger.storage import Database
 
 BATCH = 500
+REBUILD_BATCH = 2000
+"""A generation nobody reads yet is filled in larger transactions (fewer commits, longer executemany runs)."""
 SWEEP_SECONDS = 1.0
 """How often a follower on PostgreSQL reads the log even without a notification."""
 log = logging.getLogger(__name__)
@@ -52,6 +55,9 @@ class ViewKeeper:
         self.ledger = ledger
         self.view = view
         self.projection = LedgerProjection(view=view)
+        self.decode = EventDecoder(ledger.mapper.transcoder)
+        self._applied = -1
+        """The last position this keeper applied itself; anything else means another keeper wrote."""
 
     @property
     def position(self) -> int:
@@ -60,13 +66,24 @@ class ViewKeeper:
 
     def apply(self, notes: Sequence[Notification]) -> bool:
         """Apply notifications (in log order) in one transaction; False if another keeper already had."""
+        if notes[0].id != self._applied + 1:
+            self.projection.forget()
         statements = []
-        for note in notes:
-            statements.extend(self.projection.statements(self.ledger.mapper.to_domain_event(note), note.id))
+        project, decode = self.projection.statements, self.decode  # bound once: a dispatch per event is dear
         try:
+            for note in notes:
+                statements.extend(project(decode(note), note.id))
             self.view.record(Tracking(self.view.tracking_name, notes[-1].id), statements)
         except IntegrityError:
+            self.projection.forget()
+            self._applied = -1
             return False
+        except BaseException:
+            self.projection.forget()
+            self._applied = -1
+            raise
+        self._applied = notes[-1].id
+        self.projection.settle()
         return True
 
     def catch_up(
@@ -135,7 +152,7 @@ def rebuild(ledger: ConsentLedger, database: Database, progress: Callable[[int],
         current.drop_generation(previous)
     fresh = open_view(database, generation=current.generation + 1)
     keeper = ViewKeeper(ledger, fresh)
-    keeper.catch_up(progress=progress)
+    keeper.catch_up(batch=REBUILD_BATCH, progress=progress)
     fresh.make_current()
     keeper.catch_up(progress=progress)
     return fresh

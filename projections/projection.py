@@ -19,10 +19,11 @@ from eventsourcing.projection import Projection
 from ledger.breach import Breach
 from ledger.claim import Claim
 from ledger.deadlines import DEFAULT_RULES, DeadlineRules, KazakhCalendar, Obligation, due_at
-from ledger.history import Disclosure
+from ledger.history import Acceptance, Disclosure, Entry, PolicyVersionTerms
 from ledger.policy import Policy
 from ledger.subject import Subject
 from ledger.terms import RequestKind
+from projections import verdicts
 from projections.view import DeadlineRow, LedgerView
 
 if TYPE_CHECKING:
@@ -78,6 +79,18 @@ class LedgerProjection(Projection[LedgerView]):
         super().__init__(view)
         self._names: OrderedDict[UUID, str] = OrderedDict()
         """Names seen recently: a batch may name an aggregate created earlier in the same, uncommitted batch."""
+        self._judged: OrderedDict[UUID, list[Entry]] = OrderedDict()
+        """Judged entries of subjects seen recently (a batch may add to a subject it judged earlier, uncommitted)."""
+        self._versions: dict[tuple[str, str], PolicyVersionTerms] = {}
+
+    def settle(self) -> None:
+        """The batch committed: keep only the most recently used subjects' entries in memory."""
+        while len(self._judged) > NAMES_KEPT:
+            self._judged.popitem(last=False)
+
+    def forget(self) -> None:
+        """Another writer may have applied events: what is in memory can no longer be trusted."""
+        self._judged.clear()
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Apply one event and its tracking record in one transaction."""
@@ -98,7 +111,31 @@ class LedgerProjection(Projection[LedgerView]):
         writes = [self.view.put_entry(event.originator_id, entry, position)]
         if isinstance(entry, Disclosure):
             writes.append(self.view.put_disclosure(event.originator_id, entry, getattr(event, "legal_basis", "")))
+        elif isinstance(entry, verdicts.JUDGED):
+            writes.extend(self._judge(event.originator_id, entry))
         return writes
+
+    def _judge(self, subject: UUID, entry: Entry) -> list[Statement]:
+        """Re-judge what the new entry can change: the subject's answers as known from its record time on."""
+        judged = self._judged.get(subject)
+        if judged is None:
+            judged = self._judged[subject] = self.view.judged_entries(subject)
+        else:
+            self._judged.move_to_end(subject)
+        first = not judged
+        judged.append(entry)
+        versions = {
+            (a.policy_id, a.policy_version): terms
+            for a in judged
+            if isinstance(a, Acceptance) and (terms := self._terms(a.policy_id, a.policy_version)) is not None
+        }
+        if first:
+            return self.view.insert_judgements(subject.hex, verdicts.judge(judged, versions))
+        since = entry.recorded_at
+        return self.view.put_judgements(subject.hex, verdicts.judge(judged, versions, since), since)
+
+    def _terms(self, policy_id: str, version: str) -> PolicyVersionTerms | None:
+        return self._versions.get((policy_id, version)) or self.view.terms(policy_id, version)
 
     @statements.register
     def _(self, event: Subject.RequestReceived, position: int) -> list[Statement]:
@@ -193,6 +230,7 @@ class LedgerProjection(Projection[LedgerView]):
 
     @statements.register
     def _(self, event: Subject.Opened, _position: int) -> list[Statement]:
+        self._judged[event.originator_id] = []  # a new subject: nothing to look up when its first fact comes
         return [self._put_name(event.originator_id, "subject", event.subject_id)]
 
     @statements.register
@@ -205,7 +243,9 @@ class LedgerProjection(Projection[LedgerView]):
         policy.policy_id = self._name(event.originator_id)  # type: ignore[assignment]
         policy.versions = {}
         event.apply(policy)
-        return [self.view.put_policy_version(policy.versions[event.version])]
+        terms = policy.versions[event.version]
+        self._versions[terms.policy_id, terms.version] = terms
+        return [self.view.put_policy_version(terms)]
 
     def _put_name(self, aggregate_id: UUID, kind: str, name: str) -> Statement:
         self._names[aggregate_id] = name

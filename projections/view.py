@@ -7,19 +7,27 @@ tracking record of the event it reflects, so a view row exists exactly when its 
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any
 
+import orjson
+import psycopg
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger import history
 from ledger.storage import creating_tables
+from ledger.terms import Actor, ConsentMethod, Language
+from projections import verdicts
 from projections.codec import dump, load_entry, load_terms, utc_text
 
 if TYPE_CHECKING:
@@ -50,7 +58,19 @@ TABLES = {
         "breach_id TEXT NOT NULL, breach_ref TEXT NOT NULL, subject_id TEXT NOT NULL, found_at TEXT NOT NULL, "
         "told_at TEXT, PRIMARY KEY (breach_id, subject_id)"
     ),
+    "standing_consents": (
+        "subject_id TEXT NOT NULL, policy_id TEXT NOT NULL, occurred_from TEXT NOT NULL, occurred_to TEXT NOT NULL, "
+        "recorded_from TEXT NOT NULL, recorded_to TEXT NOT NULL, number INTEGER NOT NULL, purposes TEXT NOT NULL, "
+        "acceptance TEXT NOT NULL, PRIMARY KEY (subject_id, policy_id, recorded_from, occurred_from)"
+    ),
+    "disclosure_grants": (
+        "subject_id TEXT NOT NULL, grant_key TEXT NOT NULL, occurred_from TEXT NOT NULL, occurred_to TEXT NOT NULL, "
+        "recorded_from TEXT NOT NULL, recorded_to TEXT NOT NULL, purposes TEXT NOT NULL, "
+        "PRIMARY KEY (subject_id, grant_key, recorded_from, occurred_from)"
+    ),
 }
+JUDGED_TABLES = ("standing_consents", "disclosure_grants")
+"""The pre-judged answers (projections/verdicts.py), rewritten per subject when a judged fact arrives."""
 INDEXES = {
     "policy_versions_effective": "policy_versions (policy_id, effective_from)",
     "disclosures_time": "disclosures (subject_id, occurred_at)",
@@ -116,13 +136,61 @@ class LedgerView(TrackingRecorder):
         self.generation = generation
         if not hasattr(self, "switching"):
             self.switching = threading.RLock()  # made once: a rebind must not swap the lock a keeper holds
+            self._idle: list[Any] = []
+            self._idle_lock = threading.Lock()
+            weakref.finalize(self, _close_all, self._idle)  # a view nobody closes still closes its connections
+            self._terms: dict[tuple[str, str], history.PolicyVersionTerms] = {}
         self._checked_at = monotonic()
+        self._prepare_questions()
+        if self._judgements_missing():
+            self.backfill_judgements()
         return self
+
+    def _prepare_questions(self) -> None:
+        """The two point-in-time questions' SQL for this generation, made once per bind."""
+        standing, versions = self.table("standing_consents"), self.table("policy_versions")
+        self._standing_sql = self._sql(
+            f"SELECT (SELECT version FROM {versions} WHERE policy_id = ? AND effective_from <= ? AND recorded_at <= ? "
+            "ORDER BY effective_from DESC, recorded_at DESC LIMIT 1), s.purposes, s.acceptance "
+            f"FROM (SELECT 1 AS one) AS q LEFT JOIN {standing} s ON s.subject_id = ? AND s.policy_id = ? "
+            "AND s.occurred_from <= ? AND s.occurred_to > ? AND s.recorded_from <= ? AND s.recorded_to > ?"
+        )
+        self._grant_sql = self._sql(
+            f"SELECT grant_key, purposes FROM {self.table('disclosure_grants')} WHERE subject_id = ? "
+            "AND grant_key IN (?, '*') AND occurred_from <= ? AND occurred_to > ? "
+            "AND recorded_from <= ? AND recorded_to > ? LIMIT 1"  # a block and a grant never overlap (verdicts.py)
+        )
+
+    def _judgements_missing(self) -> bool:
+        """Whether this generation has entries but no pre-judged rows: it was built before they existed."""
+        judged = self._rows(f"SELECT 1 FROM {self.table('standing_consents')} LIMIT 1", ())
+        if judged:
+            return False
+        return bool(self._rows(f"SELECT 1 FROM {self.table('subject_entries')} WHERE kind = 'Acceptance' LIMIT 1", ()))
+
+    def backfill_judgements(self) -> None:
+        """Judge every subject's entries once (a generation built by a version without pre-judged rows).
+
+        Idempotent: each subject's rows are replaced in one transaction, so a second run or a
+        racing process ends with the same rows.
+        """
+        versions = {(v.policy_id, v.version): v for v in self.policy_versions(self.names_of_kind("policy"))}
+        log.warning("view generation %s predates pre-judged answers: judging every subject once", self.generation)
+        for done, (subject_hex, numbered) in enumerate(self.subject_records(), start=1):
+            if done % BACKFILL_REPORT_EVERY == 0:
+                log.warning("judged %s subjects of view generation %s", done, self.generation)
+            judged = [e for _, e in numbered if isinstance(e, verdicts.JUDGED)]
+            if not judged:
+                continue
+            with self.datastore.transaction(commit=True) as c:
+                for statement, params in self.put_judgements(subject_hex, verdicts.judge(judged, versions), None):
+                    c.execute(self._sql(statement), params)
 
     def ensure_pointer(self) -> None:
         """Create the pointer to the current generation (generation 0 at first)."""
         pointer = self.qualify("cl_current_view")
         with self.datastore.transaction(commit=True) as c:
+            creating_tables(c, self.backend)  # processes starting together on a new schema take turns
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {pointer} (singleton INTEGER PRIMARY KEY, generation INTEGER NOT NULL)"
             )
@@ -191,16 +259,124 @@ class LedgerView(TrackingRecorder):
         return statement.replace("?", self.placeholder)
 
     def record(self, tracking: Tracking, writes: Iterable[tuple[str, Sequence[object]]]) -> None:
-        """Apply the rows one event implies, and its tracking record, in one transaction."""
-        with self.datastore.transaction(commit=True) as c:
+        """Apply the rows one event (or a batch) implies, and its tracking record, in one transaction.
+
+        INSERTs are collected per statement and sent with one `executemany` each; an UPDATE or
+        DELETE first sends every INSERT before it, so each statement sees the rows it would have
+        seen one by one (INSERTs into different tables, or in their own order, commute).
+        """
+        with self._writing() as c:
+            pending: dict[str, list[Sequence[object]]] = {}
             for statement, params in writes:
+                if statement.startswith("INSERT"):
+                    pending.setdefault(statement, []).append(params)
+                    continue
+                _flush(c, pending, self._sql)
                 c.execute(self._sql(statement), params)
+            _flush(c, pending, self._sql)
             self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """A write transaction that need not wait for the disk.
+
+        A crash can lose only the newest batches, their rows and tracking record together (never
+        one without the other), and the keeper then applies them again: the view is derived data.
+        """
+        with self.datastore.transaction(commit=True) as c:
+            yield c
 
     def _rows(self, statement: str, params: Sequence[object]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(self._sql(statement), params)
             return list(c.fetchall())
+
+    def _connect(self) -> Any:
+        """A connection of the view's own for the hot questions (autocommit, statements cached)."""
+        raise NotImplementedError
+
+    def _ask(self, statement: str, params: Sequence[object]) -> Any:
+        """The first row of one read-only statement, on a reused connection (no pool checkout, no BEGIN).
+
+        Each statement runs in its own implicit transaction, so it reads one consistent snapshot.
+        A connection that failed is dropped, never reused: the next question opens a fresh one.
+        """
+        with self._idle_lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._connect()
+        try:
+            row = connection.execute(statement, params).fetchone()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                connection.close()
+            raise
+        with self._idle_lock:
+            if len(self._idle) < IDLE_READERS:
+                self._idle.append(connection)
+                connection = None
+        if connection is not None:
+            connection.close()
+        return row
+
+    def _answer(self, statement: str, params: Sequence[object]) -> Any:
+        """`_ask` one of the prepared questions; once more on the new generation if a rebuild swapped it.
+
+        A reader that checked the pointer just before a rebuild swapped it, and asks just after the
+        next rebuild dropped the old tables, would find them gone: it follows the pointer and asks again.
+        """
+        try:
+            return self._ask(getattr(self, statement), params)
+        except Exception:
+            with self.switching:
+                current = self.current_generation()
+                if current == self.generation:
+                    raise
+                self.bind(current)
+        return self._ask(getattr(self, statement), params)
+
+    def close_readers(self) -> None:
+        """Close the question connections (a later question opens new ones)."""
+        with self._idle_lock:
+            _close_all(self._idle)
+
+    def terms(self, policy_id: str, version: str) -> history.PolicyVersionTerms | None:
+        """One published version's terms; kept in memory once seen, as published terms never change."""
+        key = (policy_id, version)
+        found = self._terms.get(key)
+        if found is None:
+            rows = self._rows(
+                f"SELECT terms FROM {self.table('policy_versions')} WHERE policy_id = ? AND version = ?", key
+            )
+            if not rows:
+                return None
+            found = self._terms[key] = load_terms(rows[0]["terms"])
+        return found
+
+    def standing(
+        self, subject_hex: str, policy_id: str, at: datetime, as_known_at: datetime | None
+    ) -> tuple[str | None, frozenset[str] | None, history.Acceptance | None]:
+        """In one lookup: the version in effect at `at`, and the acceptance standing then with its purposes."""
+        moment, known = utc_text(at), NOW_TEXT if as_known_at is None else utc_text(as_known_at)
+        in_effect, purposes, entry = self._answer(
+            "_standing_sql", (policy_id, moment, known, subject_hex, policy_id, moment, moment, known, known)
+        )
+        if entry is None:
+            return in_effect, None, None
+        return in_effect, frozenset(orjson.loads(purposes)), load_acceptance(entry)
+
+    def grant(
+        self, subject_hex: str, category: str, purpose: str, at: datetime, as_known_at: datetime | None
+    ) -> tuple[str, str] | None:
+        """In one lookup: the ground and basis allowing a disclosure, ("", "") if blocked, None if neither."""
+        moment, known = utc_text(at), NOW_TEXT if as_known_at is None else utc_text(as_known_at)
+        row = self._answer("_grant_sql", (subject_hex, category, moment, moment, known, known))
+        if row is None:
+            return None
+        if row[0] == verdicts.BLOCKED:
+            return ("", "")
+        found: list[str] | None = orjson.loads(row[1]).get(purpose)
+        return None if found is None else (found[0], found[1])
 
     # Writes (statements for `record`).
 
@@ -322,7 +498,68 @@ class LedgerView(TrackingRecorder):
             (utc_text(told_at), breach.hex, subject_id),
         )
 
+    def put_judgements(
+        self, subject_hex: str, rows: Sequence[verdicts.Standing | verdicts.Grant], since: datetime | None
+    ) -> list[tuple[str, Sequence[object]]]:
+        """Replace a subject's pre-judged rows known from `since` on (all if None) with `rows`.
+
+        Rows known before `since` stay, closed at `since`: that is what the ledger knew then.
+        """
+        writes: list[tuple[str, Sequence[object]]] = []
+        for name in JUDGED_TABLES:
+            table = self.table(name)
+            if since is None:
+                writes.append((f"DELETE FROM {table} WHERE subject_id = ?", (subject_hex,)))
+            else:
+                cut = utc_text(since)
+                writes.append((f"DELETE FROM {table} WHERE subject_id = ? AND recorded_from >= ?", (subject_hex, cut)))
+                writes.append(
+                    (
+                        f"UPDATE {table} SET recorded_to = ? WHERE subject_id = ? AND recorded_to > ?",
+                        (cut, subject_hex, cut),
+                    )
+                )
+        writes.extend(self.insert_judgements(subject_hex, rows))
+        return writes
+
+    def insert_judgements(
+        self, subject_hex: str, rows: Sequence[verdicts.Standing | verdicts.Grant]
+    ) -> list[tuple[str, Sequence[object]]]:
+        """INSERTs of pre-judged rows (for a subject with none yet, nothing needs replacing)."""
+        standing = f"INSERT INTO {self.table('standing_consents')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        grant = f"INSERT INTO {self.table('disclosure_grants')} VALUES (?, ?, ?, ?, ?, ?, ?)"
+        writes: list[tuple[str, Sequence[object]]] = []
+        texts: dict[datetime, str] = {}  # the rows of one subject share a handful of moments
+
+        def text(moment: datetime) -> str:
+            found = texts.get(moment)
+            if found is None:
+                found = texts[moment] = utc_text(moment)
+            return found
+
+        for r in rows:
+            times = (text(r.occurred_from), text(r.occurred_to), text(r.recorded_from), text(r.recorded_to))
+            if isinstance(r, verdicts.Standing):
+                purposes = dump(sorted(r.purposes))
+                writes.append(
+                    (standing, (subject_hex, r.policy_id, *times, r.acceptance.number, purposes, dump(r.acceptance)))
+                )
+            else:
+                purposes = dump({p: [ground, basis] for p, ground, basis in r.purposes})
+                writes.append((grant, (subject_hex, r.key, *times, purposes)))
+        return writes
+
     # Reads.
+
+    def judged_entries(self, subject: UUID) -> list[history.Entry]:
+        """The entries of a subject the pre-judged questions read, in order."""
+        kinds = ", ".join(f"'{k.__name__}'" for k in verdicts.JUDGED)
+        rows = self._rows(
+            f"SELECT kind, entry FROM {self.table('subject_entries')} WHERE subject_id = ? AND kind IN ({kinds}) "
+            "ORDER BY number",
+            (subject.hex,),
+        )
+        return [load_entry(r["kind"], r["entry"]) for r in rows]
 
     def subject_records(self, batch: int = 5000) -> Iterator[tuple[str, list[tuple[int, history.Entry]]]]:
         """Every subject's entries with their log positions, one subject at a time (bounded memory)."""
@@ -447,6 +684,56 @@ class LedgerView(TrackingRecorder):
         return True
 
 
+def _close_all(connections: list[Any]) -> None:
+    while connections:
+        with contextlib.suppress(Exception):
+            connections.pop().close()
+
+
+def _flush(cursor: Any, pending: dict[str, list[Sequence[object]]], sql: Callable[[str], str]) -> None:
+    for statement, rows in pending.items():
+        cursor.executemany(sql(statement), rows)
+    pending.clear()
+
+
+NOW_TEXT = utc_text(verdicts.NOW)
+
+BACKFILL_REPORT_EVERY = 10_000
+log = logging.getLogger(__name__)
+
+WAL_CHECKPOINT_PAGES = 16384
+"""A view batch writes thousands of pages: checkpoint (and sync the file) every 64 MB, not every 4 MB."""
+
+READER_MMAP_BYTES = 1 << 30
+"""SQLite question connections map up to this much of the file instead of copying pages in."""
+
+IDLE_READERS = 8
+"""Question connections kept open per view (more are opened under load, and closed after use)."""
+
+
+def load_acceptance(text: str | bytes) -> history.Acceptance:
+    """An acceptance from its JSON text, without the generic restorer (the hot path of a question)."""
+    d = orjson.loads(text)
+    valid_until = d["valid_until"]
+    return history.Acceptance(
+        number=d["number"],
+        occurred_at=datetime.fromisoformat(d["occurred_at"]),
+        recorded_at=datetime.fromisoformat(d["recorded_at"]),
+        policy_id=d["policy_id"],
+        policy_version=d["policy_version"],
+        language=Language(d["language"]),
+        text_sha256=d["text_sha256"],
+        method=ConsentMethod(d["method"]),
+        purposes=frozenset(d["purposes"]),
+        data_categories=frozenset(d["data_categories"]),
+        third_parties=d["third_parties"],
+        cross_border=d["cross_border"],
+        publication=d["publication"],
+        valid_until=None if valid_until is None else datetime.fromisoformat(valid_until),
+        actor=Actor(d["actor"]),
+    )
+
+
 def load_json_list(text: str) -> list[str]:
     """A JSON list of strings stored in a view column."""
     import orjson  # noqa: PLC0415  (kept local: the only JSON read outside codec)
@@ -477,6 +764,49 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
 
     datastore: SQLiteDatastore
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Any]:
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA synchronous = NORMAL")  # (WAL: still atomic, never corrupt)
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            with connection.transaction(commit=True) as c:
+                yield c
+
+    def _connect(self) -> Any:
+        pool = self.datastore.pool
+        if pool.is_sqlite_memory_mode:
+            return _PooledSQLite(self.datastore)
+        connection = sqlite3.connect(
+            pool.db_name, uri=True, check_same_thread=False, isolation_level=None, timeout=pool.lock_timeout or 5
+        )
+        connection.execute("PRAGMA query_only = ON")
+        connection.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES}")  # random subjects: no read() per page
+        return connection
+
+
+class _PooledSQLite:
+    """An in-memory database is only reachable through the datastore's own connections."""
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        self.datastore = datastore
+
+    def execute(self, statement: str, params: Sequence[object]) -> Any:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return _Fetched(c.fetchone())
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    row: Any
+
+    def fetchone(self) -> Any:
+        return None if self.row is None else tuple(self.row)
+
 
 class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
     """The view in PostgreSQL, in the ledger's schema."""
@@ -485,6 +815,19 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
     placeholder = "%s"
     backend = "postgres"
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("SET LOCAL synchronous_commit = off")
+            yield c
+
     def qualify(self, name: str) -> str:
         """Qualified with the schema, as the recorder's own tables are."""
         return f'"{self.datastore.schema}".{name}'
+
+    def _connect(self) -> Any:
+        given = self.datastore.pool.kwargs
+        kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
+        return psycopg.connect(
+            **kwargs, autocommit=True, prepare_threshold=0, connect_timeout=max(1, int(self.datastore.pool.timeout))
+        )

@@ -19,12 +19,22 @@ from given import POLICY, SERVICE, consented, published
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger import rules
 from ledger.application import ConsentLedger, Request, open_ledger
 from ledger.errors import LedgerError
 from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
 from ledger.subject import subject_key
-from ledger.terms import BlockGround, BlockOutcome, BlockRequester, Purpose, RecipientCategory, SubjectId
+from ledger.terms import (
+    BlockGround,
+    BlockOutcome,
+    BlockRequester,
+    DestructionGround,
+    DisclosureGround,
+    Purpose,
+    RecipientCategory,
+    SubjectId,
+)
 from projections.keeper import ViewKeeper, open_view
 from projections.questions import LedgerQuestions
 
@@ -45,7 +55,20 @@ steps = st.lists(
     st.builds(
         Step,
         kind=st.sampled_from(
-            ["publish", "consent", "consent", "consent", "withdraw", "block", "lift", "retract", "retract"]
+            [
+                "publish",
+                "consent",
+                "consent",
+                "consent",
+                "withdraw",
+                "block",
+                "lift",
+                "retract",
+                "retract",
+                "permit",
+                "permit",
+                "destroy",
+            ]
         ),
         subject=st.sampled_from(SUBJECTS),
         day=st.integers(0, 60),
@@ -90,12 +113,33 @@ def run(ledger: ConsentLedger, clock: FakeClock, history: list[Step]) -> None:
                     outcome=BlockOutcome.REQUEST_UNFOUNDED,
                     occurred_at=at,
                 )
+            elif step.kind in {"permit", "destroy"}:
+                permit_or_destroy(ledger, step, subject, at)
             elif step.kind == "retract":
                 entries = ledger.subject(subject).entries
                 target = entries[-1 - step.arg % len(entries)].number if entries else 2
                 ledger.retract_entry(Request("clerk"), subject, number=target, reason="typed wrongly", occurred_at=at)
         except LedgerError:
             continue
+
+
+def permit_or_destroy(ledger: ConsentLedger, step: Step, subject: SubjectId, at: datetime) -> None:
+    """Written permissions (some already expired, some for purposes no consent names) and destruction."""
+    if step.kind == "permit":
+        ledger.grant_written_permission(
+            SERVICE,
+            subject,
+            permission_id=f"p{step.arg % 3}",
+            recipient="Bank",
+            recipient_category=PERMIT_CATEGORIES[step.arg % 2],
+            purpose=Purpose(PURPOSES[step.arg % 3]),
+            document="scan.pdf",
+            valid_from=at - timedelta(days=step.arg),
+            valid_until=at + timedelta(days=step.arg * 3) if step.arg else None,
+            occurred_at=at,
+        )
+    else:
+        ledger.destroy_data(Request("clerk"), subject, ground=DestructionGround.PURPOSE_ACHIEVED, occurred_at=at)
 
 
 # The reference: a plain loop over stored events, rules written out independently.
@@ -138,10 +182,40 @@ def reference_blocked(ledger: ConsentLedger, subject: str, at: datetime, as_know
     return bool(open_blocks)
 
 
+def reference_destroyed(ledger: ConsentLedger, subject: str, at: datetime, as_known_at: datetime) -> bool:
+    return any(
+        type(e).__name__ == "DataDestroyed" and e.occurred_at <= at
+        for e in reference_events(ledger, subject, as_known_at)
+    )
+
+
 def reference_in_effect(ledger: ConsentLedger, at: datetime, as_known_at: datetime) -> str | None:
     versions = [v for v in ledger.policy(POLICY).versions.values() if v.recorded_at <= as_known_at]
     started = [v for v in versions if v.effective_from <= at]
     return max(started, key=lambda v: (v.effective_from, v.recorded_at)).version if started else None
+
+
+PERMIT_CATEGORIES = (RecipientCategory.COURIER, RecipientCategory.OTHER)
+PURPOSES = ("4.1.1", "4.1.2", "9.9")
+ASKED = [(c, Purpose(p)) for c in (*PERMIT_CATEGORIES, RecipientCategory.POSTAL) for p in PURPOSES]
+
+
+def check_against_the_rules(
+    ledger: ConsentLedger, questions: LedgerQuestions, subject: str, at: datetime, known: datetime
+) -> None:
+    """The pre-judged answers equal the ledger's own rules run over the subject's replayed record."""
+    try:
+        entries = ledger.subject(SubjectId(subject)).entries
+    except LedgerError:
+        entries = []
+    seen = rules.known_entries(entries, known)
+    versions = {(v.policy_id, v.version): v for v in ledger.policy(POLICY).versions.values() if v.recorded_at <= known}
+    for category, purpose in ASKED:
+        expected = rules.may_disclose(seen, versions, category=category, purpose=purpose, at=at)
+        got = questions.may_disclose(SubjectId(subject), category, purpose, at, known)
+        assert got == expected, (subject, category, purpose, at, known)
+    standing = rules.standing_consent(seen, POLICY, at)
+    assert questions.accepted_version_at(SubjectId(subject), POLICY, at, known).accepted == standing
 
 
 def check_answers(
@@ -162,7 +236,9 @@ def check_answers(
         expected = reference_accepted(ledger, subject, at, known) is not None and not reference_blocked(
             ledger, subject, at, known
         )
-        assert decision.allowed == expected, (subject, at, known, decision)
+        by_permission = decision.ground == DisclosureGround.WRITTEN_PERMISSION  # checked against the rules below
+        assert decision.allowed == expected or by_permission or reference_destroyed(ledger, subject, at, known)
+        check_against_the_rules(ledger, questions, subject, at, known)
 
 
 probes_strategy = st.lists(
@@ -173,7 +249,8 @@ probes_strategy = st.lists(
 def table_dump(questions: LedgerQuestions) -> dict[str, list[tuple[Any, ...]]]:
     view = questions.view
     dump = {}
-    for table in ("policy_versions", "subject_entries", "disclosures", "deadlines", "breach_subjects", "names"):
+    tables = ("policy_versions", "subject_entries", "disclosures", "deadlines", "breach_subjects", "names")
+    for table in (*tables, "standing_consents", "disclosure_grants"):
         rows = view._rows(f"SELECT * FROM {view.table(table)} ORDER BY 1, 2", ())
         dump[table] = [tuple(r) for r in rows]
     return dump
