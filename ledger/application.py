@@ -388,12 +388,9 @@ class ConsentLedger(Application[Any]):
             return replay
         while True:
             stamp = self._stamp(request, occurred_at)
-            try:
-                aggregate = load(stamp.recorded_at)
-            except LedgerError:  # e.g. a breach already recorded: a keyed retry still gets its first answer
-                if (replay := self._replay_in_unit(unit, request, digest)) is not None:
-                    return replay
-                raise
+            aggregate = self._load_in_unit(unit, load, stamp, request, digest)
+            if isinstance(aggregate, Receipt):
+                return aggregate
             version, before = aggregate.version, unit.queued.get(aggregate.id, 0)
             try:
                 self._check_expected_version(request, aggregate)
@@ -413,6 +410,17 @@ class ConsentLedger(Application[Any]):
                 continue
             return self._replay_in_unit(unit, request, digest) or self._unchanged_in_unit(unit, aggregate)
         return self._queue_in_unit(unit, aggregate, new, request, digest, stamp)
+
+    def _load_in_unit(
+        self, unit: UnitOfWork, load: Callable[[datetime], A], stamp: Stamp, request: Request, digest: str
+    ) -> A | Receipt:
+        """The command's record; or, when loading refuses (a breach already recorded), its key's first answer."""
+        try:
+            return load(stamp.recorded_at)
+        except LedgerError:
+            if (replay := self._replay_in_unit(unit, request, digest)) is not None:
+                return replay
+            raise
 
     def _queue_in_unit(  # noqa: PLR0917  (what one accepted command of a batch leaves)
         self, unit: UnitOfWork, aggregate: Aggregate, new: list[Any], request: Request, digest: str, stamp: Stamp
