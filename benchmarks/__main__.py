@@ -62,7 +62,7 @@ def measure(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         msg = f"HTTP writes were not recorded exactly once: {m['http_writes']['exactly_once']}"
         raise SystemExit(msg)
     with step(f"{target.label}: bulk import"):
-        m["bulk_import"] = bulk_import.bulk_import(target, max(args.ops * 10, 2_000))
+        m["bulk_import"] = bulk_import.bulk_import(target, max(args.ops * 25, 2_000))
     return m
 
 

@@ -6,6 +6,8 @@ once, each with its own idempotency key (a write that fails in transport, or is 
 and each is then checked against the log itself: its idempotency key acknowledged exactly once,
 pointing at the very event its receipt names, and nothing recorded that nobody acknowledged.
 Questions are asked one at a time on one kept-alive connection, so their times are latencies.
+Requests go through `benchmarks.http_client`, a lean client, so that the load generator sharing
+the machine's cores takes little of what the server needs.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import httpx
+import orjson
 
 from api.tokens import Scope, TokenStore
 from benchmarks.databases import MASTER_KEY
 from benchmarks.history import POLICY, subject_name
+from benchmarks.http_client import Connection, TransportError
 from benchmarks.progress import counter
 from benchmarks.questions import probes
 from benchmarks.stats import Latency
@@ -108,49 +112,78 @@ def serving(target: Target) -> Iterator[tuple[str, str]]:
 
 def questions(base: str, token: str, filled: Filled, count: int) -> dict[str, Latency]:
     """Both questions over HTTP on the same probes as in process, one request at a time; p50/p95/p99."""
+    return asyncio.run(_questions(base, token, filled, count))
+
+
+async def _questions(base: str, token: str, filled: Filled, count: int) -> dict[str, Latency]:
     asked: dict[str, list[float]] = {"accepted_version_at": [], "may_disclose": []}
     show = counter("HTTP probes", count)
-    headers = {"Authorization": f"Bearer {token}", **READ_PURPOSE}
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+    http = await Connection.open(base, {"Authorization": f"Bearer {token}", **READ_PURPOSE})
+    try:
         for n, (subject, at) in enumerate(probes(filled, count), start=1):
             for name, path, params in (
                 ("accepted_version_at", "accepted-version", {"policy_id": POLICY}),
                 ("may_disclose", "disclosure-check", {"recipient_category": "courier", "purpose": "4.1.1"}),
             ):
                 started = time.perf_counter()
-                answer = http.get(f"/v1/subjects/{subject}/{path}", params={**params, "at": at.isoformat()})
+                url = f"/v1/subjects/{subject}/{path}"
+                answer = await http.request("GET", url, params={**params, "at": at.isoformat()})
                 asked[name].append(time.perf_counter() - started)
-                answer.raise_for_status()
+                if not answer.is_success:
+                    msg = f"{path} answered {answer.status}: {answer.body[:300]!r}"
+                    raise RuntimeError(msg)
             show(n)
+    finally:
+        await http.close()
     return {name: Latency.of(samples) for name, samples in asked.items()}
 
 
-async def _write(http: httpx.AsyncClient, tally: Tally, subject: str, key: str, n: int) -> None:
-    body = {
-        "recipient": "CDEK",
-        "recipient_category": "courier",
-        "purpose": "4.1.1",
-        "data_categories": ["address"],
-        "ground": "order_fulfilment",
-        "reference": f"http order {key} {n}",
-    }
+@dataclass(frozen=True)
+class _Client:
+    """Where one load client sends, and as whom."""
+
+    base: str
+    head: dict[str, str]
+    tally: Tally
+
+
+async def _write(client: _Client, http: Connection | None, subject: str, key: str, n: int) -> Connection | None:
+    """One disclosure, sent again with its key after a transport failure, a 409 or a 503; the connection to go on."""
+    tally = client.tally
+    body = orjson.dumps(
+        {
+            "recipient": "CDEK",
+            "recipient_category": "courier",
+            "purpose": "4.1.1",
+            "data_categories": ["address"],
+            "ground": "order_fulfilment",
+            "reference": f"http order {key} {n}",
+        }
+    )
     for _ in range(ATTEMPTS):
         started = time.perf_counter()
         try:
-            answer = await http.post(f"/v1/subjects/{subject}/disclosures", json=body, headers={"Idempotency-Key": key})
-        except httpx.HTTPError as e:
-            tally.statuses[type(e).__name__] += 1
+            http = http or await Connection.open(client.base, client.head)
+            answer = await http.request(
+                "POST", f"/v1/subjects/{subject}/disclosures", body=body, headers={"Idempotency-Key": key}
+            )
+        except TransportError:
+            tally.statuses["TransportError"] += 1
             tally.unanswered.add(key)
+            if http is not None:
+                await http.close()
+            http = None
             continue
-        tally.statuses[str(answer.status_code)] += 1
+        tally.statuses[str(answer.status)] += 1
         if answer.is_success:
             tally.latencies.append(time.perf_counter() - started)
-            tally.acknowledged[key] = answer.json()
+            tally.acknowledged[key] = orjson.loads(answer.body)
             tally.unanswered.discard(key)
-            return
-        if answer.status_code not in (409, 503):
-            return
+            return http
+        if answer.status not in (409, 503):
+            return http
         tally.unanswered.add(key)
+    return http
 
 
 async def _clients(base: str, token: str, subjects: list[str], run: str, clients: int) -> tuple[Tally, float]:
@@ -158,20 +191,23 @@ async def _clients(base: str, token: str, subjects: list[str], run: str, clients
     pending = iter(enumerate(subjects))
     show = counter("HTTP writes", len(subjects))
     done = 0
+    client = _Client(base, {"Authorization": f"Bearer {token}"}, tally)
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def one_client() -> None:
         nonlocal done
-        for n, subject in pending:
-            await _write(http, tally, subject, f"{run}-h{n}", n)
-            done += 1
-            show(done)
+        http: Connection | None = None
+        try:
+            for n, subject in pending:
+                http = await _write(client, http, subject, f"{run}-h{n}", n)
+                done += 1
+                show(done)
+        finally:
+            if http is not None:
+                await http.close()
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=limits) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
-        return tally, time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    return tally, time.perf_counter() - started
 
 
 def writes(base: str, token: str, target: Target, filled: Filled, *, count: int, clients: int) -> dict[str, Any]:
