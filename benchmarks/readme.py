@@ -31,7 +31,7 @@ anything on a machine whose 2 cores other work shares:
 
 ```sh
 python -m benchmarks                       # 100k and 1M events, SQLite and PostgreSQL (~25 min on 2 cores)
-python -m benchmarks --sizes 100000        # the table below
+python -m benchmarks --sizes 100000 --backends sqlite   # one size, one backend
 python -m benchmarks --huge                # adds 10M events
 python -m benchmarks --tiny --out DIR      # what CI runs: 2k events, under a minute
 ```
