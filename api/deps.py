@@ -172,10 +172,13 @@ class SubjectAccess:
         )
 
 
-def subject_access(
+async def subject_access(
     token: Annotated[Token, Security(caller)], purpose: Purpose, connection: HTTPConnection
 ) -> SubjectAccess:
-    """A read of one subject's data, by a caller with the scope the route needs, for a declared purpose."""
+    """A read of one subject's data, by a caller with the scope the route needs, for a declared purpose.
+
+    `async` because it neither blocks nor waits (the row is written by the route, in the thread pool).
+    """
     method = getattr(connection, "method", "GET")
     text = _utf8(purpose, "X-Purpose")
     return SubjectAccess(access_log(connection), ledger(connection), token, text, f"{method} {_template(connection)}")

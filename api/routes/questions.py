@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from api.deps import LedgerDep, RefPath, SubjectRead, scoped
@@ -52,19 +53,23 @@ WaitFor = Annotated[
 ]
 
 
-def questions(connection: HTTPConnection, wait_for_position: WaitFor = None) -> LedgerQuestions:
-    """The questions, after the view reached the position the caller waits for."""
+async def questions(connection: HTTPConnection, wait_for_position: WaitFor = None) -> LedgerQuestions:
+    """The questions, after the view reached the position the caller waits for.
+
+    `async` so that a question that waits for nothing costs no trip through the thread pool; the
+    waiting (and reading the log's newest position) is done there.
+    """
     state = connection.app.state
     if state.questions is None:
         msg = "this server answers no questions: it was started without a read model"
         raise ViewBehind(msg)
     if wait_for_position:
-        newest = cast("ConsentLedger", state.ledger).max_position()
+        newest = await run_in_threadpool(cast("ConsentLedger", state.ledger).max_position)
         if wait_for_position > newest:
             msg = f"position {wait_for_position} is not in the log (the newest is {newest}); pass a write's position"
             raise InvalidFact(msg)
         keeper = cast("ViewKeeper", state.keeper)
-        if not keeper.wait_for(wait_for_position, MAX_WAIT_SECONDS):
+        if not await run_in_threadpool(keeper.wait_for, wait_for_position, MAX_WAIT_SECONDS):
             msg = (
                 f"the read model is at position {keeper.position}, not yet {wait_for_position}; "
                 "retry in a moment (nothing is wrong with the write)"
