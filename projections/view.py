@@ -828,6 +828,53 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
     def _connect(self) -> Any:
         given = self.datastore.pool.kwargs
         kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
-        return psycopg.connect(
-            **kwargs, autocommit=True, prepare_threshold=0, connect_timeout=max(1, int(self.datastore.pool.timeout))
+        return _PreparedPostgres(
+            psycopg.connect(**kwargs, autocommit=True, connect_timeout=max(1, int(self.datastore.pool.timeout)))
         )
+
+
+class _PreparedPostgres:
+    """A question connection that sends each statement straight through libpq, prepared once.
+
+    A question is one round trip of Bind/Execute on a named prepared statement. Going through
+    psycopg's cursor cost more client CPU than the round trip itself (query conversion, parameter
+    dumpers, the prepared-statement manager, row building): about 50 µs of a 130 µs question.
+    Only the view's own read-only questions come here; their parameters and columns are all
+    text, so values go as UTF-8 bytes and come back as `str` (None for NULL). libpq drops the
+    GIL while it waits for the server, as psycopg does.
+    """
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.connection = connection
+        self._names: dict[str, bytes] = {}
+
+    def execute(self, statement: str, params: Sequence[str]) -> _Fetched:
+        pgconn = self.connection.pgconn
+        name = self._names.get(statement)
+        if name is None:
+            name = f"cl_question_{len(self._names)}".encode()
+            _check(pgconn.prepare(name, _numbered(statement).encode()), pgconn)
+            self._names[statement] = name
+        result = _check(pgconn.exec_prepared(name, [p.encode() for p in params]), pgconn)
+        if not result.ntuples:
+            return _Fetched(None)
+        values = (result.get_value(0, i) for i in range(result.nfields))
+        return _Fetched(tuple(None if v is None else v.decode() for v in values))
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _numbered(statement: str) -> str:
+    """`%s` placeholders as libpq's `$1, $2, ...`."""
+    parts = statement.split("%s")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+
+
+def _check(result: psycopg.pq.abc.PGresult, pgconn: psycopg.pq.abc.PGconn) -> psycopg.pq.abc.PGresult:
+    """The result, or the error psycopg itself would raise for it (a lost connection: OperationalError)."""
+    if result.status in (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK):
+        return result
+    if pgconn.status != psycopg.pq.ConnStatus.OK or not result.error_field(psycopg.pq.DiagnosticField.SQLSTATE):
+        raise psycopg.OperationalError(psycopg.pq.error_message(result))
+    raise psycopg.errors.error_from_result(result)
