@@ -865,8 +865,9 @@ class _PreparedPostgres:
     """A question connection that sends each statement straight through libpq, prepared once.
 
     A question is one round trip of Bind/Execute on a named prepared statement. Going through
-    psycopg's cursor cost more client CPU than the round trip itself (query conversion, parameter
-    dumpers, the prepared-statement manager, row building): about 50 µs of a 130 µs question.
+    psycopg's cursor cost about 50 µs of client CPU per question (query conversion, parameter
+    dumpers, the prepared-statement manager, row building, its wait loop): more than the round
+    trip itself on loopback. A rebuild's new generation has new SQL, hence new names.
     Only the view's own read-only questions come here; their parameters and columns are all
     text, so values go as UTF-8 bytes and come back as `str` (None for NULL). libpq drops the
     GIL while it waits for the server, as psycopg does.
