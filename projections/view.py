@@ -825,9 +825,85 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         """Qualified with the schema, as the recorder's own tables are."""
         return f'"{self.datastore.schema}".{name}'
 
+    def _prepare_questions(self) -> None:
+        """The same two questions, each judged row found by a backward index scan.
+
+        The primary keys order a subject's rows by `recorded_from`, so a forward scan (the shared
+        SQL) fetches every superseded row from the heap before the ones known now, which come
+        last. Newest knowledge first, the first row that fits is the answer: fewer heap pages,
+        and no row count that grows with a subject's history. A grant and a block never
+        overlap, so each key gets its own ordered scan (a scan for both keys could not be ordered).
+        The parameters are those of the shared SQL, in the same order.
+        """
+        standing, versions = self.table("standing_consents"), self.table("policy_versions")
+        self._standing_sql = (
+            f"SELECT (SELECT version FROM {versions} WHERE policy_id = $1 AND effective_from <= $2 "
+            "AND recorded_at <= $3 ORDER BY effective_from DESC, recorded_at DESC LIMIT 1), s.purposes, s.acceptance "
+            f"FROM (SELECT 1 AS one) AS q LEFT JOIN (SELECT purposes, acceptance FROM {standing} "
+            "WHERE subject_id = $4 AND policy_id = $5 AND occurred_from <= $6 AND occurred_to > $7 "
+            "AND recorded_from <= $8 AND recorded_to > $9 ORDER BY recorded_from DESC, occurred_from DESC LIMIT 1) "
+            "AS s ON TRUE"
+        )
+        grants = self.table("disclosure_grants")
+        one_key = (
+            f"(SELECT grant_key, purposes FROM {grants} WHERE subject_id = $1 AND grant_key = {{key}} "
+            "AND occurred_from <= $3 AND occurred_to > $4 AND recorded_from <= $5 AND recorded_to > $6 "
+            "ORDER BY recorded_from DESC, occurred_from DESC LIMIT 1)"
+        )
+        blocked = f"'{verdicts.BLOCKED}'"
+        self._grant_sql = f"{one_key.format(key='$2')} UNION ALL {one_key.format(key=blocked)} LIMIT 1"
+
     def _connect(self) -> Any:
         given = self.datastore.pool.kwargs
         kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
-        return psycopg.connect(
-            **kwargs, autocommit=True, prepare_threshold=0, connect_timeout=max(1, int(self.datastore.pool.timeout))
+        return _PreparedPostgres(
+            psycopg.connect(**kwargs, autocommit=True, connect_timeout=max(1, int(self.datastore.pool.timeout)))
         )
+
+
+class _PreparedPostgres:
+    """A question connection that sends each statement straight through libpq, prepared once.
+
+    A question is one round trip of Bind/Execute on a named prepared statement. Going through
+    psycopg's cursor cost about 50 µs of client CPU per question (query conversion, parameter
+    dumpers, the prepared-statement manager, row building, its wait loop): more than the round
+    trip itself on loopback. A rebuild's new generation has new SQL, hence new names.
+    Only the view's own read-only questions come here; their parameters and columns are all
+    text, so values go as UTF-8 bytes and come back as `str` (None for NULL). libpq drops the
+    GIL while it waits for the server, as psycopg does.
+    """
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.connection = connection
+        self._names: dict[str, bytes] = {}
+
+    def execute(self, statement: str, params: Sequence[str]) -> _Fetched:
+        pgconn = self.connection.pgconn
+        name = self._names.get(statement)
+        if name is None:
+            name = f"cl_question_{len(self._names)}".encode()
+            _check(pgconn.prepare(name, _numbered(statement).encode()), pgconn)
+            self._names[statement] = name
+        result = _check(pgconn.exec_prepared(name, [p.encode() for p in params]), pgconn)
+        if not result.ntuples:
+            return _Fetched(None)
+        values = (result.get_value(0, i) for i in range(result.nfields))
+        return _Fetched(tuple(None if v is None else v.decode() for v in values))
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _numbered(statement: str) -> str:
+    """`%s` placeholders as libpq's `$1, $2, ...`."""
+    parts = statement.split("%s")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+
+
+def _check(result: psycopg.pq.abc.PGresult, pgconn: psycopg.pq.abc.PGconn) -> psycopg.pq.abc.PGresult:
+    """The result, or the error psycopg itself would raise for it (a lost connection: OperationalError)."""
+    if result.status in (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK):
+        return result
+    if pgconn.status != psycopg.pq.ConnStatus.OK or not result.error_field(psycopg.pq.DiagnosticField.SQLSTATE):
+        raise psycopg.OperationalError(psycopg.pq.error_message(result))
+    raise psycopg.errors.error_from_result(result)
