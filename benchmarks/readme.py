@@ -61,9 +61,10 @@ every ledger write is a command with its own rule check on the subject's whole r
 idempotency acknowledgement, which the raw baselines have not (a random, not recently written
 subject must first be read back from its events); over HTTP a write costs the server about
 1.7 ms of CPU, half of it FastAPI's dependency solving and routing, so on 2 cores shared with the
-load generator it cannot outrun raw SQLite saves; every read over HTTP first commits its row in
-the access log, which the law asks for, and that commit is most of its time; PostgreSQL answers
-pay a network round trip each; a replay re-judges every subject's answers at every fact that can
+load generator it cannot outrun raw SQLite saves; a question over HTTP costs the server more than
+the naive answer in process (FastAPI's dependency solving and thread-pool trips dominate; the
+question itself is about a tenth, the access-log row the law asks for about as much);
+PostgreSQL answers pay a network round trip each; a replay re-judges every subject's answers at every fact that can
 change them and writes them as bitemporal rows, several rows per event.
 
 """
