@@ -15,6 +15,7 @@ from fastapi import Depends, Header, Path, Response, Security, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from pydantic import AfterValidator
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
@@ -112,19 +113,27 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The refusals every authenticated operation may answer, for its OpenAPI document."""
 
 
-def caller(
+async def caller(
     needed: SecurityScopes,
     connection: HTTPConnection,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Token:
-    """Who calls, if their token is known, not revoked and holds the scope the route needs (401, else 403)."""
+    """Who calls, if their token is known, not revoked and holds the scope the route needs (401, else 403).
+
+    The token is looked up on every request (a revocation holds at once). A lookup in a SQLite file
+    is made on the event loop: it takes microseconds and cannot hang on a network, while a trip
+    through the thread pool cost more CPU than the query. PostgreSQL's goes to the thread pool, so
+    that a database that does not answer never stalls the loop (and `/healthz` with it).
+    """
     if credentials is None:
         raise HTTPException(
             401,
             "send Authorization: Bearer <token>; an operator makes one with `consent-ledger token create`",
             headers=CHALLENGE,
         )
-    token = token_store(connection).authenticate(credentials.credentials)
+    store = token_store(connection)
+    secret = credentials.credentials
+    token = store.authenticate(secret) if store.local else await run_in_threadpool(store.authenticate, secret)
     if token is None:
         raise HTTPException(
             401, "the bearer token is unknown or revoked; ask the operator for a valid one", headers=CHALLENGE

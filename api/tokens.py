@@ -69,6 +69,8 @@ class TokenStore:
         schema = getattr(self._datastore, "schema", None) if ledger.backend == "postgres" else None
         self.table = f'"{schema}".api_tokens' if schema else "api_tokens"
         self._p = "?" if ledger.backend == "sqlite" else "%s"
+        self.local = ledger.backend == "sqlite"
+        """Whether the tokens are in a file on this host (SQLite), where a lookup cannot wait on a network."""
         with self._datastore.transaction(commit=True) as c:
             creating_tables(c, ledger.backend)
             c.execute(
