@@ -80,6 +80,22 @@ def request_id_of(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+_SERIES: dict[tuple[str, str, int], tuple[Counter, Histogram, Counter | None]] = {}
+"""Each (method, route, status)'s metric series, found once: `labels()` checks and locks on every call."""
+
+
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram, Counter | None]:
+    """The request counter, latency histogram and (for a 201 to a POST) events counter of one kind of answer."""
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        created = method == "POST" and status == 201  # noqa: PLR2004  (201 Created: a new fact with its receipt)
+        labels = (method, route, str(status))
+        appended = EVENTS_APPENDED.labels(route) if created else None
+        series = _SERIES[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels), appended)
+    return series
+
+
 class Observed:
     """ASGI middleware: request id in and out, metrics and one access-log line per HTTP request."""
 
@@ -111,10 +127,11 @@ class Observed:
     @staticmethod
     def _record(scope: Scope, request_id: str, status: int, seconds: float) -> None:
         route, method = route_of(scope), str(scope["method"])
-        REQUESTS.labels(method, route, str(status)).inc()
-        LATENCY.labels(method, route, str(status)).observe(seconds)
-        if method == "POST" and status == 201:  # noqa: PLR2004  (201 Created: a new fact with its receipt)
-            EVENTS_APPENDED.labels(route).inc()
+        requests, latency, appended = _series(method, route, status)
+        requests.inc()
+        latency.observe(seconds)
+        if appended is not None:
+            appended.inc()
         level = logging.INFO if status < 500 else logging.WARNING if status == 503 else logging.ERROR  # noqa: PLR2004
         request_log.log(
             level,
