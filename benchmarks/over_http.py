@@ -2,7 +2,8 @@
 
 Writes are courier disclosures on subjects of the history, sent by many asynchronous clients at
 once, each with its own idempotency key (a write that fails in transport, or is answered 503 or
-409, is retried with the same key, as a client should). Only acknowledged (2xx) writes count,
+409 for a concurrent write, is retried with the same key, as a client should; a rule's refusal
+is not: it would answer the same). Only acknowledged (2xx) writes count,
 and each is then checked against the log itself: its idempotency key acknowledged exactly once,
 pointing at the very event its receipt names, and nothing recorded that nobody acknowledged.
 Questions are asked one at a time on one kept-alive connection, so their times are latencies.
@@ -33,7 +34,7 @@ import orjson
 from api.tokens import Scope, TokenStore
 from benchmarks.databases import MASTER_KEY
 from benchmarks.history import POLICY, subject_name
-from benchmarks.http_client import Connection, TransportError
+from benchmarks.http_client import Answer, Connection, TransportError
 from benchmarks.progress import counter
 from benchmarks.questions import probes
 from benchmarks.stats import Latency
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 
 CLI = str(Path(sys.executable).parent / "consent-ledger")
 ATTEMPTS = 3
+CONFLICT = b"problem:concurrent-write-conflict"
+"""In the problem type of a 409 worth retrying (a write lost a race), unlike a rule's refusal."""
 READ_PURPOSE = {"X-Purpose": "benchmark: deliver an order"}
 
 
@@ -67,9 +70,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+WORKERS = {"sqlite": 1, "postgres": 2}
+"""Server processes per backend, as an operator runs them on this machine's two cores.
+
+SQLite has one writer per host, so it is served by one process (`serve` refuses more). On
+PostgreSQL, several API processes share the database (`serve --workers N`) while a separate
+`consent-ledger project` keeps the read model current: the deployment the product documents.
+One Python process runs its requests, its group commit and its view keeper on one core at a
+time (the GIL), so a second worker is what lets the server use the second core.
+"""
+
+
 @contextlib.contextmanager
-def serving(target: Target) -> Iterator[tuple[str, str]]:
-    """Run `consent-ledger serve` on the target's history; (base URL, a bearer token with read and write)."""
+def serving(target: Target, workers: int | None = None) -> Iterator[tuple[str, str]]:
+    """Run `consent-ledger serve` on the target's history; (base URL, a bearer token with read and write).
+
+    With more than one worker (`WORKERS`), a `consent-ledger project` process keeps the view
+    current beside them; either way the view has caught up with the log before this yields.
+    """
+    workers = workers or WORKERS[target.backend]
     ledger = target.open()
     name = f"bench-{uuid.uuid4().hex[:12]}"
     try:
@@ -85,29 +104,40 @@ def serving(target: Target) -> Iterator[tuple[str, str]]:
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log_path = target.workdir / f"serve-{target.backend}-{target.size}.log"
+    commands = [[CLI, "serve", "--port", str(port), "--workers", str(workers)]]
+    if workers > 1:
+        commands.append([CLI, "project"])
     with log_path.open("wb") as log:
-        server = subprocess.Popen(  # noqa: S603  (our own command, our own arguments)
-            [CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        processes = [
+            subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603  (our own command, our own arguments)
+            for command in commands
+        ]
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120  # the server first brings its view up to date
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline or server.poll() is not None:
+        deadline = time.monotonic() + 120  # the view first catches up with the log
+        while not _ready(base):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 msg = f"the server did not start; its log: {log_path}\n{log_path.read_text()[-2000:]}"
                 raise RuntimeError(msg)
             time.sleep(0.1)
         yield base, token
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _ready(base: str) -> bool:
+    """Whether the server answers and its view has caught up with the log."""
+    with contextlib.suppress(httpx.HTTPError, ValueError):
+        answer = httpx.get(f"{base}/readyz", timeout=1)
+        return answer.status_code == 200 and answer.json().get("lag") == 0
+    return False
 
 
 def questions(base: str, token: str, filled: Filled, count: int) -> dict[str, Latency]:
@@ -180,10 +210,18 @@ async def _write(client: _Client, http: Connection | None, subject: str, key: st
             tally.acknowledged[key] = orjson.loads(answer.body)
             tally.unanswered.discard(key)
             return http
-        if answer.status not in (409, 503):
+        if not _retry(answer):
             return http
         tally.unanswered.add(key)
     return http
+
+
+def _retry(answer: Answer) -> bool:
+    """Whether a client should send the write again: a conflict with a concurrent write (409) or 503, not a refusal.
+
+    A rule's refusal (409 too, e.g. no ground for the disclosure) answers the same however often it is asked.
+    """
+    return answer.status == 503 or (answer.status == 409 and CONFLICT in answer.body)
 
 
 async def _clients(base: str, token: str, subjects: list[str], run: str, clients: int) -> tuple[Tally, float]:
