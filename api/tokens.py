@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import sqlite3
+import weakref
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -71,6 +73,8 @@ class TokenStore:
         self._p = "?" if ledger.backend == "sqlite" else "%s"
         self.local = ledger.backend == "sqlite"
         """Whether the tokens are in a file on this host (SQLite), where a lookup cannot wait on a network."""
+        self._memory = self.local and bool(getattr(self._datastore.pool, "is_sqlite_memory_mode", True))
+        self._own: sqlite3.Connection | None = None
         with self._datastore.transaction(commit=True) as c:
             creating_tables(c, ledger.backend)
             c.execute(
@@ -105,14 +109,34 @@ class TokenStore:
 
     def authenticate(self, secret: str) -> Token | None:
         """The token this secret belongs to, unless it is unknown or revoked (one indexed SELECT, no cache)."""
-        with self._datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT name, scopes, created_at FROM {self.table} "  # noqa: S608  (our own table name; values are bound)
-                f"WHERE secret_sha256 = {self._p} AND revoked_at IS NULL",
-                (digest(secret),),
-            )
-            row = c.fetchone()
+        query = (
+            f"SELECT name, scopes, created_at FROM {self.table} "  # noqa: S608  (our own table name; values are bound)
+            f"WHERE secret_sha256 = {self._p} AND revoked_at IS NULL"
+        )
+        reader = self._reader()
+        if reader is not None:
+            row = reader.execute(query, (digest(secret),)).fetchone()
+        else:
+            with self._datastore.transaction(commit=False) as c:
+                c.execute(query, (digest(secret),))
+                row = c.fetchone()
         return None if row is None else _token(row)
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """A connection of its own for lookups in a SQLite file (None elsewhere), opened on first use.
+
+        Every request is authenticated, and through the shared pool a lookup cost a pooled
+        connection, a BEGIN and a ROLLBACK around its one SELECT: several times the query. In
+        autocommit mode the SELECT is its own read transaction and sees every commit, so a
+        revocation from any process still holds at once.
+        """
+        if not self.local or self._memory:
+            return None
+        if self._own is None:
+            pool: Any = self._datastore.pool
+            self._own = sqlite3.connect(pool.db_name, uri=True, check_same_thread=False, isolation_level=None)
+            weakref.finalize(self, self._own.close)
+        return self._own
 
     def token(self, name: str) -> Token | None:
         """The token of this name, revoked or not."""
