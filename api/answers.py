@@ -47,11 +47,29 @@ class Reply:
         if template is None:
             template = _TEMPLATES[key] = router.url_path_for(read_at, **{name: "{" + name + "}" for name in path})
         params = {name: quote(value, safe="") for name, value in path.items()}
-        return str(URLPath(template.format(**params)).make_absolute_url(base_url=self.connection.base_url))
+        return self._origin() + template.format(**params)
+
+    def _origin(self) -> str:
+        """Scheme, host and root path, as `make_absolute_url` would put them before a path (found once per host)."""
+        scope = self.connection.scope
+        server = scope.get("server")  # a list, from some servers and test clients
+        key = (scope.get("scheme"), self.connection.headers.get("host"), tuple(server or ()), scope.get("root_path"))
+        origin = _ORIGINS.get(key)
+        if origin is None:
+            origin = str(URLPath("").make_absolute_url(base_url=self.connection.base_url))
+            if len(_ORIGINS) < MAX_ORIGINS:
+                _ORIGINS[key] = origin
+        return origin
 
 
 _TEMPLATES: dict[tuple[int, str, tuple[str, ...]], str] = {}
 """The path of each read route with `{name}` for each parameter, by router and route name."""
+
+_ORIGINS: dict[tuple[object, ...], str] = {}
+"""The start of an absolute URL, by scheme, `Host` header, server and root path: building it took a URL parse."""
+
+MAX_ORIGINS = 64
+"""Hosts remembered at most: a `Host` header is the client's to choose, so the memo must not grow without bound."""
 
 
 def write_responses(*errors: type[LedgerError]) -> dict[int | str, dict[str, Any]]:
