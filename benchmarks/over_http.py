@@ -70,25 +70,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-WORKERS = {"sqlite": 1, "postgres": 2}
-"""Server processes per backend, as an operator runs them on this machine's two cores.
-
-SQLite has one writer per host, so it is served by one process (`serve` refuses more). On
-PostgreSQL, several API processes share the database (`serve --workers N`) while a separate
-`consent-ledger project` keeps the read model current: the deployment the product documents.
-One Python process runs its requests, its group commit and its view keeper on one core at a
-time (the GIL), so a second worker is what lets the server use the second core.
-"""
-
-
 @contextlib.contextmanager
-def serving(target: Target, workers: int | None = None) -> Iterator[tuple[str, str]]:
+def serving(target: Target, workers: int = 1) -> Iterator[tuple[str, str]]:
     """Run `consent-ledger serve` on the target's history; (base URL, a bearer token with read and write).
 
-    With more than one worker (`WORKERS`), a `consent-ledger project` process keeps the view
-    current beside them; either way the view has caught up with the log before this yields.
+    One process, as SQLite must be served. With `workers` > 1 (PostgreSQL only), `serve --workers`
+    runs beside a `consent-ledger project` process that keeps the view current, the deployment the
+    product documents for several cores. On this shared 2-core machine that did not pay: the
+    projector process, per-process metrics files and halved groups cost about a third more CPU per
+    write than one process, and the second core was not free to take it. Either way the view has
+    caught up with the log before this yields.
     """
-    workers = workers or WORKERS[target.backend]
     ledger = target.open()
     name = f"bench-{uuid.uuid4().hex[:12]}"
     try:
