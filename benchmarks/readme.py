@@ -60,8 +60,10 @@ from nothing. Where a goal is missed, the profiles (`bench.json`, "profile") say
 every ledger write is a command with its own rule check on the subject's whole record plus an
 idempotency acknowledgement, which the raw baselines have not (a random, not recently written
 subject must first be read back from its events); over HTTP a write costs the server about
-1.7 ms of CPU, half of it FastAPI's dependency solving and routing, so on 2 cores shared with the
-load generator it cannot outrun raw SQLite saves; a question over HTTP costs the server more than
+2–3 ms of CPU on this shared machine, all of it on one core (Python's GIL): about half is the
+group committer reading random subjects' histories back and deciding, a quarter the HTTP stack
+(FastAPI's dependency solving most), a tenth the view keeper, while a raw save costs about 0.5
+ms, so no grouping of commits can make up the difference; a question over HTTP costs the server more than
 the naive answer in process (FastAPI's dependency solving and thread-pool trips dominate; the
 question itself is about a tenth, the access-log row the law asks for about as much);
 PostgreSQL answers pay a network round trip each; a replay re-judges every subject's answers at every fact that can
