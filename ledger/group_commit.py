@@ -82,7 +82,8 @@ class GroupCommitter:
     def queued(self) -> int:
         """How many commands wait for the next group."""
         with self._changed:
-            return len(self._waiting) + sum(len(arriving) for arriving in self._arriving.values())
+            arriving = tuple(self._arriving.values())  # a loop may add one meanwhile: copy first (atomic)
+            return len(self._waiting) + sum(len(commands) for commands in arriving)
 
     @property
     def closed(self) -> bool:
