@@ -64,9 +64,13 @@ class ViewKeeper:
         """The last log position the view reflects."""
         return self.view.position()
 
-    def apply(self, notes: Sequence[Notification]) -> bool:
-        """Apply notifications (in log order) in one transaction; False if another keeper already had."""
-        if notes[0].id != self._applied + 1:
+    def apply(self, notes: Sequence[Notification], after: int | None = None) -> bool:
+        """Apply notifications (in log order) in one transaction; False if another keeper already had.
+
+        `after` is the tracked position the notes follow (by default the one just before the first):
+        only if this keeper applied it itself can what the projection keeps in memory be trusted.
+        """
+        if (notes[0].id - 1 if after is None else after) != self._applied:
             self.projection.forget()
         statements = []
         project, decode = self.projection.statements, self.decode  # bound once: a dispatch per event is dear
@@ -87,17 +91,31 @@ class ViewKeeper:
         return True
 
     def catch_up(
-        self, *, until: int | None = None, batch: int = BATCH, progress: Callable[[int], None] | None = None
+        self,
+        *,
+        until: int | None = None,
+        batch: int = BATCH,
+        progress: Callable[[int], None] | None = None,
+        only_used: bool = False,
     ) -> int:
-        """Apply every event after the tracked position (up to `until`), `batch` per transaction."""
+        """Apply every event after the tracked position (up to `until`), `batch` per transaction.
+
+        With `only_used`, events of topics the projection ignores are not even read: the tracked
+        position then stays at the last event used, so a plain catch-up must follow to reach the
+        log's end (the events in between change nothing, so applying them later is harmless).
+        """
         applied = 0
+        topics = self.projection.topics if only_used else ()
         with self.view.switching:
             self.view.follow_pointer()
             while True:
-                notes = self.ledger.recorder.select_notifications(start=self.position + 1, limit=batch, stop=until)
+                position = self.position
+                notes = self.ledger.recorder.select_notifications(
+                    start=position + 1, limit=batch, stop=until, topics=topics
+                )
                 if not notes:
                     return applied
-                if self.apply(notes):  # else another keeper got there first: re-read the position
+                if self.apply(notes, after=position):  # else another keeper got there first: re-read the position
                     applied += len(notes)
                     if progress is not None:
                         progress(notes[-1].id)
@@ -152,7 +170,7 @@ def rebuild(ledger: ConsentLedger, database: Database, progress: Callable[[int],
         current.drop_generation(previous)
     fresh = open_view(database, generation=current.generation + 1)
     keeper = ViewKeeper(ledger, fresh)
-    keeper.catch_up(batch=REBUILD_BATCH, progress=progress)
+    keeper.catch_up(batch=REBUILD_BATCH, progress=progress, only_used=True)
     fresh.make_current()
     keeper.catch_up(progress=progress)
     return fresh

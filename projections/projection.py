@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
 
 from ledger.breach import Breach
 from ledger.claim import Claim
@@ -335,3 +336,19 @@ class LedgerProjection(Projection[LedgerView]):
             met_by=None,
         )
         return self.view.put_deadline(row)
+
+
+def _handled_topics(projection: type[LedgerProjection]) -> tuple[str, ...]:
+    """The topics of every event class a handler is registered for, subclasses included."""
+    registered = [c for c in projection.__dict__["statements"].dispatcher.registry if c is not object]
+    found: set[type] = set()
+    while registered:
+        c = registered.pop()
+        if c not in found:
+            found.add(c)
+            registered.extend(c.__subclasses__())
+    return tuple(sorted(get_topic(c) for c in found))
+
+
+LedgerProjection.topics = _handled_topics(LedgerProjection)
+"""The library's own attribute for the events a projection processes: every other one changes nothing."""

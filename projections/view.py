@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any
 
@@ -262,16 +263,22 @@ class LedgerView(TrackingRecorder):
         """Apply the rows one event (or a batch) implies, and its tracking record, in one transaction.
 
         INSERTs are collected per statement and sent with one `executemany` each; an UPDATE or
-        DELETE first sends every INSERT before it, so each statement sees the rows it would have
-        seen one by one (INSERTs into different tables, or in their own order, commute).
+        DELETE first sends the INSERTs before it into its own table, so each statement sees the
+        rows it would have seen one by one (statements on different tables, and INSERTs in their
+        own order, commute).
         """
         with self._writing() as c:
             pending: dict[str, list[Sequence[object]]] = {}
             for statement, params in writes:
                 if statement.startswith("INSERT"):
-                    pending.setdefault(statement, []).append(params)
+                    rows = pending.get(statement)
+                    if rows is None:
+                        rows = pending[statement] = []
+                    rows.append(params)
                     continue
-                _flush(c, pending, self._sql)
+                table = _table_of(statement)
+                for waiting in [s for s in pending if _table_of(s) == table]:
+                    c.executemany(self._sql(waiting), pending.pop(waiting))
                 c.execute(self._sql(statement), params)
             _flush(c, pending, self._sql)
             self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
@@ -690,6 +697,13 @@ def _close_all(connections: list[Any]) -> None:
             connections.pop().close()
 
 
+@cache
+def _table_of(statement: str) -> str:
+    """The table an INSERT, UPDATE or DELETE writes to (the view's statements are few, so kept)."""
+    words = statement.split(maxsplit=3)
+    return words[2] if words[0] in {"INSERT", "DELETE"} else words[1]
+
+
 def _flush(cursor: Any, pending: dict[str, list[Sequence[object]]], sql: Callable[[str], str]) -> None:
     for statement, rows in pending.items():
         cursor.executemany(sql(statement), rows)
@@ -817,7 +831,8 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=True) as c:
+        with self.datastore.transaction(commit=True) as c, c.connection.pipeline():
+            # One round trip per batch, not per statement: nothing here reads a result before the end.
             c.execute("SET LOCAL synchronous_commit = off")
             yield c
 
