@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, cast
 
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from ledger.application import ConsentLedger
     from ledger.storage import Database
+    from projections.projection import Statement
 
 BATCH = 500
 REBUILD_BATCH = 2000
@@ -72,12 +74,8 @@ class ViewKeeper:
         """
         if (notes[0].id - 1 if after is None else after) != self._applied:
             self.projection.forget()
-        statements = []
-        project, decode = self.projection.statements, self.decode  # bound once: a dispatch per event is dear
         try:
-            for note in notes:
-                statements.extend(project(decode(note), note.id))
-            self.view.record(Tracking(self.view.tracking_name, notes[-1].id), statements)
+            self.view.record(Tracking(self.view.tracking_name, notes[-1].id), self._statements(notes))
         except IntegrityError:
             self.projection.forget()
             self._applied = -1
@@ -90,29 +88,73 @@ class ViewKeeper:
         self.projection.settle()
         return True
 
+    def _statements(self, notes: Sequence[Notification]) -> list[Statement]:
+        """What the notes change in the view, in log order."""
+        statements: list[Statement] = []
+        project, decode = self.projection.statements, self.decode  # bound once: a dispatch per event is dear
+        for note in notes:
+            statements.extend(project(decode(note), note.id))
+        return statements
+
+    def fill(self, *, batch: int = REBUILD_BATCH, progress: Callable[[int], None] | None = None) -> None:
+        """Apply the events the view uses from the tracked position on, projecting a batch while the last commits.
+
+        For a generation nobody reads yet: the projection's Python and the database's work overlap
+        (the driver waits for the database without holding the GIL). Each batch still commits with
+        its tracking record, one at a time and in order, so an interrupted fill resumes from the
+        tracked position; before the projection reads the view it waits for the batch in flight.
+        Only the events of the projection's topics are read, so a plain `catch_up` must follow.
+        """
+        pending: tuple[Future[None], int] | None = None
+
+        def committed() -> None:
+            nonlocal pending
+            if pending is not None:
+                writing, last = pending
+                pending = None
+                writing.result()
+                self._applied = last
+                if progress is not None:
+                    progress(last)
+
+        tracking_name, select = self.view.tracking_name, self.ledger.recorder.select_notifications
+        with self.view.switching, ThreadPoolExecutor(1, thread_name_prefix="view-writer") as writer:
+            position = self.position
+            if position != self._applied:
+                self.projection.forget()
+            self.projection.before_reading = committed
+            try:
+                while notes := select(start=position + 1, limit=batch, topics=self.projection.topics):
+                    statements = self._statements(notes)
+                    committed()
+                    self.projection.settle()
+                    position = notes[-1].id
+                    pending = (writer.submit(self.view.record, Tracking(tracking_name, position), statements), position)
+                committed()
+            except IntegrityError:  # another keeper wrote this generation: the catch-up after resumes where it got
+                self.projection.forget()
+                self._applied = -1
+            except BaseException:
+                self.projection.forget()
+                self._applied = -1
+                raise
+            finally:
+                self.projection.before_reading = _nothing
+
     def catch_up(
         self,
         *,
         until: int | None = None,
         batch: int = BATCH,
         progress: Callable[[int], None] | None = None,
-        only_used: bool = False,
     ) -> int:
-        """Apply every event after the tracked position (up to `until`), `batch` per transaction.
-
-        With `only_used`, events of topics the projection ignores are not even read: the tracked
-        position then stays at the last event used, so a plain catch-up must follow to reach the
-        log's end (the events in between change nothing, so applying them later is harmless).
-        """
+        """Apply every event after the tracked position (up to `until`), `batch` per transaction."""
         applied = 0
-        topics = self.projection.topics if only_used else ()
         with self.view.switching:
             self.view.follow_pointer()
             while True:
                 position = self.position
-                notes = self.ledger.recorder.select_notifications(
-                    start=position + 1, limit=batch, stop=until, topics=topics
-                )
+                notes = self.ledger.recorder.select_notifications(start=position + 1, limit=batch, stop=until)
                 if not notes:
                     return applied
                 if self.apply(notes, after=position):  # else another keeper got there first: re-read the position
@@ -170,10 +212,14 @@ def rebuild(ledger: ConsentLedger, database: Database, progress: Callable[[int],
         current.drop_generation(previous)
     fresh = open_view(database, generation=current.generation + 1)
     keeper = ViewKeeper(ledger, fresh)
-    keeper.catch_up(batch=REBUILD_BATCH, progress=progress, only_used=True)
+    keeper.fill(progress=progress)
     fresh.make_current()
     keeper.catch_up(progress=progress)
     return fresh
+
+
+def _nothing() -> None:
+    pass
 
 
 class BackgroundKeeper:

@@ -506,11 +506,17 @@ class LedgerView(TrackingRecorder):
         )
 
     def put_judgements(
-        self, subject_hex: str, rows: Sequence[verdicts.Standing | verdicts.Grant], since: datetime | None
+        self,
+        subject_hex: str,
+        rows: Sequence[verdicts.Standing | verdicts.Grant],
+        since: datetime | None,
+        *,
+        known_later: bool = True,
     ) -> list[tuple[str, Sequence[object]]]:
         """Replace a subject's pre-judged rows known from `since` on (all if None) with `rows`.
 
         Rows known before `since` stay, closed at `since`: that is what the ledger knew then.
+        Unless `known_later` says some row may start at or after `since`, there is none to delete.
         """
         writes: list[tuple[str, Sequence[object]]] = []
         for name in JUDGED_TABLES:
@@ -519,7 +525,10 @@ class LedgerView(TrackingRecorder):
                 writes.append((f"DELETE FROM {table} WHERE subject_id = ?", (subject_hex,)))
             else:
                 cut = utc_text(since)
-                writes.append((f"DELETE FROM {table} WHERE subject_id = ? AND recorded_from >= ?", (subject_hex, cut)))
+                if known_later:
+                    writes.append(
+                        (f"DELETE FROM {table} WHERE subject_id = ? AND recorded_from >= ?", (subject_hex, cut))
+                    )
                 writes.append(
                     (
                         f"UPDATE {table} SET recorded_to = ? WHERE subject_id = ? AND recorded_to > ?",
