@@ -40,13 +40,13 @@ SWEEP_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 
-def open_view(database: Database, generation: int | None = None) -> LedgerView:
-    """The view on the ledger's database: the current generation unless one is named."""
+def open_view(database: Database, generation: int | None = None, *, indexed: bool = True) -> LedgerView:
+    """The view on the ledger's database: the current generation unless one is named (see `LedgerView.bind`)."""
     env = Environment(LedgerProjection.name, {**database.env})
     view_class: type[LedgerView] = PostgresLedgerView if database.backend == "postgres" else SQLiteLedgerView
     view = cast("LedgerView", InfrastructureFactory.construct(env=env).tracking_recorder(view_class))
     view.ensure_pointer()
-    return view.bind(view.current_generation() if generation is None else generation)
+    return view.bind(view.current_generation() if generation is None else generation, indexed=indexed)
 
 
 class ViewKeeper:
@@ -204,15 +204,17 @@ def rebuild(ledger: ConsentLedger, database: Database, progress: Callable[[int],
 
     Readers keep using the current generation until the pointer moves; the generation before
     the current one is dropped first, so at most two exist at once. Interrupted, a rebuild
-    resumes from the new generation's tracked position when run again.
+    resumes from the new generation's tracked position when run again. The new generation's
+    secondary indexes are built once, after the fill and before the pointer moves.
     """
     current = open_view(database)
     previous = current.generation - 1
     if previous >= 0:
         current.drop_generation(previous)
-    fresh = open_view(database, generation=current.generation + 1)
+    fresh = open_view(database, generation=current.generation + 1, indexed=False)
     keeper = ViewKeeper(ledger, fresh)
     keeper.fill(progress=progress)
+    fresh.create_indexes()
     fresh.make_current()
     keeper.catch_up(progress=progress)
     return fresh

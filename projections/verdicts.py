@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, cast
 
 from ledger import rules
@@ -154,11 +155,17 @@ def grants_at(
         if terms is None or not accepted.third_parties:
             continue
         basis = f"consent to {policy_id} version {accepted.policy_version}"
-        for category in sorted(terms.recipient_categories & ORDER_FULFILMENT_RECIPIENTS):
-            for purpose in sorted(purposes):
-                found.setdefault((category.value, purpose), (DisclosureGround.ORDER_FULFILMENT.value, basis))
+        allowing = (DisclosureGround.ORDER_FULFILMENT.value, basis)
+        for pair in _order_pairs(terms.recipient_categories, purposes):
+            found.setdefault(pair, allowing)
     _permitted(known, at, found)
     return found
+
+
+@lru_cache(maxsize=4096)
+def _order_pairs(categories: frozenset[RecipientCategory], purposes: frozenset[Purpose]) -> tuple[tuple[str, str], ...]:
+    """The (category, purpose) pairs a consent allows for order fulfilment, in order: few combinations, judged often."""
+    return tuple((c.value, p) for c in sorted(categories & ORDER_FULFILMENT_RECIPIENTS) for p in sorted(purposes))
 
 
 def _permitted(known: Sequence[Entry], at: datetime, found: dict[tuple[str, str], tuple[str, str]]) -> None:

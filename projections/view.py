@@ -128,11 +128,15 @@ class LedgerView(TrackingRecorder):
     refresh_interval = 1.0
     """How often (seconds) a long-lived view checks whether a rebuild moved the pointer."""
 
-    def bind(self, generation: int) -> LedgerView:
-        """Point this view at one generation's tables, creating them if missing."""
+    def bind(self, generation: int, *, indexed: bool = True) -> LedgerView:
+        """Point this view at one generation's tables, creating them if missing.
+
+        `indexed=False` leaves out the secondary indexes (a generation being filled that nobody
+        reads yet: building each index once at the end costs less than keeping it up row by row).
+        """
         with self.datastore.transaction(commit=True) as c:
             creating_tables(c, self.backend)
-            for statement in self._create_statements(generation):
+            for statement in self._create_statements(generation, indexed=indexed):
                 c.execute(statement)
         self.generation = generation
         if not hasattr(self, "switching"):
@@ -225,11 +229,17 @@ class LedgerView(TrackingRecorder):
         """The name of one of this generation's tables."""
         return self.qualify(f"{self.prefix}{name}")
 
-    def _create_statements(self, generation: int) -> list[str]:
-        """CREATE statements for one generation's tables and indexes."""
+    def create_indexes(self) -> None:
+        """Create this generation's secondary indexes if missing (before readers are pointed at it)."""
+        with self.datastore.transaction(commit=True) as c:
+            for statement in self._create_statements(self.generation)[len(TABLES) :]:
+                c.execute(statement)
+
+    def _create_statements(self, generation: int, *, indexed: bool = True) -> list[str]:
+        """CREATE statements for one generation's tables, then its indexes."""
         prefix = f"cl{generation}_"
         statements = [f"CREATE TABLE IF NOT EXISTS {self.qualify(prefix + n)} ({cols})" for n, cols in TABLES.items()]
-        for name, target in INDEXES.items():
+        for name, target in INDEXES.items() if indexed else ():
             table, columns = target.split(" ", 1)
             statements.append(f"CREATE INDEX IF NOT EXISTS {prefix}{name} ON {self.qualify(prefix + table)} {columns}")
         return statements
