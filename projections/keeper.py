@@ -142,11 +142,7 @@ class ViewKeeper:
                 self.projection.before_reading = _nothing
 
     def catch_up(
-        self,
-        *,
-        until: int | None = None,
-        batch: int = BATCH,
-        progress: Callable[[int], None] | None = None,
+        self, *, until: int | None = None, batch: int = BATCH, progress: Callable[[int], None] | None = None
     ) -> int:
         """Apply every event after the tracked position (up to `until`), `batch` per transaction."""
         applied = 0
