@@ -249,9 +249,14 @@ class LedgerView(TrackingRecorder):
         if generation == self.current_generation():
             msg = "the current generation of the view cannot be dropped"
             raise ValueError(msg)
-        with self.datastore.transaction(commit=True) as c:
+        with self._dropping() as c:
             for name in TABLES:
                 c.execute(f"DROP TABLE IF EXISTS {self.qualify(f'cl{generation}_{name}')}")
+
+    def _dropping(self) -> contextlib.AbstractContextManager[Any]:
+        """The transaction that drops an old generation."""
+        dropping: contextlib.AbstractContextManager[Any] = self.datastore.transaction(commit=True)
+        return dropping
 
     def current_generation(self) -> int:
         """The generation readers should use, as the pointer says now."""
@@ -768,6 +773,9 @@ WAL_CHECKPOINT_PAGES = 16384
 READER_MMAP_BYTES = 1 << 30
 """SQLite question connections map up to this much of the file instead of copying pages in."""
 
+SECURE_DELETE = {0: "OFF", 1: "ON", 2: "FAST"}
+"""SQLite's answers to `PRAGMA secure_delete`, as the pragma is set."""
+
 IDLE_READERS = 8
 """Question connections kept open per view (more are opened under load, and closed after use)."""
 
@@ -833,6 +841,26 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
             cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             with connection.transaction(commit=True) as c:
                 yield c
+
+    @contextlib.contextmanager
+    def _dropping(self) -> Iterator[Any]:
+        """A transaction that frees an old generation's pages without first writing zeros over each one.
+
+        SQLite as built here zeroes every freed page (secure_delete), so dropping a generation wrote
+        as much as filling it had. The view holds nothing that the log does not hold in clear (sealed
+        values never reach it), so those zeros protected nothing; FAST still zeroes deleted content
+        where that costs no extra I/O. The ledger scrubs a destroyed key on its own connection.
+        """
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA secure_delete")
+            before = SECURE_DELETE[int(cursor.fetchone()[0])]
+            cursor.execute("PRAGMA secure_delete = FAST")
+            try:
+                with connection.transaction(commit=True) as c:
+                    yield c
+            finally:
+                cursor.execute(f"PRAGMA secure_delete = {before}")  # the connection goes back to the pool
 
     def _connect(self) -> Any:
         pool = self.datastore.pool
