@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from ledger import rules
 from ledger.history import (
@@ -54,9 +54,12 @@ BLOCKED = "*"
 """The disclosure key of a row saying "blocked": it answers every recipient category and purpose."""
 
 
-@dataclass(frozen=True)
-class Standing:
-    """Clauses 2.1-2.2 pre-judged: over these intervals, this acceptance stands for these purposes."""
+class Standing(NamedTuple):
+    """Clauses 2.1-2.2 pre-judged: over these intervals, this acceptance stands for these purposes.
+
+    (Rows are tuples, not frozen dataclasses: a replay makes one per interval, and a frozen
+    dataclass's `__init__` cost more than judging the interval.)
+    """
 
     policy_id: str
     occurred_from: datetime
@@ -67,8 +70,7 @@ class Standing:
     purposes: frozenset[Purpose]
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(NamedTuple):
     """Over these intervals: per purpose, the ground and basis allowing disclosure to one recipient category.
 
     Key `*` (no purposes) says the subject's data were blocked. One row per category, not per
