@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -205,16 +205,26 @@ class KazakhCalendar:
 def due_at(obligation: Obligation, triggered_at: datetime, rules: DeadlineRules, calendar: KazakhCalendar) -> datetime:
     """Compute the last instant, in the operator's zone, to meet `obligation` (see the module's conventions)."""
     start = calendar.local_date(require_aware(triggered_at, "triggered_at"))
-    period = rules.period(obligation)
+    last = _last_day(start, rules.period(obligation), rules.calendar_end_moves_to_working_day, calendar)
+    return calendar.end_of(last)
+
+
+@lru_cache(maxsize=1 << 16)
+def _last_day(start: date, period: Period, moves_to_working_day: bool, calendar: KazakhCalendar) -> date:
+    """The last day of `period` started on `start`: the same for every event of one local day, so worked out once.
+
+    A replay starts thousands of deadlines on each day; walking the calendar for each one cost
+    more than the rest of its row. (A calendar is keyed by identity: one with other decreed days is another key.)
+    """
     if period.counted_in is DayCount.WORKING:
         last = start
         for _ in range(period.days):
             last = calendar.next_working_day(last)
     else:
         last = start + timedelta(days=period.days)
-        if rules.calendar_end_moves_to_working_day and not calendar.is_working_day(last):
+        if moves_to_working_day and not calendar.is_working_day(last):
             last = calendar.next_working_day(last)
-    return calendar.end_of(last)
+    return last
 
 
 class DeadlineStatus(StrEnum):

@@ -45,11 +45,24 @@ ENTRY_KINDS: dict[str, type[history.Entry]] = {
 }
 
 
+_recent: tuple[object, str, object, str] = (None, "", None, "")
+"""The last two times converted and their texts: one event's two times recur in most rows it writes."""
+
+
 def utc_text(moment: datetime) -> str:
     """A sortable text form of an aware time."""
+    global _recent  # noqa: PLW0603  (a memo swapped whole, so any thread reads a consistent one)
+    recent = _recent
+    if moment is recent[0]:
+        return recent[1]
+    if moment is recent[2]:
+        return recent[3]
+    given = moment
     if moment.tzinfo is not UTC:  # (most times are restored in UTC already)
         moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="microseconds")  # as strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"), faster
+    text = moment.isoformat(timespec="microseconds")  # as strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"), faster
+    _recent = (given, text, recent[0], recent[1])
+    return text
 
 
 def _default(obj: object) -> object:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, cast
 
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from ledger.application import ConsentLedger
     from ledger.storage import Database
+    from projections.projection import Statement
 
 BATCH = 500
 REBUILD_BATCH = 2000
@@ -38,13 +40,13 @@ SWEEP_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 
-def open_view(database: Database, generation: int | None = None) -> LedgerView:
-    """The view on the ledger's database: the current generation unless one is named."""
+def open_view(database: Database, generation: int | None = None, *, indexed: bool = True) -> LedgerView:
+    """The view on the ledger's database: the current generation unless one is named (see `LedgerView.bind`)."""
     env = Environment(LedgerProjection.name, {**database.env})
     view_class: type[LedgerView] = PostgresLedgerView if database.backend == "postgres" else SQLiteLedgerView
     view = cast("LedgerView", InfrastructureFactory.construct(env=env).tracking_recorder(view_class))
     view.ensure_pointer()
-    return view.bind(view.current_generation() if generation is None else generation)
+    return view.bind(view.current_generation() if generation is None else generation, indexed=indexed)
 
 
 class ViewKeeper:
@@ -64,16 +66,16 @@ class ViewKeeper:
         """The last log position the view reflects."""
         return self.view.position()
 
-    def apply(self, notes: Sequence[Notification]) -> bool:
-        """Apply notifications (in log order) in one transaction; False if another keeper already had."""
-        if notes[0].id != self._applied + 1:
+    def apply(self, notes: Sequence[Notification], after: int | None = None) -> bool:
+        """Apply notifications (in log order) in one transaction; False if another keeper already had.
+
+        `after` is the tracked position the notes follow (by default the one just before the first):
+        only if this keeper applied it itself can what the projection keeps in memory be trusted.
+        """
+        if (notes[0].id - 1 if after is None else after) != self._applied:
             self.projection.forget()
-        statements = []
-        project, decode = self.projection.statements, self.decode  # bound once: a dispatch per event is dear
         try:
-            for note in notes:
-                statements.extend(project(decode(note), note.id))
-            self.view.record(Tracking(self.view.tracking_name, notes[-1].id), statements)
+            self.view.record(Tracking(self.view.tracking_name, notes[-1].id), self._statements(notes))
         except IntegrityError:
             self.projection.forget()
             self._applied = -1
@@ -86,6 +88,59 @@ class ViewKeeper:
         self.projection.settle()
         return True
 
+    def _statements(self, notes: Sequence[Notification]) -> list[Statement]:
+        """What the notes change in the view, in log order."""
+        statements: list[Statement] = []
+        project, decode = self.projection.statements, self.decode  # bound once: a dispatch per event is dear
+        for note in notes:
+            statements.extend(project(decode(note), note.id))
+        return statements
+
+    def fill(self, *, batch: int = REBUILD_BATCH, progress: Callable[[int], None] | None = None) -> None:
+        """Apply the events the view uses from the tracked position on, projecting a batch while the last commits.
+
+        For a generation nobody reads yet: the projection's Python and the database's work overlap
+        (the driver waits for the database without holding the GIL). Each batch still commits with
+        its tracking record, one at a time and in order, so an interrupted fill resumes from the
+        tracked position; before the projection reads the view it waits for the batch in flight.
+        Only the events of the projection's topics are read, so a plain `catch_up` must follow.
+        """
+        pending: tuple[Future[None], int] | None = None
+
+        def committed() -> None:
+            nonlocal pending
+            if pending is not None:
+                writing, last = pending
+                pending = None
+                writing.result()
+                self._applied = last
+                if progress is not None:
+                    progress(last)
+
+        tracking_name, select = self.view.tracking_name, self.ledger.recorder.select_notifications
+        with self.view.switching, ThreadPoolExecutor(1, thread_name_prefix="view-writer") as writer:
+            position = self.position
+            if position != self._applied:
+                self.projection.forget()
+            self.projection.before_reading = committed
+            try:
+                while notes := select(start=position + 1, limit=batch, topics=self.projection.topics):
+                    statements = self._statements(notes)
+                    committed()
+                    self.projection.settle()
+                    position = notes[-1].id
+                    pending = (writer.submit(self.view.record, Tracking(tracking_name, position), statements), position)
+                committed()
+            except IntegrityError:  # another keeper wrote this generation: the catch-up after resumes where it got
+                self.projection.forget()
+                self._applied = -1
+            except BaseException:
+                self.projection.forget()
+                self._applied = -1
+                raise
+            finally:
+                self.projection.before_reading = _nothing
+
     def catch_up(
         self, *, until: int | None = None, batch: int = BATCH, progress: Callable[[int], None] | None = None
     ) -> int:
@@ -94,10 +149,11 @@ class ViewKeeper:
         with self.view.switching:
             self.view.follow_pointer()
             while True:
-                notes = self.ledger.recorder.select_notifications(start=self.position + 1, limit=batch, stop=until)
+                position = self.position
+                notes = self.ledger.recorder.select_notifications(start=position + 1, limit=batch, stop=until)
                 if not notes:
                     return applied
-                if self.apply(notes):  # else another keeper got there first: re-read the position
+                if self.apply(notes, after=position):  # else another keeper got there first: re-read the position
                     applied += len(notes)
                     if progress is not None:
                         progress(notes[-1].id)
@@ -144,18 +200,24 @@ def rebuild(ledger: ConsentLedger, database: Database, progress: Callable[[int],
 
     Readers keep using the current generation until the pointer moves; the generation before
     the current one is dropped first, so at most two exist at once. Interrupted, a rebuild
-    resumes from the new generation's tracked position when run again.
+    resumes from the new generation's tracked position when run again. The new generation's
+    secondary indexes are built once, after the fill and before the pointer moves.
     """
     current = open_view(database)
     previous = current.generation - 1
     if previous >= 0:
         current.drop_generation(previous)
-    fresh = open_view(database, generation=current.generation + 1)
+    fresh = open_view(database, generation=current.generation + 1, indexed=False)
     keeper = ViewKeeper(ledger, fresh)
-    keeper.catch_up(batch=REBUILD_BATCH, progress=progress)
+    keeper.fill(progress=progress)
+    fresh.create_indexes()
     fresh.make_current()
     keeper.catch_up(progress=progress)
     return fresh
+
+
+def _nothing() -> None:
+    pass
 
 
 class BackgroundKeeper:

@@ -9,12 +9,13 @@ needs a lookup of an earlier one (policies, being few, are the exception).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import singledispatchmethod
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
 
 from ledger.breach import Breach
 from ledger.claim import Claim
@@ -82,6 +83,8 @@ class LedgerProjection(Projection[LedgerView]):
         self._judged: OrderedDict[UUID, list[Entry]] = OrderedDict()
         """Judged entries of subjects seen recently (a batch may add to a subject it judged earlier, uncommitted)."""
         self._versions: dict[tuple[str, str], PolicyVersionTerms] = {}
+        self.before_reading: Callable[[], object] = _nothing
+        """Called before the projection reads the view (a keeper may have a batch still to commit)."""
 
     def settle(self) -> None:
         """The batch committed: keep only the most recently used subjects' entries in memory."""
@@ -119,10 +122,14 @@ class LedgerProjection(Projection[LedgerView]):
         """Re-judge what the new entry can change: the subject's answers as known from its record time on."""
         judged = self._judged.get(subject)
         if judged is None:
+            self.before_reading()
             judged = self._judged[subject] = self.view.judged_entries(subject)
         else:
             self._judged.move_to_end(subject)
         first = not judged
+        since = entry.recorded_at
+        # Rows start at the record times of judged entries: if this one is the latest, none starts at or after it.
+        known_later = any(e.recorded_at >= since for e in judged)
         judged.append(entry)
         versions = {
             (a.policy_id, a.policy_version): terms
@@ -131,11 +138,15 @@ class LedgerProjection(Projection[LedgerView]):
         }
         if first:
             return self.view.insert_judgements(subject.hex, verdicts.judge(judged, versions))
-        since = entry.recorded_at
-        return self.view.put_judgements(subject.hex, verdicts.judge(judged, versions, since), since)
+        rows = verdicts.judge(judged, versions, since)
+        return self.view.put_judgements(subject.hex, rows, since, known_later=known_later)
 
     def _terms(self, policy_id: str, version: str) -> PolicyVersionTerms | None:
-        return self._versions.get((policy_id, version)) or self.view.terms(policy_id, version)
+        found = self._versions.get((policy_id, version))
+        if found is None:
+            self.before_reading()
+            found = self.view.terms(policy_id, version)
+        return found
 
     @statements.register
     def _(self, event: Subject.RequestReceived, position: int) -> list[Statement]:
@@ -254,7 +265,11 @@ class LedgerProjection(Projection[LedgerView]):
         return self.view.put_name(aggregate_id, kind, name)
 
     def _name(self, aggregate_id: UUID) -> str:
-        return self._names.get(aggregate_id) or self.view.name_of(aggregate_id)
+        found = self._names.get(aggregate_id)
+        if found is None:
+            self.before_reading()
+            found = self.view.name_of(aggregate_id)
+        return found
 
     @statements.register
     def _(self, event: Breach.Found, _position: int) -> list[Statement]:
@@ -335,3 +350,23 @@ class LedgerProjection(Projection[LedgerView]):
             met_by=None,
         )
         return self.view.put_deadline(row)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _handled_topics(projection: type[LedgerProjection]) -> tuple[str, ...]:
+    """The topics of every event class a handler is registered for, subclasses included."""
+    registered = [c for c in projection.__dict__["statements"].dispatcher.registry if c is not object]
+    found: set[type] = set()
+    while registered:
+        c = registered.pop()
+        if c not in found:
+            found.add(c)
+            registered.extend(c.__subclasses__())
+    return tuple(sorted(get_topic(c) for c in found))
+
+
+LedgerProjection.topics = _handled_topics(LedgerProjection)
+"""The library's own attribute for the events a projection processes: every other one changes nothing."""

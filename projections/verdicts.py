@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from ledger import rules
 from ledger.history import (
@@ -53,9 +54,12 @@ BLOCKED = "*"
 """The disclosure key of a row saying "blocked": it answers every recipient category and purpose."""
 
 
-@dataclass(frozen=True)
-class Standing:
-    """Clauses 2.1-2.2 pre-judged: over these intervals, this acceptance stands for these purposes."""
+class Standing(NamedTuple):
+    """Clauses 2.1-2.2 pre-judged: over these intervals, this acceptance stands for these purposes.
+
+    (Rows are tuples, not frozen dataclasses: a replay makes one per interval, and a frozen
+    dataclass's `__init__` cost more than judging the interval.)
+    """
 
     policy_id: str
     occurred_from: datetime
@@ -66,8 +70,7 @@ class Standing:
     purposes: frozenset[Purpose]
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(NamedTuple):
     """Over these intervals: per purpose, the ground and basis allowing disclosure to one recipient category.
 
     Key `*` (no purposes) says the subject's data were blocked. One row per category, not per
@@ -154,11 +157,17 @@ def grants_at(
         if terms is None or not accepted.third_parties:
             continue
         basis = f"consent to {policy_id} version {accepted.policy_version}"
-        for category in sorted(terms.recipient_categories & ORDER_FULFILMENT_RECIPIENTS):
-            for purpose in sorted(purposes):
-                found.setdefault((category.value, purpose), (DisclosureGround.ORDER_FULFILMENT.value, basis))
+        allowing = (DisclosureGround.ORDER_FULFILMENT.value, basis)
+        for pair in _order_pairs(terms.recipient_categories, purposes):
+            found.setdefault(pair, allowing)
     _permitted(known, at, found)
     return found
+
+
+@lru_cache(maxsize=4096)
+def _order_pairs(categories: frozenset[RecipientCategory], purposes: frozenset[Purpose]) -> tuple[tuple[str, str], ...]:
+    """The (category, purpose) pairs a consent allows for order fulfilment, in order: few combinations, judged often."""
+    return tuple((c.value, p) for c in sorted(categories & ORDER_FULFILMENT_RECIPIENTS) for p in sorted(purposes))
 
 
 def _permitted(known: Sequence[Entry], at: datetime, found: dict[tuple[str, str], tuple[str, str]]) -> None:

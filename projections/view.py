@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any
 
@@ -127,11 +128,15 @@ class LedgerView(TrackingRecorder):
     refresh_interval = 1.0
     """How often (seconds) a long-lived view checks whether a rebuild moved the pointer."""
 
-    def bind(self, generation: int) -> LedgerView:
-        """Point this view at one generation's tables, creating them if missing."""
+    def bind(self, generation: int, *, indexed: bool = True) -> LedgerView:
+        """Point this view at one generation's tables, creating them if missing.
+
+        `indexed=False` leaves out the secondary indexes (a generation being filled that nobody
+        reads yet: building each index once at the end costs less than keeping it up row by row).
+        """
         with self.datastore.transaction(commit=True) as c:
             creating_tables(c, self.backend)
-            for statement in self._create_statements(generation):
+            for statement in self._create_statements(generation, indexed=indexed):
                 c.execute(statement)
         self.generation = generation
         if not hasattr(self, "switching"):
@@ -224,11 +229,17 @@ class LedgerView(TrackingRecorder):
         """The name of one of this generation's tables."""
         return self.qualify(f"{self.prefix}{name}")
 
-    def _create_statements(self, generation: int) -> list[str]:
-        """CREATE statements for one generation's tables and indexes."""
+    def create_indexes(self) -> None:
+        """Create this generation's secondary indexes if missing (before readers are pointed at it)."""
+        with self.datastore.transaction(commit=True) as c:
+            for statement in self._create_statements(self.generation)[len(TABLES) :]:
+                c.execute(statement)
+
+    def _create_statements(self, generation: int, *, indexed: bool = True) -> list[str]:
+        """CREATE statements for one generation's tables, then its indexes."""
         prefix = f"cl{generation}_"
         statements = [f"CREATE TABLE IF NOT EXISTS {self.qualify(prefix + n)} ({cols})" for n, cols in TABLES.items()]
-        for name, target in INDEXES.items():
+        for name, target in INDEXES.items() if indexed else ():
             table, columns = target.split(" ", 1)
             statements.append(f"CREATE INDEX IF NOT EXISTS {prefix}{name} ON {self.qualify(prefix + table)} {columns}")
         return statements
@@ -238,9 +249,14 @@ class LedgerView(TrackingRecorder):
         if generation == self.current_generation():
             msg = "the current generation of the view cannot be dropped"
             raise ValueError(msg)
-        with self.datastore.transaction(commit=True) as c:
+        with self._dropping() as c:
             for name in TABLES:
                 c.execute(f"DROP TABLE IF EXISTS {self.qualify(f'cl{generation}_{name}')}")
+
+    def _dropping(self) -> contextlib.AbstractContextManager[Any]:
+        """The transaction that drops an old generation."""
+        dropping: contextlib.AbstractContextManager[Any] = self.datastore.transaction(commit=True)
+        return dropping
 
     def current_generation(self) -> int:
         """The generation readers should use, as the pointer says now."""
@@ -262,19 +278,39 @@ class LedgerView(TrackingRecorder):
         """Apply the rows one event (or a batch) implies, and its tracking record, in one transaction.
 
         INSERTs are collected per statement and sent with one `executemany` each; an UPDATE or
-        DELETE first sends every INSERT before it, so each statement sees the rows it would have
-        seen one by one (INSERTs into different tables, or in their own order, commute).
+        DELETE first sends the INSERTs before it into its own table, so each statement sees the
+        rows it would have seen one by one (statements on different tables, and INSERTs in their
+        own order, commute).
         """
         with self._writing() as c:
-            pending: dict[str, list[Sequence[object]]] = {}
-            for statement, params in writes:
-                if statement.startswith("INSERT"):
-                    pending.setdefault(statement, []).append(params)
-                    continue
-                _flush(c, pending, self._sql)
-                c.execute(self._sql(statement), params)
-            _flush(c, pending, self._sql)
+            pending: Pending = {}
+            with self._sending(c):
+                self._send(c, writes, pending)
+            self._insert_all(c, pending)
             self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+
+    def _send(self, c: Any, writes: Iterable[tuple[str, Sequence[object]]], pending: Pending) -> None:
+        """Send the UPDATEs and DELETEs (and the INSERTs they must see); leave the other INSERTs in `pending`."""
+        for statement, params in writes:
+            if statement.startswith("INSERT"):
+                rows = pending.get(statement)
+                if rows is None:
+                    rows = pending[statement] = []
+                rows.append(params)
+                continue
+            table = _table_of(statement)
+            for waiting in [s for s in pending if _table_of(s) == table]:
+                c.executemany(self._sql(waiting), pending.pop(waiting))
+            c.execute(self._sql(statement), params)
+
+    def _sending(self, c: Any) -> contextlib.AbstractContextManager[object]:
+        """Where the statements of one batch go out (PostgreSQL: one pipeline, not a round trip each)."""
+        del c
+        return contextlib.nullcontext()
+
+    def _insert_all(self, c: Any, pending: Pending) -> None:
+        """Send the INSERTs no later statement of the batch has to see."""
+        _flush(c, pending, self._sql)
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -499,11 +535,17 @@ class LedgerView(TrackingRecorder):
         )
 
     def put_judgements(
-        self, subject_hex: str, rows: Sequence[verdicts.Standing | verdicts.Grant], since: datetime | None
+        self,
+        subject_hex: str,
+        rows: Sequence[verdicts.Standing | verdicts.Grant],
+        since: datetime | None,
+        *,
+        known_later: bool = True,
     ) -> list[tuple[str, Sequence[object]]]:
         """Replace a subject's pre-judged rows known from `since` on (all if None) with `rows`.
 
         Rows known before `since` stay, closed at `since`: that is what the ledger knew then.
+        Unless `known_later` says some row may start at or after `since`, there is none to delete.
         """
         writes: list[tuple[str, Sequence[object]]] = []
         for name in JUDGED_TABLES:
@@ -512,7 +554,10 @@ class LedgerView(TrackingRecorder):
                 writes.append((f"DELETE FROM {table} WHERE subject_id = ?", (subject_hex,)))
             else:
                 cut = utc_text(since)
-                writes.append((f"DELETE FROM {table} WHERE subject_id = ? AND recorded_from >= ?", (subject_hex, cut)))
+                if known_later:
+                    writes.append(
+                        (f"DELETE FROM {table} WHERE subject_id = ? AND recorded_from >= ?", (subject_hex, cut))
+                    )
                 writes.append(
                     (
                         f"UPDATE {table} SET recorded_to = ? WHERE subject_id = ? AND recorded_to > ?",
@@ -690,7 +735,28 @@ def _close_all(connections: list[Any]) -> None:
             connections.pop().close()
 
 
-def _flush(cursor: Any, pending: dict[str, list[Sequence[object]]], sql: Callable[[str], str]) -> None:
+@cache
+def _table_of(statement: str) -> str:
+    """The table an INSERT, UPDATE or DELETE writes to (the view's statements are few, so kept)."""
+    words = statement.split(maxsplit=3)
+    return words[2] if words[0] in {"INSERT", "DELETE"} else words[1]
+
+
+@cache
+def _columns(name: str) -> tuple[str, ...]:
+    """The column names of one of the view's tables, in order (read off its definition in TABLES)."""
+    parts = [part.split() for part in TABLES[name].split(", ")]
+    return tuple(words[0] for words in parts if len(words) > 1 and words[1] in {"TEXT", "INTEGER", "BIGINT"})
+
+
+COPY_ROWS = 64
+"""From how many rows of one INSERT PostgreSQL is sent them by COPY (fewer go in the batch's pipeline)."""
+
+Pending = dict[str, list[Sequence[object]]]
+"""INSERT statements not sent yet, each with its rows in order."""
+
+
+def _flush(cursor: Any, pending: Pending, sql: Callable[[str], str]) -> None:
     for statement, rows in pending.items():
         cursor.executemany(sql(statement), rows)
     pending.clear()
@@ -706,6 +772,9 @@ WAL_CHECKPOINT_PAGES = 16384
 
 READER_MMAP_BYTES = 1 << 30
 """SQLite question connections map up to this much of the file instead of copying pages in."""
+
+SECURE_DELETE = {0: "OFF", 1: "ON", 2: "FAST"}
+"""SQLite's answers to `PRAGMA secure_delete`, as the pragma is set."""
 
 IDLE_READERS = 8
 """Question connections kept open per view (more are opened under load, and closed after use)."""
@@ -773,6 +842,26 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
             with connection.transaction(commit=True) as c:
                 yield c
 
+    @contextlib.contextmanager
+    def _dropping(self) -> Iterator[Any]:
+        """A transaction that frees an old generation's pages without first writing zeros over each one.
+
+        SQLite as built here zeroes every freed page (secure_delete), so dropping a generation wrote
+        as much as filling it had. The view holds nothing that the log does not hold in clear (sealed
+        values never reach it), so those zeros protected nothing; FAST still zeroes deleted content
+        where that costs no extra I/O. The ledger scrubs a destroyed key on its own connection.
+        """
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA secure_delete")
+            before = SECURE_DELETE[int(cursor.fetchone()[0])]
+            cursor.execute("PRAGMA secure_delete = FAST")
+            try:
+                with connection.transaction(commit=True) as c:
+                    yield c
+            finally:
+                cursor.execute(f"PRAGMA secure_delete = {before}")  # the connection goes back to the pool
+
     def _connect(self) -> Any:
         pool = self.datastore.pool
         if pool.is_sqlite_memory_mode:
@@ -820,6 +909,37 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as c:
             c.execute("SET LOCAL synchronous_commit = off")
             yield c
+
+    def _sending(self, c: Any) -> contextlib.AbstractContextManager[object]:
+        """One round trip per batch, not per statement: nothing sent here reads a result."""
+        pipeline: contextlib.AbstractContextManager[object] = c.connection.pipeline()
+        return pipeline
+
+    def _insert_all(self, c: Any, pending: Pending) -> None:
+        """Many rows of one INSERT are copied into a temporary table and inserted from there in one statement.
+
+        COPY costs the server and the driver a fraction of one INSERT per row; the INSERT ... SELECT
+        keeps the statement's own conflict rule, so the rows that land are the same.
+        """
+        few = {statement: rows for statement, rows in pending.items() if len(rows) < COPY_ROWS}
+        with c.connection.pipeline():
+            _flush(c, few, self._sql)
+        for statement, rows in pending.items():
+            if len(rows) >= COPY_ROWS:
+                self._copy_insert(c, statement, rows)
+        pending.clear()
+
+    def _copy_insert(self, c: Any, statement: str, rows: list[Sequence[object]]) -> None:
+        table = _table_of(statement)
+        own = table.rpartition(".")[2]
+        staging = f"stage_{own}"
+        columns = _columns(own.removeprefix(self.prefix))[: len(rows[0])]
+        c.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
+        with c.copy(f"COPY {staging} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conflict = " ON CONFLICT DO NOTHING" if statement.endswith("ON CONFLICT DO NOTHING") else ""
+        c.execute(f"INSERT INTO {table} SELECT * FROM {staging}{conflict}")
 
     def qualify(self, name: str) -> str:
         """Qualified with the schema, as the recorder's own tables are."""
