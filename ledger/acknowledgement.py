@@ -7,9 +7,9 @@ answer back) or collides with it in the event store: a fact can never be recorde
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -25,8 +25,9 @@ def acknowledgement_key(caller: str, key: str) -> UUID:
 @lru_cache(maxsize=4096)
 def _acknowledgement_key(caller: str, key: str) -> UUID:
     """Kept: a write (or a batch's) asks for its key's id several times; JSON and `uuid5` cost each time."""
-    # JSON keeps the two apart: caller "a:b" with key "c" is not caller "a" with key "b:c".
-    return uuid5(NAMESPACE_URL, "consent-ledger:idempotency:" + json.dumps([caller, key]))
+    # JSON keeps the two apart: caller "a:b" with key "c" is not caller "a" with key "b:c". Written
+    # out as `json.dumps([caller, key])` writes it (the ids of stored keys depend on these exact bytes).
+    return uuid5(NAMESPACE_URL, f"consent-ledger:idempotency:[{_json_str(caller)}, {_json_str(key)}]")
 
 
 class Acknowledgement(Aggregate):

@@ -26,7 +26,7 @@ from uuid import UUID
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredEvent, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent, Transcoder
 
 from ledger.acknowledgement import Acknowledgement, acknowledgement_key
 from ledger.breach import Breach, breach_key
@@ -302,11 +302,11 @@ class ConsentLedger(Application[Any]):
     ) -> Receipt | None:
         """Save one command's event (with its key's acknowledgement); None if another writer won."""
         last = aggregate.pending_events[-1]
-        events: list[Any] = list(aggregate.collect_events())
+        to_save: list[Any] = [aggregate]
         if request.idempotency_key:
-            events.append(self._acknowledgement(request, digest, last, stamp))
+            to_save.append(self._acknowledgement(request, digest, last, stamp))
         try:
-            recordings = self._store(events)
+            recordings = self.save(*to_save)
         except IntegrityError:
             return None
         for kept, _ in loaded.aggregates.values():
@@ -320,15 +320,6 @@ class ConsentLedger(Application[Any]):
         if request.expected_version is not None and aggregate.version != request.expected_version:
             msg = f"the record is at version {aggregate.version}, not {request.expected_version}; read it again"
             raise VersionMismatch(msg)
-
-    def _store(self, events: list[Any]) -> list[Recording[UUID]]:
-        """Put events in the store in one transaction: what `Application.save` does here, less its checks.
-
-        `save` asks of every object it is given whether it is a runtime `Protocol` (tens of
-        microseconds each, more than encoding the event); these are known to be events, and this
-        application takes no snapshots and has nothing to notify.
-        """
-        return self.events.put(events)
 
     @staticmethod
     def _acknowledgement(request: Request, digest: str, last: Any, stamp: Stamp) -> Acknowledgement.Given:
@@ -648,7 +639,7 @@ class ConsentLedger(Application[Any]):
         positions: dict[int, int] = {}
         if unit.events:
             try:
-                recordings = self._store(unit.events)
+                recordings = self.save(*unit.events)
             except IntegrityError:
                 return None
             positions = {id(r.domain_event): r.notification.id for r in recordings}
@@ -829,12 +820,12 @@ class ConsentLedger(Application[Any]):
         )
 
     def policy(self, policy_id: PolicyId) -> Policy:
-        """The policy with every version published, as stored now (shared: never mutate it).
-
-        The kept policy, brought up to date by one indexed query for versions published since,
-        instead of every event decoded again: a registration asks this before each consent.
-        """
-        return self._current_policy(policy_id, fresh=True)
+        """The policy with every version published."""
+        try:
+            policy: Policy = self.repository.get(policy_key(policy_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"policy {policy_id!r} is not recorded") from None
+        return policy
 
     def policy_versions(self, subject: Subject) -> dict[tuple[PolicyId, str], PolicyVersionTerms]:
         """The terms of every version of every policy the subject has accepted."""

@@ -592,8 +592,9 @@ class Subject(Aggregate):
         if not recipient.strip() or not data_categories:
             msg = "a disclosure names its recipient and at least one data category"
             raise InvalidFact(msg)
+        known = self._known()
         decision = rules.decide_disclosure(
-            self._known(),
+            known,
             versions,
             recipient=recipient,
             category=recipient_category,
@@ -617,7 +618,7 @@ class Subject(Aggregate):
             legal_basis=decision.basis,
             flagged_while_blocked=decision.flagged_while_blocked,
             notice_owed=ground != DisclosureGround.STATE_REQUEST
-            and rules.transfer_notice_promised(self._known(), versions, stamp.occurred_at),
+            and rules.transfer_notice_promised(known, versions, stamp.occurred_at),
         )
         return decision
 
