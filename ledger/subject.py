@@ -8,6 +8,7 @@ re-reads and decides again.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -69,6 +70,12 @@ if TYPE_CHECKING:
 
 def subject_key(subject_id: SubjectId) -> UUID:
     """The aggregate id of a subject: derived from the pseudonymous id, never random."""
+    return _subject_key(subject_id)
+
+
+@lru_cache(maxsize=65_536)
+def _subject_key(subject_id: str) -> UUID:
+    """Kept: one write asks for its subject's id several times, and `uuid5` hashes each time."""
     return uuid5(NAMESPACE_URL, f"consent-ledger:subject:{subject_id}")
 
 
@@ -585,8 +592,9 @@ class Subject(Aggregate):
         if not recipient.strip() or not data_categories:
             msg = "a disclosure names its recipient and at least one data category"
             raise InvalidFact(msg)
+        known = self._known()
         decision = rules.decide_disclosure(
-            self._known(),
+            known,
             versions,
             recipient=recipient,
             category=recipient_category,
@@ -610,7 +618,7 @@ class Subject(Aggregate):
             legal_basis=decision.basis,
             flagged_while_blocked=decision.flagged_while_blocked,
             notice_owed=ground != DisclosureGround.STATE_REQUEST
-            and rules.transfer_notice_promised(self._known(), versions, stamp.occurred_at),
+            and rules.transfer_notice_promised(known, versions, stamp.occurred_at),
         )
         return decision
 

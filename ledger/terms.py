@@ -169,7 +169,7 @@ class Sealed:
 
 def one_of(kind: type[E], value: object, name: str) -> E:
     """The member of a closed list that `value` names: a word outside it is refused, never stored unreadable."""
-    if isinstance(value, str) and value in {member.value for member in kind}:
+    if isinstance(value, str) and value in kind._value2member_map_:  # the enum's own index of its values
         return kind(value)
     allowed = ", ".join(kind)
     msg = f"{name} {value!r} is not one of: {allowed}"

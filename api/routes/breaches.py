@@ -18,15 +18,7 @@ READ = "read_breach"
 @router.post("", status_code=201, responses=write_responses(InvalidFact))
 async def record_breach(body: BreachCreate, request: WriteRequest, write: Write) -> Receipt:
     """Record a breach found; the authorised body must be told within 1 working day (Art. 25(2)(8))."""
-    receipt = await write.run(
-        lambda: write.ledger.record_breach(
-            request,
-            breach_ref=body.breach_ref,
-            data_categories=body.data_categories,
-            subject_ids=body.subject_ids,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request))
     return write.receipt(receipt, READ, breach_ref=body.breach_ref)
 
 
@@ -35,11 +27,7 @@ async def record_authority_notice(
     breach_ref: RefPath, body: AuthorityNoticeCreate, request: WriteRequest, write: Write
 ) -> Receipt:
     """Record that the authorised body was told of the breach (Art. 25(2)(8))."""
-    receipt = await write.run(
-        lambda: write.ledger.record_authority_notice(
-            request, breach_ref=breach_ref, channel=body.channel, reference=body.reference, occurred_at=body.occurred_at
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, breach_ref))
     return write.receipt(receipt, READ, breach_ref=breach_ref)
 
 
@@ -50,15 +38,7 @@ async def record_subject_notice(
     breach_ref: RefPath, body: SubjectNoticeCreate, request: WriteRequest, write: Write
 ) -> Receipt:
     """Record that an affected subject was told of the breach (clause 5.4)."""
-    receipt = await write.run(
-        lambda: write.ledger.record_subject_notice(
-            request,
-            breach_ref=breach_ref,
-            subject_id=body.subject_id,
-            channel=body.channel,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, breach_ref))
     return write.receipt(receipt, READ, breach_ref=breach_ref)
 
 

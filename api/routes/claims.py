@@ -17,26 +17,14 @@ READ = "read_claim"
 @router.post("", status_code=201, responses=write_responses(InvalidFact, SubjectDestroyed))
 async def receive_claim(body: ClaimCreate, request: WriteRequest, write: Write) -> Receipt:
     """Record a claim received (clause 8.1); its written answer is due 30 calendar days later (8.2)."""
-    receipt = await write.run(
-        lambda: write.ledger.receive_claim(
-            request,
-            claim_ref=body.claim_ref,
-            subject_id=body.subject_id,
-            claimant=body.claimant,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request))
     return write.receipt(receipt, READ, claim_ref=body.claim_ref)
 
 
 @router.post("/{claim_ref}/answer", status_code=201, responses=write_responses(InvalidFact, NotFound, NothingToAct))
 async def answer_claim(claim_ref: RefPath, body: ClaimAnswerCreate, request: WriteRequest, write: Write) -> Receipt:
     """Record the written answer to the claim, once (clause 8.2)."""
-    receipt = await write.run(
-        lambda: write.ledger.answer_claim(
-            request, claim_ref=claim_ref, outcome=body.outcome, channel=body.channel, occurred_at=body.occurred_at
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, claim_ref))
     return write.receipt(receipt, READ, claim_ref=claim_ref)
 
 
@@ -45,11 +33,7 @@ async def take_claim_to_court(
     claim_ref: RefPath, body: CourtCaseCreate, request: WriteRequest, write: Write
 ) -> Receipt:
     """Record that the dispute went to court, once (clause 8.3)."""
-    receipt = await write.run(
-        lambda: write.ledger.take_claim_to_court(
-            request, claim_ref=claim_ref, court_case=body.court_case, occurred_at=body.occurred_at
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, claim_ref))
     return write.receipt(receipt, READ, claim_ref=claim_ref)
 
 

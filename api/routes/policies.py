@@ -18,22 +18,7 @@ async def publish_policy_version(
     policy_id: RefPath, body: PolicyVersionCreate, request: AdminWriteRequest, write: Write
 ) -> Receipt:
     """Publish a version; the same version with the same text again is an idempotent success (200)."""
-    receipt = await write.run(
-        lambda: write.ledger.publish_policy_version(
-            request,
-            policy_id=PolicyId(policy_id),
-            version=body.version,
-            text_sha256=body.digests(),
-            purposes=body.purposes,
-            optional_purposes=body.optional_purposes,
-            recipient_categories=body.recipient_categories,
-            effective_from=body.effective_from,
-            notifies_transfers=body.notifies_transfers,
-            operator_name=body.operator_name,
-            operator_bin=body.operator_bin,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, policy_id))
     return write.receipt(receipt, "read_policy", policy_id=policy_id)
 
 

@@ -23,18 +23,7 @@ async def receive_request(
     subject_id: SubjectIdPath, body: RequestCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record a request (access, correction, blocking, destruction, withdrawal, objection); its deadline starts."""
-    receipt = await write.run(
-        lambda: write.ledger.receive_request(
-            request,
-            subject_id,
-            request_id=body.request_id,
-            kind=body.kind,
-            channel=body.channel,
-            actor=body.actor,
-            details=body.details,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -51,17 +40,7 @@ async def answer_request(
     write: Write,
 ) -> Receipt:
     """Record how a request was met (done, answered, refused with reasons); its deadline stops."""
-    receipt = await write.run(
-        lambda: write.ledger.answer_request(
-            request,
-            subject_id,
-            request_id=request_id,
-            outcome=body.outcome,
-            by_entry=body.by_entry,
-            reason=body.reason or "",
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id, request_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -74,11 +53,7 @@ async def complete_verification(
     subject_id: SubjectIdPath, block_id: RefPath, body: VerificationCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record that the verification behind a block ended; with no violation the block must go within 1 WD."""
-    receipt = await write.run(
-        lambda: write.ledger.complete_verification(
-            request, subject_id, block_id=block_id, violation_found=body.violation_found, occurred_at=body.occurred_at
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id, block_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -95,9 +70,5 @@ async def record_disclosure_notice(
     write: Write,
 ) -> Receipt:
     """Record that the subject was told of a disclosure (Art. 19); its 10 WD deadline stops."""
-    receipt = await write.run(
-        lambda: write.ledger.record_disclosure_notice(
-            request, subject_id, disclosure_number=number, channel=body.channel, occurred_at=body.occurred_at
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id, number))
     return write.receipt(receipt, READ, subject_id=subject_id)

@@ -28,7 +28,6 @@ from ledger.errors import (
     SubjectDestroyed,
     VersionMismatch,
 )
-from ledger.terms import PolicyId
 
 router = APIRouter(prefix="/subjects", tags=["subjects"])
 
@@ -45,28 +44,7 @@ async def grant_consent(
     subject_id: SubjectIdPath, body: ConsentCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record consent to a published version in effect or about to be (clauses 2.1, 3.1, 4.1.6; Art. 8(4))."""
-    receipt = await write.run(
-        lambda: write.ledger.grant_consent(
-            request,
-            subject_id,
-            policy_id=PolicyId(body.policy_id),
-            policy_version=body.policy_version,
-            language=body.language,
-            text_sha256=body.text_sha256,
-            method=body.method,
-            channel=body.channel,
-            optional_purposes=body.optional_purposes,
-            data_categories=body.data_categories,
-            third_parties=body.third_parties,
-            cross_border=body.cross_border,
-            publication=body.publication,
-            valid_until=body.valid_until,
-            actor=body.actor,
-            representative=body.representative,
-            evidence=body.evidence,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -79,19 +57,7 @@ async def withdraw_consent(
     subject_id: SubjectIdPath, body: WithdrawalCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record a withdrawal of a consent that stands (clause 2.2; Art. 8(7))."""
-    receipt = await write.run(
-        lambda: write.ledger.withdraw_consent(
-            request,
-            subject_id,
-            policy_id=PolicyId(body.policy_id),
-            purposes=body.purposes,
-            channel=body.channel,
-            actor=body.actor,
-            representative=body.representative,
-            evidence=body.evidence,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -104,16 +70,7 @@ async def refuse_withdrawal(
     subject_id: SubjectIdPath, body: WithdrawalRefusalCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record a reasoned refusal to withdraw while an obligation stays open (Art. 8(2))."""
-    receipt = await write.run(
-        lambda: write.ledger.refuse_withdrawal(
-            request,
-            subject_id,
-            policy_id=PolicyId(body.policy_id),
-            open_obligation=body.open_obligation,
-            reason=body.reason,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -126,20 +83,7 @@ async def grant_written_permission(
     subject_id: SubjectIdPath, body: WrittenPermissionCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record prior written permission for a disclosure outside clause 5.2 (clause 6.2.2)."""
-    receipt = await write.run(
-        lambda: write.ledger.grant_written_permission(
-            request,
-            subject_id,
-            permission_id=body.permission_id,
-            recipient=body.recipient,
-            recipient_category=body.recipient_category,
-            purpose=body.purpose,
-            document=body.document,
-            valid_from=body.valid_from,
-            valid_until=body.valid_until,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -152,19 +96,7 @@ async def record_disclosure(
     subject_id: SubjectIdPath, body: DisclosureCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record a disclosure only if its ground holds at its time (clauses 5.2, 6.2.2, 6.2.4; Art. 9)."""
-    receipt = await write.run(
-        lambda: write.ledger.record_disclosure(
-            request,
-            subject_id,
-            recipient=body.recipient,
-            recipient_category=body.recipient_category,
-            purpose=body.purpose,
-            data_categories=body.data_categories,
-            ground=body.ground,
-            reference=body.reference,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -177,17 +109,7 @@ async def block_data(
     subject_id: SubjectIdPath, body: BlockCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Block the subject's data from the moment of the request, for verification (clause 6.2.4)."""
-    receipt = await write.run(
-        lambda: write.ledger.block_data(
-            request,
-            subject_id,
-            block_id=body.block_id,
-            requester=body.requester,
-            ground=body.ground,
-            request_details=body.request_details,
-            occurred_at=body.occurred_at,
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -200,11 +122,7 @@ async def lift_block(
     *, subject_id: SubjectIdPath, block_id: RefPath, body: BlockLiftCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Lift a block in force, with the outcome of the verification (clause 6.2.4)."""
-    receipt = await write.run(
-        lambda: write.ledger.lift_block(
-            request, subject_id, block_id=block_id, outcome=body.outcome, occurred_at=body.occurred_at
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id, block_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -217,11 +135,7 @@ async def record_correction(
     subject_id: SubjectIdPath, body: CorrectionCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record which categories of the subject's data were corrected (clause 6.1.2)."""
-    receipt = await write.run(
-        lambda: write.ledger.record_correction(
-            request, subject_id, data_categories=body.data_categories, occurred_at=body.occurred_at
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -234,9 +148,7 @@ async def destroy_data(
     subject_id: SubjectIdPath, body: DestructionCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Record destruction and delete the subject's key: personal fields become unreadable (clause 5.3; Art. 1(6))."""
-    receipt = await write.run(
-        lambda: write.ledger.destroy_data(request, subject_id, ground=body.ground, occurred_at=body.occurred_at)
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 
@@ -249,11 +161,7 @@ async def retract_entry(
     subject_id: SubjectIdPath, body: RetractionCreate, request: SubjectWriteRequest, write: Write
 ) -> Receipt:
     """Strike out a fact recorded by mistake; the fact itself stays in the history."""
-    receipt = await write.run(
-        lambda: write.ledger.retract_entry(
-            request, subject_id, number=body.number, reason=body.reason, occurred_at=body.occurred_at
-        )
-    )
+    receipt = await write.run(lambda: body.record(write.ledger, request, subject_id))
     return write.receipt(receipt, READ, subject_id=subject_id)
 
 

@@ -6,6 +6,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import MAX_ITEMS, CategoryCode, FactCreate, Name, Ref, SubjectRef
+from ledger.application import ConsentLedger, Receipt, Request
 from ledger.breach import Breach
 from ledger.terms import Channel
 
@@ -30,6 +31,16 @@ class BreachCreate(FactCreate):
     data_categories: frozenset[CategoryCode] = Field(min_length=1, max_length=MAX_ITEMS)
     subject_ids: frozenset[SubjectRef] = Field(min_length=1, max_length=10_000, description="Subjects affected.")
 
+    def record(self, ledger: ConsentLedger, request: Request) -> Receipt:
+        """Record the breach found."""
+        return ledger.record_breach(
+            request,
+            breach_ref=self.breach_ref,
+            data_categories=self.data_categories,
+            subject_ids=self.subject_ids,
+            occurred_at=self.occurred_at,
+        )
+
 
 class AuthorityNoticeCreate(FactCreate):
     """The authorised body told of the breach (Art. 25(2)(8): within 1 working day)."""
@@ -39,6 +50,12 @@ class AuthorityNoticeCreate(FactCreate):
     channel: Channel
     reference: Name = Field(description="The notice's outgoing reference.")
 
+    def record(self, ledger: ConsentLedger, request: Request, breach_ref: str) -> Receipt:
+        """Record that the authorised body was told."""
+        return ledger.record_authority_notice(
+            request, breach_ref=breach_ref, channel=self.channel, reference=self.reference, occurred_at=self.occurred_at
+        )
+
 
 class SubjectNoticeCreate(FactCreate):
     """An affected subject told of the breach (clause 5.4)."""
@@ -47,6 +64,16 @@ class SubjectNoticeCreate(FactCreate):
 
     subject_id: SubjectRef
     channel: Channel
+
+    def record(self, ledger: ConsentLedger, request: Request, breach_ref: str) -> Receipt:
+        """Record that an affected subject was told."""
+        return ledger.record_subject_notice(
+            request,
+            breach_ref=breach_ref,
+            subject_id=self.subject_id,
+            channel=self.channel,
+            occurred_at=self.occurred_at,
+        )
 
 
 class BreachPublic(BaseModel):

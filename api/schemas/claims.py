@@ -6,6 +6,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import FactCreate, Name, Ref, SubjectRef
+from ledger.application import ConsentLedger, Receipt, Request
 from ledger.claim import Claim
 from ledger.terms import Channel, ClaimOutcome
 
@@ -30,6 +31,16 @@ class ClaimCreate(FactCreate):
     subject_id: SubjectRef
     claimant: Name = Field(description="Who wrote the claim. Sealed with the subject's key.")
 
+    def record(self, ledger: ConsentLedger, request: Request) -> Receipt:
+        """Record the claim received."""
+        return ledger.receive_claim(
+            request,
+            claim_ref=self.claim_ref,
+            subject_id=self.subject_id,
+            claimant=self.claimant,
+            occurred_at=self.occurred_at,
+        )
+
 
 class ClaimAnswerCreate(FactCreate):
     """The claimant told the result in writing (clause 8.2)."""
@@ -39,6 +50,12 @@ class ClaimAnswerCreate(FactCreate):
     outcome: ClaimOutcome
     channel: Channel
 
+    def record(self, ledger: ConsentLedger, request: Request, claim_ref: str) -> Receipt:
+        """Record the answer to the claim."""
+        return ledger.answer_claim(
+            request, claim_ref=claim_ref, outcome=self.outcome, channel=self.channel, occurred_at=self.occurred_at
+        )
+
 
 class CourtCaseCreate(FactCreate):
     """Without agreement, the dispute went to court (clause 8.3)."""
@@ -46,6 +63,12 @@ class CourtCaseCreate(FactCreate):
     model_config = ConfigDict(json_schema_extra={"examples": [{"court_case": "2-1234/2026"}]})
 
     court_case: Name
+
+    def record(self, ledger: ConsentLedger, request: Request, claim_ref: str) -> Receipt:
+        """Record that the claim went to court."""
+        return ledger.take_claim_to_court(
+            request, claim_ref=claim_ref, court_case=self.court_case, occurred_at=self.occurred_at
+        )
 
 
 class ClaimPublic(BaseModel):

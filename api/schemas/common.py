@@ -113,8 +113,10 @@ class Body(BaseModel):
     @classmethod
     def _no_repeats_in_a_set(cls, value: object, info: ValidationInfo) -> object:
         """A set field's list (OpenAPI `uniqueItems`) may not name an item twice: a repeat is a mistake."""
+        if not isinstance(value, list):  # most values: no need to look the field up (a slow class property)
+            return value
         field = cls.model_fields.get(info.field_name or "")
-        if field is not None and get_origin(field.annotation) is frozenset and isinstance(value, list):
+        if field is not None and get_origin(field.annotation) is frozenset:
             repeated = sorted({repr(v) for v in value if value.count(v) > 1})
             if repeated:
                 msg = f"each item may appear once; repeated: {', '.join(repeated)}"

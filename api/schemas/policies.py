@@ -6,10 +6,10 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api.schemas.common import MAX_ITEMS, ONE_LINE, FactCreate, Moment, PurposeCode, Sha256Hex
-from ledger.application import text_sha256
+from ledger.application import ConsentLedger, Receipt, Request, text_sha256
 from ledger.history import PolicyVersionTerms
 from ledger.policy import Policy
-from ledger.terms import Language, Purpose, RecipientCategory
+from ledger.terms import Language, PolicyId, Purpose, RecipientCategory
 
 PolicyText = Annotated[str, StringConstraints(min_length=1, max_length=300_000)]
 """A policy's exact text in one language, as posted: hashed byte for byte, never stored."""
@@ -90,6 +90,23 @@ class PolicyVersionCreate(FactCreate):
         if self.texts is not None:
             return {language: text_sha256(text) for language, text in self.texts.items()}
         return dict(self.text_sha256 or {})
+
+    def record(self, ledger: ConsentLedger, request: Request, policy_id: str) -> Receipt:
+        """Publish the version."""
+        return ledger.publish_policy_version(
+            request,
+            policy_id=PolicyId(policy_id),
+            version=self.version,
+            text_sha256=self.digests(),
+            purposes=self.purposes,
+            optional_purposes=self.optional_purposes,
+            recipient_categories=self.recipient_categories,
+            effective_from=self.effective_from,
+            notifies_transfers=self.notifies_transfers,
+            operator_name=self.operator_name,
+            operator_bin=self.operator_bin,
+            occurred_at=self.occurred_at,
+        )
 
 
 class PolicyVersionPublic(BaseModel):

@@ -19,7 +19,7 @@ from api.schemas.common import (
     Sha256Hex,
     Text,
 )
-from ledger.application import RecordedFact
+from ledger.application import ConsentLedger, Receipt, RecordedFact, Request
 from ledger.terms import (
     Actor,
     BlockGround,
@@ -30,7 +30,9 @@ from ledger.terms import (
     DestructionGround,
     DisclosureGround,
     Language,
+    PolicyId,
     RecipientCategory,
+    SubjectId,
 )
 
 
@@ -83,6 +85,29 @@ class ConsentCreate(FactCreate):
         default=None, description="Proof the consent was received, e.g. IP and device (Art. 25(2)(5)). Sealed."
     )
 
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId) -> Receipt:
+        """Record the consent: the one mapping of this body to its command, for the route and the import alike."""
+        return ledger.grant_consent(
+            request,
+            subject_id,
+            policy_id=PolicyId(self.policy_id),
+            policy_version=self.policy_version,
+            language=self.language,
+            text_sha256=self.text_sha256,
+            method=self.method,
+            channel=self.channel,
+            optional_purposes=self.optional_purposes,
+            data_categories=self.data_categories,
+            third_parties=self.third_parties,
+            cross_border=self.cross_border,
+            publication=self.publication,
+            valid_until=self.valid_until,
+            actor=self.actor,
+            representative=self.representative,
+            evidence=self.evidence,
+            occurred_at=self.occurred_at,
+        )
+
 
 class WithdrawalCreate(FactCreate):
     """Consent withdrawn, wholly or for some purposes (clause 2.2; Art. 8(7))."""
@@ -107,6 +132,20 @@ class WithdrawalCreate(FactCreate):
     representative: Text | None = Field(default=None, description="Who acted for the subject, by what right. Sealed.")
     evidence: Text | None = Field(default=None, description="Proof the withdrawal was received. Sealed.")
 
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId) -> Receipt:
+        """Record the withdrawal."""
+        return ledger.withdraw_consent(
+            request,
+            subject_id,
+            policy_id=PolicyId(self.policy_id),
+            purposes=self.purposes,
+            channel=self.channel,
+            actor=self.actor,
+            representative=self.representative,
+            evidence=self.evidence,
+            occurred_at=self.occurred_at,
+        )
+
 
 class WithdrawalRefusalCreate(FactCreate):
     """A withdrawal refused with reasons while an obligation stays open (Art. 8(2))."""
@@ -122,6 +161,17 @@ class WithdrawalRefusalCreate(FactCreate):
     policy_id: Ref
     open_obligation: Name = Field(description="The unfulfilled obligation, e.g. an open order.")
     reason: Text
+
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId) -> Receipt:
+        """Record the refusal to withdraw."""
+        return ledger.refuse_withdrawal(
+            request,
+            subject_id,
+            policy_id=PolicyId(self.policy_id),
+            open_obligation=self.open_obligation,
+            reason=self.reason,
+            occurred_at=self.occurred_at,
+        )
 
 
 class WrittenPermissionCreate(FactCreate):
@@ -145,6 +195,21 @@ class WrittenPermissionCreate(FactCreate):
     document: Text = Field(description="The signed document's reference. Sealed.")
     valid_from: Moment | None = Field(default=None, description="Defaults to `occurred_at`.")
     valid_until: Moment | None = None
+
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId) -> Receipt:
+        """Record the written permission."""
+        return ledger.grant_written_permission(
+            request,
+            subject_id,
+            permission_id=self.permission_id,
+            recipient=self.recipient,
+            recipient_category=self.recipient_category,
+            purpose=self.purpose,
+            document=self.document,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            occurred_at=self.occurred_at,
+        )
 
 
 class DisclosureCreate(FactCreate):
@@ -178,6 +243,20 @@ class DisclosureCreate(FactCreate):
         description="The order reference, the state request reference, or the written permission id, per `ground`."
     )
 
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId) -> Receipt:
+        """Record the disclosure, if its ground holds."""
+        return ledger.record_disclosure(
+            request,
+            subject_id,
+            recipient=self.recipient,
+            recipient_category=self.recipient_category,
+            purpose=self.purpose,
+            data_categories=self.data_categories,
+            ground=self.ground,
+            reference=self.reference,
+            occurred_at=self.occurred_at,
+        )
+
 
 class BlockCreate(FactCreate):
     """Data blocked from the moment of a request, for verification (clause 6.2.4)."""
@@ -196,6 +275,18 @@ class BlockCreate(FactCreate):
     ground: BlockGround
     request_details: Text | None = Field(default=None, description="The request as received. Sealed.")
 
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId) -> Receipt:
+        """Block the subject's data."""
+        return ledger.block_data(
+            request,
+            subject_id,
+            block_id=self.block_id,
+            requester=self.requester,
+            ground=self.ground,
+            request_details=self.request_details,
+            occurred_at=self.occurred_at,
+        )
+
 
 class BlockLiftCreate(FactCreate):
     """A block lifted with the outcome of its verification (clause 6.2.4)."""
@@ -203,6 +294,12 @@ class BlockLiftCreate(FactCreate):
     model_config = _examples({"outcome": "data_corrected"})
 
     outcome: BlockOutcome
+
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId, block_id: str) -> Receipt:
+        """Lift the block."""
+        return ledger.lift_block(
+            request, subject_id, block_id=block_id, outcome=self.outcome, occurred_at=self.occurred_at
+        )
 
 
 class CorrectionCreate(FactCreate):
@@ -212,6 +309,12 @@ class CorrectionCreate(FactCreate):
 
     data_categories: frozenset[CategoryCode] = Field(min_length=1, max_length=MAX_ITEMS)
 
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId) -> Receipt:
+        """Record the correction."""
+        return ledger.record_correction(
+            request, subject_id, data_categories=self.data_categories, occurred_at=self.occurred_at
+        )
+
 
 class DestructionCreate(FactCreate):
     """The subject's data destroyed, their key deleted (clause 5.3; Art. 1(6), 18)."""
@@ -219,6 +322,10 @@ class DestructionCreate(FactCreate):
     model_config = _examples({"ground": "subject_request"})
 
     ground: DestructionGround
+
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId) -> Receipt:
+        """Record the destruction and delete the subject's key."""
+        return ledger.destroy_data(request, subject_id, ground=self.ground, occurred_at=self.occurred_at)
 
 
 class RetractionCreate(FactCreate):
@@ -228,6 +335,12 @@ class RetractionCreate(FactCreate):
 
     number: StrictInt = Field(ge=1, le=2**31, description="The `number` of the fact, as `GET .../facts` shows it.")
     reason: Text
+
+    def record(self, ledger: ConsentLedger, request: Request, subject_id: SubjectId) -> Receipt:
+        """Strike out the entry."""
+        return ledger.retract_entry(
+            request, subject_id, number=self.number, reason=self.reason, occurred_at=self.occurred_at
+        )
 
 
 class FactPublic(BaseModel):
