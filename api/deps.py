@@ -180,6 +180,12 @@ class SubjectAccess:
             at=self._ledger.clock(), caller=self.caller, subject_id=subject_id, route=self.route, purpose=self.purpose
         )
 
+    async def recorded(self, subject_id: str) -> None:
+        """`record` for an `async` route: wait for the row's commit without holding a thread."""
+        await self._log.recorded(
+            at=self._ledger.clock(), caller=self.caller, subject_id=subject_id, route=self.route, purpose=self.purpose
+        )
+
 
 async def subject_access(
     token: Annotated[Token, Security(caller)], purpose: Purpose, connection: HTTPConnection
