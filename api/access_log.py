@@ -37,7 +37,7 @@ Row = tuple[str, str, str, str, str]
 
 MAX_ROWS = 500
 """Rows per commit at most: far more reads than one commit's wait ever gathers, few enough for one statement."""
-IDLE_SECONDS = 30.0
+IDLE_SECONDS = 5.0
 """How long the writer thread waits for a row before it ends (the next read starts it again)."""
 
 
