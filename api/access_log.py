@@ -102,9 +102,11 @@ class AccessLog:
         """Append one read, returning once it is committed; if this raises, the read must not be answered."""
         self._writer.submit((_stamp(at), caller, subject_id, route, purpose)).result()
 
-    async def recorded(self, *, at: datetime, caller: str, subject_id: str, route: str, purpose: str) -> None:
-        """`record` for a coroutine: wait for the row's commit without holding a thread."""
-        await asyncio.wrap_future(self._writer.submit((_stamp(at), caller, subject_id, route, purpose)))
+    def recording(
+        self, *, at: datetime, caller: str, subject_id: str, route: str, purpose: str
+    ) -> asyncio.Future[None]:
+        """Start committing one read's row (from a coroutine); the read is answered only once this is done."""
+        return asyncio.wrap_future(self._writer.submit((_stamp(at), caller, subject_id, route, purpose)))
 
     def _insert(self, rows: list[Row]) -> None:
         """Commit `rows` in one statement, so in one transaction: one disk flush (or round trip) for them all.

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from api.deps import LedgerDep, RefPath, SubjectRead, scoped
+from api.deps import LedgerDep, RefPath, SubjectAccess, SubjectRead, scoped
 from api.problems import problem_responses
 from api.schemas.common import Moment
 from api.schemas.questions import (
@@ -91,16 +91,24 @@ def _times(ledger: LedgerDep, at: datetime | None, as_known_at: datetime | None)
     return at or now, as_known_at or now
 
 
-async def _asked(ledger: ConsentLedger, question: Callable[[], T]) -> T:
-    """Ask on the event loop when the view is a file on this host (SQLite), else in the thread pool.
+async def _answered(access: SubjectAccess, subject_id: str, question: Callable[[], T]) -> T:
+    """The question's answer, once the read's row in the access log is committed.
 
-    A question to a SQLite file takes tens of microseconds and cannot hang on a network, while a
-    trip through the thread pool costs more CPU than that (as for the bearer token's lookup);
-    PostgreSQL's is a round trip, which must never stall the loop.
+    The row's commit (a disk flush, or a round trip) starts first and the question is asked
+    meanwhile, so a read waits for the longer of the two, not for both. A question that then
+    fails has still been logged: the log keeps every attempt to read a subject's data that
+    passed the token, scope and purpose checks. The question is asked on the event loop when
+    the view is a file on this host (SQLite): it takes tens of microseconds and cannot hang on
+    a network, while a trip through the thread pool costs more CPU than that (as for the bearer
+    token's lookup). PostgreSQL's is a round trip, which must never stall the loop.
     """
-    if ledger.backend == "sqlite":
-        return question()
-    return await run_in_threadpool(question)
+    recorded = access.recording(subject_id)
+    try:
+        if access.ledger.backend == "sqlite":
+            return question()
+        return await run_in_threadpool(question)
+    finally:
+        await recorded
 
 
 @router.get("/subjects/{subject_id}/accepted-version", responses=BEHIND)
@@ -108,17 +116,15 @@ async def accepted_version_at(
     subject_id: RefPath,
     policy_id: Annotated[str, Query(min_length=1, max_length=200)],
     ask: Questions,
-    ledger: LedgerDep,
     access: SubjectRead,
     at: At = None,
     as_known_at: AsKnownAt = None,
 ) -> AcceptedVersionAnswer:
     """Which version of the policy had the subject accepted at `at`, with its text hash; were they behind?"""
-    when, known = _times(ledger, at, as_known_at)
-    answer = await _asked(
-        ledger, lambda: ask.accepted_version_at(SubjectId(subject_id), PolicyId(policy_id), when, known)
+    when, known = _times(access.ledger, at, as_known_at)
+    answer = await _answered(
+        access, subject_id, lambda: ask.accepted_version_at(SubjectId(subject_id), PolicyId(policy_id), when, known)
     )
-    await access.recorded(subject_id)
     return AcceptedVersionAnswer.of(subject_id, when, known, answer)
 
 
@@ -144,17 +150,17 @@ async def may_disclose(
     recipient_category: RecipientCategory,
     purpose: Annotated[str, Query(min_length=1, max_length=50)],
     ask: Questions,
-    ledger: LedgerDep,
     access: SubjectRead,
     at: At = None,
     as_known_at: AsKnownAt = None,
 ) -> DisclosureCheckAnswer:
     """May the subject's data go to a recipient of this category for this purpose, and on which ground?"""
-    when, known = _times(ledger, at, as_known_at)
-    decision = await _asked(
-        ledger, lambda: ask.may_disclose(SubjectId(subject_id), recipient_category, Purpose(purpose), when, known)
+    when, known = _times(access.ledger, at, as_known_at)
+    decision = await _answered(
+        access,
+        subject_id,
+        lambda: ask.may_disclose(SubjectId(subject_id), recipient_category, Purpose(purpose), when, known),
     )
-    await access.recorded(subject_id)
     return DisclosureCheckAnswer(
         subject_id=subject_id,
         recipient_category=recipient_category,
