@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 Row = tuple[str, str, str, str, str]
 """One access as the table's columns: at, caller, subject_id, route, purpose."""
 
+Done = Future[None] | asyncio.Future[None]
+"""Where a row's outcome goes: a thread's future (`record`) or an event loop's (`recording`)."""
+
 MAX_ROWS = 500
 """Rows per commit at most: far more reads than one commit's wait ever gathers, few enough for one statement."""
 IDLE_SECONDS = 5.0
@@ -100,13 +103,17 @@ class AccessLog:
 
     def record(self, *, at: datetime, caller: str, subject_id: str, route: str, purpose: str) -> None:
         """Append one read, returning once it is committed; if this raises, the read must not be answered."""
-        self._writer.submit((_stamp(at), caller, subject_id, route, purpose)).result()
+        done: Future[None] = Future()
+        self._writer.submit((_stamp(at), caller, subject_id, route, purpose), done)
+        done.result()
 
     def recording(
         self, *, at: datetime, caller: str, subject_id: str, route: str, purpose: str
     ) -> asyncio.Future[None]:
         """Start committing one read's row (from a coroutine); the read is answered only once this is done."""
-        return asyncio.wrap_future(self._writer.submit((_stamp(at), caller, subject_id, route, purpose)))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writer.submit((_stamp(at), caller, subject_id, route, purpose), done)
+        return done
 
     def _insert(self, rows: list[Row]) -> None:
         """Commit `rows` in one statement, so in one transaction: one disk flush (or round trip) for them all.
@@ -214,20 +221,18 @@ class _GroupWriter:
 
     def __init__(self, insert: Callable[[list[Row]], None], idle: Callable[[], None]) -> None:
         self._insert, self._idle = insert, idle
-        self._waiting: deque[tuple[Row, Future[None]]] = deque()
+        self._waiting: deque[tuple[Row, Done]] = deque()
         self._changed = threading.Condition()
         self._running = False
 
-    def submit(self, row: Row) -> Future[None]:
-        """Queue `row` for the next commit; the future is done once it is committed (or holds the error)."""
-        done: Future[None] = Future()
+    def submit(self, row: Row, done: Done) -> None:
+        """Queue `row` for the next commit; `done` gets its outcome (None once committed, or the error)."""
         with self._changed:
             self._waiting.append((row, done))
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="access-log", daemon=True).start()
             self._changed.notify()
-        return done
 
     def _run(self) -> None:
         while True:
@@ -237,11 +242,28 @@ class _GroupWriter:
                     self._idle()
                     return
                 group = [self._waiting.popleft() for _ in range(min(MAX_ROWS, len(self._waiting)))]
+            error: BaseException | None = None
             try:
                 self._insert([row for row, _ in group])
             except BaseException as e:  # noqa: BLE001  (each waiting read gets it, and is refused)
-                for _, done in group:
-                    done.set_exception(e)
-            else:
-                for _, done in group:
-                    done.set_result(None)
+                error = e
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, done in group:
+                if isinstance(done, Future):
+                    _settle([done], error)
+                else:
+                    by_loop.setdefault(done.get_loop(), []).append(done)
+            for loop, answers in by_loop.items():  # one wake-up of each loop for its group's reads, not one per read
+                with contextlib.suppress(RuntimeError):  # a loop closed meanwhile: nobody waits there any more
+                    loop.call_soon_threadsafe(_settle, answers, error)
+
+
+def _settle(answers: Sequence[Done], error: BaseException | None) -> None:
+    """Tell each waiting read how its row's commit went (unless it stopped waiting)."""
+    for done in answers:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
