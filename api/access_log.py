@@ -42,6 +42,8 @@ MAX_ROWS = 500
 """Rows per commit at most: far more reads than one commit's wait ever gathers, few enough for one statement."""
 IDLE_SECONDS = 5.0
 """How long the writer thread waits for a row before it ends (the next read starts it again)."""
+CLOSED_CHECK_SECONDS = 0.25
+"""How often an idle writer looks whether the ledger was closed, to close its connection with it."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class AccessLog:
         self._p = "%s" if postgres else "?"
         self._memory = not postgres and bool(getattr(self._datastore.pool, "is_sqlite_memory_mode", True))
         self._own: sqlite3.Connection | psycopg.Connection[Any] | None = None
-        self._writer = _GroupWriter(self._insert, self._disconnect)
+        self._writer = _GroupWriter(self._insert, self._disconnect, ledger.closing.is_set)
         number = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if postgres else "INTEGER PRIMARY KEY AUTOINCREMENT"
         with self._datastore.transaction(commit=True) as c:
             creating_tables(c, ledger.backend)
@@ -215,12 +217,14 @@ class _GroupWriter:
     caller; rows queue up only while the previous commit is on its way to disk, so a lone read
     waits for nothing but its own commit, and concurrent reads share a disk flush (or a round
     trip) instead of queueing for one each. A commit that fails fails every read of its group.
-    The thread ends after `IDLE_SECONDS` without a row, closing the connection, so that an idle
-    log (or one a test left behind) holds neither.
+    The thread ends after `IDLE_SECONDS` without a row, or soon after the ledger was closed,
+    closing the connection, so that an idle log (or one a test left behind) holds neither.
     """
 
-    def __init__(self, insert: Callable[[list[Row]], None], idle: Callable[[], None]) -> None:
-        self._insert, self._idle = insert, idle
+    def __init__(
+        self, insert: Callable[[list[Row]], None], idle: Callable[[], None], closed: Callable[[], bool]
+    ) -> None:
+        self._insert, self._idle, self._closed = insert, idle, closed
         self._waiting: deque[tuple[Row, Done]] = deque()
         self._changed = threading.Condition()
         self._running = False
@@ -237,7 +241,11 @@ class _GroupWriter:
     def _run(self) -> None:
         while True:
             with self._changed:
-                if not self._waiting and not self._changed.wait_for(lambda: self._waiting, IDLE_SECONDS):
+                idle = 0.0
+                while not self._waiting and idle < IDLE_SECONDS and not self._closed():
+                    self._changed.wait(CLOSED_CHECK_SECONDS)
+                    idle += CLOSED_CHECK_SECONDS
+                if not self._waiting:
                     self._running = False
                     self._idle()
                     return
