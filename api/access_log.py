@@ -13,16 +13,37 @@ the database refuses UPDATE and DELETE on it (a trigger on each backend).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+
 from ledger.storage import creating_tables
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from ledger.application import ConsentLedger
+
+Row = tuple[str, str, str, str, str]
+"""One access as the table's columns: at, caller, subject_id, route, purpose."""
+
+Done = Future[None] | asyncio.Future[None]
+"""Where a row's outcome goes: a thread's future (`record`) or an event loop's (`recording`)."""
+
+MAX_ROWS = 500
+"""Rows per commit at most: far more reads than one commit's wait ever gathers, few enough for one statement."""
+IDLE_SECONDS = 5.0
+"""How long the writer thread waits for a row before it ends (the next read starts it again)."""
+CLOSED_CHECK_SECONDS = 0.25
+"""How often an idle writer looks whether the ledger was closed, to close its connection with it."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +75,9 @@ class AccessLog:
         prefix = f'"{schema}".' if schema else ""
         self.table = f"{prefix}access_log"
         self._p = "%s" if postgres else "?"
+        self._memory = not postgres and bool(getattr(self._datastore.pool, "is_sqlite_memory_mode", True))
+        self._own: sqlite3.Connection | psycopg.Connection[Any] | None = None
+        self._writer = _GroupWriter(self._insert, self._disconnect, ledger.closing.is_set)
         number = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if postgres else "INTEGER PRIMARY KEY AUTOINCREMENT"
         with self._datastore.transaction(commit=True) as c:
             creating_tables(c, ledger.backend)
@@ -80,13 +104,66 @@ class AccessLog:
                     )
 
     def record(self, *, at: datetime, caller: str, subject_id: str, route: str, purpose: str) -> None:
-        """Append one read; the request fails if this fails, so no data leaves without its row."""
-        with self._datastore.transaction(commit=True) as c:
-            c.execute(
-                f"INSERT INTO {self.table} (at, caller, subject_id, route, purpose) "  # noqa: S608  (our own table name; values are bound)
-                f"VALUES ({self._p}, {self._p}, {self._p}, {self._p}, {self._p})",
-                (_stamp(at), caller, subject_id, route, purpose),
+        """Append one read, returning once it is committed; if this raises, the read must not be answered."""
+        done: Future[None] = Future()
+        self._writer.submit((_stamp(at), caller, subject_id, route, purpose), done)
+        done.result()
+
+    def recording(
+        self, *, at: datetime, caller: str, subject_id: str, route: str, purpose: str
+    ) -> asyncio.Future[None]:
+        """Start committing one read's row (from a coroutine); the read is answered only once this is done."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writer.submit((_stamp(at), caller, subject_id, route, purpose), done)
+        return done
+
+    def _insert(self, rows: list[Row]) -> None:
+        """Commit `rows` in one statement, so in one transaction: one disk flush (or round trip) for them all.
+
+        On a connection of the log's own, in autocommit mode: a pooled connection cost a checkout,
+        a BEGIN and a COMMIT around the INSERT. SQLite's is `synchronous = FULL` (WAL flushed at
+        each commit) and PostgreSQL's `synchronous_commit = on`, set here rather than trusted to
+        the defaults: a row must be on disk before the read it records is answered.
+        """
+        columns = f"({', '.join([self._p] * 5)})"
+        statement = (
+            f"INSERT INTO {self.table} (at, caller, subject_id, route, purpose) "  # noqa: S608  (our own table name; values are bound)
+            f"VALUES {', '.join([columns] * len(rows))}"
+        )
+        values = [value for row in rows for value in row]
+        if self._memory:  # an in-memory SQLite database is only reachable through the datastore's connections
+            with self._datastore.transaction(commit=True) as c:
+                c.execute(statement, values)
+            return
+        if self._own is None:
+            self._own = self._connect()
+        try:
+            self._own.execute(statement, values)
+        except BaseException:
+            self._disconnect()  # a connection that failed is not reused: the next group opens another
+            raise
+
+    def _disconnect(self) -> None:
+        """Close the log's own connection, if open (when it failed, or when the writer has been idle a while)."""
+        own, self._own = self._own, None
+        if own is not None:
+            with contextlib.suppress(Exception):
+                own.close()
+
+    def _connect(self) -> sqlite3.Connection | psycopg.Connection[Any]:
+        """The log's own connection, in autocommit mode, with durable commits stated explicitly."""
+        pool: Any = self._datastore.pool
+        if self.ledger.backend == "sqlite":
+            lite = sqlite3.connect(
+                pool.db_name, uri=True, check_same_thread=False, isolation_level=None, timeout=pool.lock_timeout or 5
             )
+            lite.execute("PRAGMA synchronous = FULL")
+            return lite
+        given = pool.kwargs
+        kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
+        connection = psycopg.connect(**kwargs, autocommit=True, connect_timeout=max(1, int(pool.timeout)))
+        connection.execute("SET synchronous_commit = on")
+        return connection
 
     def entries(
         self,
@@ -131,3 +208,70 @@ def _access(row: Sequence[object] | dict[str, object]) -> Access:
     number, at, caller, subject_id, route, purpose = tuple(row.values()) if isinstance(row, dict) else tuple(row)
     when = datetime.fromisoformat(str(at))
     return Access(int(str(number)), when, str(caller), str(subject_id), str(route), str(purpose))
+
+
+class _GroupWriter:
+    """A group commit for reads: the rows of concurrent reads committed together, each read waiting for its own.
+
+    One thread takes every row waiting and commits them in one transaction, then answers each
+    caller; rows queue up only while the previous commit is on its way to disk, so a lone read
+    waits for nothing but its own commit, and concurrent reads share a disk flush (or a round
+    trip) instead of queueing for one each. A commit that fails fails every read of its group.
+    The thread ends after `IDLE_SECONDS` without a row, or soon after the ledger was closed,
+    closing the connection, so that an idle log (or one a test left behind) holds neither.
+    """
+
+    def __init__(
+        self, insert: Callable[[list[Row]], None], idle: Callable[[], None], closed: Callable[[], bool]
+    ) -> None:
+        self._insert, self._idle, self._closed = insert, idle, closed
+        self._waiting: deque[tuple[Row, Done]] = deque()
+        self._changed = threading.Condition()
+        self._running = False
+
+    def submit(self, row: Row, done: Done) -> None:
+        """Queue `row` for the next commit; `done` gets its outcome (None once committed, or the error)."""
+        with self._changed:
+            self._waiting.append((row, done))
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="access-log", daemon=True).start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                idle = 0.0
+                while not self._waiting and idle < IDLE_SECONDS and not self._closed():
+                    self._changed.wait(CLOSED_CHECK_SECONDS)
+                    idle += CLOSED_CHECK_SECONDS
+                if not self._waiting:
+                    self._running = False
+                    self._idle()
+                    return
+                group = [self._waiting.popleft() for _ in range(min(MAX_ROWS, len(self._waiting)))]
+            error: BaseException | None = None
+            try:
+                self._insert([row for row, _ in group])
+            except BaseException as e:  # noqa: BLE001  (each waiting read gets it, and is refused)
+                error = e
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, done in group:
+                if isinstance(done, Future):
+                    _settle([done], error)
+                else:
+                    by_loop.setdefault(done.get_loop(), []).append(done)
+            for loop, answers in by_loop.items():  # one wake-up of each loop for its group's reads, not one per read
+                with contextlib.suppress(RuntimeError):  # a loop closed meanwhile: nobody waits there any more
+                    loop.call_soon_threadsafe(_settle, answers, error)
+
+
+def _settle(answers: Sequence[Done], error: BaseException | None) -> None:
+    """Tell each waiting read how its row's commit went (unless it stopped waiting)."""
+    for done in answers:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)

@@ -8,6 +8,7 @@ and body are checked, so a caller without a valid token learns nothing about the
 that is not JSON at all, or is too large, is refused (422, 413) before.
 """
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
@@ -171,13 +172,19 @@ class SubjectAccess:
     """A read of one subject's data about to be answered: who, why, through which route."""
 
     def __init__(self, log: AccessLog, ledger: ConsentLedger, token: Token, purpose: str, route: str) -> None:
-        self._log, self._ledger = log, ledger
+        self._log, self.ledger = log, ledger
         self.caller, self.purpose, self.route = token.name, purpose, route
 
     def record(self, subject_id: str) -> None:
         """Log the read of `subject_id`'s data, now; the route answers only after this succeeded."""
         self._log.record(
-            at=self._ledger.clock(), caller=self.caller, subject_id=subject_id, route=self.route, purpose=self.purpose
+            at=self.ledger.clock(), caller=self.caller, subject_id=subject_id, route=self.route, purpose=self.purpose
+        )
+
+    def recording(self, subject_id: str) -> asyncio.Future[None]:
+        """`record` for an `async` route: the row's commit starts now; await it before answering."""
+        return self._log.recording(
+            at=self.ledger.clock(), caller=self.caller, subject_id=subject_id, route=self.route, purpose=self.purpose
         )
 
 

@@ -8,14 +8,18 @@ every other process sharing the database.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
 import sqlite3
+import threading
 import weakref
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+import psycopg
 
 from ledger.errors import InvalidFact
 from ledger.storage import creating_tables
@@ -44,6 +48,8 @@ class Scope(StrEnum):
 
 NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 """A token's name is one line of at most 100 characters: it is written into every event as the recorder."""
+IDLE_LOOKUPS = 8
+"""PostgreSQL connections a store keeps for lookups; more lookups at once go through the shared pool."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,13 @@ class TokenStore:
         """Whether the tokens are in a file on this host (SQLite), where a lookup cannot wait on a network."""
         self._memory = self.local and bool(getattr(self._datastore.pool, "is_sqlite_memory_mode", True))
         self._own: sqlite3.Connection | None = None
+        self._idle: list[psycopg.Connection[tuple[object, ...]]] = []
+        """PostgreSQL connections kept for lookups, waiting for the next one."""
+        self._kept = 0
+        """How many of those are open, idle or in use (at most `IDLE_LOOKUPS`)."""
+        self._lock = threading.Lock()
+        self._closer = False
+        weakref.finalize(self, _close_all, self._idle)
         with self._datastore.transaction(commit=True) as c:
             creating_tables(c, ledger.backend)
             c.execute(
@@ -116,11 +129,55 @@ class TokenStore:
         reader = self._reader()
         if reader is not None:
             row = reader.execute(query, (digest(secret),)).fetchone()
+        elif not self.local and (kept := self._looked_up(query, digest(secret))) is not None:
+            row = kept[0]
         else:
             with self._datastore.transaction(commit=False) as c:
                 c.execute(query, (digest(secret),))
                 row = c.fetchone()
         return None if row is None else _token(row)
+
+    def _looked_up(self, query: str, hashed: str) -> tuple[tuple[object, ...] | None] | None:
+        """One lookup in PostgreSQL on a kept connection: one round trip of a prepared statement.
+
+        Through the shared pool a lookup cost a checkout and three round trips (BEGIN, the
+        SELECT, ROLLBACK). In autocommit mode the SELECT is its own transaction and sees every
+        commit, so a revocation from any process still holds at once. A connection that failed
+        is closed, never reused. With `IDLE_LOOKUPS` lookups already in flight, None: the
+        caller uses the shared pool rather than open and close a connection per request.
+        """
+        with self._lock:
+            connection = self._idle.pop() if self._idle else None
+            if connection is None and self._kept >= IDLE_LOOKUPS:
+                return None
+            if connection is None:
+                self._kept += 1
+                if self._kept == 1 and not self._closer:  # close the kept connections when the ledger closes
+                    self._closer = True
+                    threading.Thread(
+                        target=_close_at, args=(self.ledger.closing, self._idle, self._lock), daemon=True
+                    ).start()
+        if connection is None:
+            pool: Any = self._datastore.pool
+            given = pool.kwargs
+            kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
+            try:
+                connection = psycopg.connect(**kwargs, autocommit=True, connect_timeout=max(1, int(pool.timeout)))
+            except BaseException:
+                with self._lock:
+                    self._kept -= 1
+                raise
+        try:
+            row = connection.execute(query, (hashed,), prepare=True).fetchone()
+        except BaseException:
+            with self._lock:
+                self._kept -= 1
+            with contextlib.suppress(Exception):
+                connection.close()
+            raise
+        with self._lock:
+            self._idle.append(connection)
+        return (row,)
 
     def _reader(self) -> sqlite3.Connection | None:
         """A connection of its own for lookups in a SQLite file (None elsewhere), opened on first use.
@@ -170,6 +227,20 @@ class TokenStore:
             if known is not None:
                 msg = f"the token {name!r} was already revoked at {known.revoked_at}"
             raise InvalidFact(msg)
+
+
+def _close_at(closing: threading.Event, connections: list[psycopg.Connection[tuple[object, ...]]], lock: Any) -> None:
+    """Once the ledger is closed, close the lookup connections its store kept (none are taken after that)."""
+    closing.wait()
+    with lock:
+        _close_all(connections)
+
+
+def _close_all(connections: list[psycopg.Connection[tuple[object, ...]]]) -> None:
+    """Close kept lookup connections (when the ledger closes, or when the store is collected)."""
+    while connections:
+        with contextlib.suppress(Exception):
+            connections.pop().close()
 
 
 def _token(row: Sequence[object] | dict[str, object]) -> Token:

@@ -8,13 +8,13 @@ a consent gets "yes" on its very next disclosure check.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from api.deps import LedgerDep, RefPath, SubjectRead, scoped
+from api.deps import LedgerDep, RefPath, SubjectAccess, SubjectRead, scoped
 from api.problems import problem_responses
 from api.schemas.common import Moment
 from api.schemas.questions import (
@@ -39,7 +39,11 @@ from projections.errors import ViewBehind
 from projections.keeper import ViewKeeper
 from projections.questions import LedgerQuestions
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 router = APIRouter(tags=["questions"])
+T = TypeVar("T")
 MAX_WAIT_SECONDS = 5.0
 
 At = Annotated[Moment | None, Query(description="Business time the question is about (default: now), with offset.")]
@@ -87,20 +91,40 @@ def _times(ledger: LedgerDep, at: datetime | None, as_known_at: datetime | None)
     return at or now, as_known_at or now
 
 
+async def _answered(access: SubjectAccess, subject_id: str, question: Callable[[], T]) -> T:
+    """The question's answer, once the read's row in the access log is committed.
+
+    The row's commit (a disk flush, or a round trip) starts first and the question is asked
+    meanwhile, so a read waits for the longer of the two, not for both. A question that then
+    fails has still been logged: the log keeps every attempt to read a subject's data that
+    passed the token, scope and purpose checks. The question is asked on the event loop when
+    the view is a file on this host (SQLite): it takes tens of microseconds and cannot hang on
+    a network, while a trip through the thread pool costs more CPU than that (as for the bearer
+    token's lookup). PostgreSQL's is a round trip, which must never stall the loop.
+    """
+    recorded = access.recording(subject_id)
+    try:
+        if access.ledger.backend == "sqlite":
+            return question()
+        return await run_in_threadpool(question)
+    finally:
+        await recorded
+
+
 @router.get("/subjects/{subject_id}/accepted-version", responses=BEHIND)
-def accepted_version_at(
+async def accepted_version_at(
     subject_id: RefPath,
     policy_id: Annotated[str, Query(min_length=1, max_length=200)],
     ask: Questions,
-    ledger: LedgerDep,
     access: SubjectRead,
     at: At = None,
     as_known_at: AsKnownAt = None,
 ) -> AcceptedVersionAnswer:
     """Which version of the policy had the subject accepted at `at`, with its text hash; were they behind?"""
-    when, known = _times(ledger, at, as_known_at)
-    answer = ask.accepted_version_at(SubjectId(subject_id), PolicyId(policy_id), when, known)
-    access.record(subject_id)
+    when, known = _times(access.ledger, at, as_known_at)
+    answer = await _answered(
+        access, subject_id, lambda: ask.accepted_version_at(SubjectId(subject_id), PolicyId(policy_id), when, known)
+    )
     return AcceptedVersionAnswer.of(subject_id, when, known, answer)
 
 
@@ -121,20 +145,22 @@ def version_in_effect(
 
 
 @router.get("/subjects/{subject_id}/disclosure-check", responses=BEHIND)
-def may_disclose(
+async def may_disclose(
     subject_id: RefPath,
     recipient_category: RecipientCategory,
     purpose: Annotated[str, Query(min_length=1, max_length=50)],
     ask: Questions,
-    ledger: LedgerDep,
     access: SubjectRead,
     at: At = None,
     as_known_at: AsKnownAt = None,
 ) -> DisclosureCheckAnswer:
     """May the subject's data go to a recipient of this category for this purpose, and on which ground?"""
-    when, known = _times(ledger, at, as_known_at)
-    decision = ask.may_disclose(SubjectId(subject_id), recipient_category, Purpose(purpose), when, known)
-    access.record(subject_id)
+    when, known = _times(access.ledger, at, as_known_at)
+    decision = await _answered(
+        access,
+        subject_id,
+        lambda: ask.may_disclose(SubjectId(subject_id), recipient_category, Purpose(purpose), when, known),
+    )
     return DisclosureCheckAnswer(
         subject_id=subject_id,
         recipient_category=recipient_category,
