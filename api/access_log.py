@@ -9,6 +9,11 @@ over, and putting them in the event log would make the proof-bearing history of 
 Merkle tree, its exports, the change feed, every projection) grow and slow with traffic that
 changes no fact. The table is append-only: the API has no way to change or delete a row, and
 the database refuses UPDATE and DELETE on it (a trigger on each backend).
+
+A row is written once a read has passed its token, scope and purpose checks, and its commit
+starts while the answer is worked out; the answer leaves only after the row is durable. A read
+whose question then fails (a 500) therefore still leaves its row: the log errs toward recording
+an attempt, never toward an answer without a row.
 """
 
 from __future__ import annotations

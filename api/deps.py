@@ -193,7 +193,7 @@ async def subject_access(
 ) -> SubjectAccess:
     """A read of one subject's data, by a caller with the scope the route needs, for a declared purpose.
 
-    `async` because it neither blocks nor waits (the row is written by the route, in the thread pool).
+    `async` because it neither blocks nor waits (the route starts the row's commit and awaits it before answering).
     """
     method = getattr(connection, "method", "GET")
     text = _utf8(purpose, "X-Purpose")
