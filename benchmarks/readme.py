@@ -18,8 +18,26 @@ ROOT = Path(__file__).resolve().parent.parent
 HEADING = "## Performance\n"
 
 
-def section(results: dict[str, Any]) -> str:
-    """The Performance section for these results."""
+def huge_part(results: dict[str, Any] | None) -> str:
+    """The 10M-event rows of a `--huge` run, with the goals that compare sizes; empty without one."""
+    if results is None:
+        return ""
+    figures = [Figure(**f) for f in results["figures"]]
+    rows = [f for f in figures if f.size >= 10_000_000]  # the --huge size
+    if not rows:
+        return ""
+    return f"""
+At 10M events, from a run of its own (`{results["command"]}`, {results["date"]},
+{float(results["seconds"]) / 60:.1f} min on histories generated before; the 100k and 1M rows it compares
+with are in `benchmarks/results/huge/bench.md`). Making the 10M SQLite history took 68 min and
+at most 330 MB of memory; a 10M PostgreSQL history was not made (several hours on this machine):
+
+{markdown(rows)}
+"""
+
+
+def section(results: dict[str, Any], huge: dict[str, Any] | None = None) -> str:
+    """The Performance section for these results (and, if given, a `--huge` run's 10M rows)."""
     about, options = results["machine"], results.get("options", {})
     assert isinstance(about, dict)  # noqa: S101  (written by report.write)
     assert isinstance(options, dict)  # noqa: S101  (same)
@@ -53,7 +71,7 @@ the machine, the versions and the profiling notes: `benchmarks/results/bench.jso
 SQLite {about["sqlite"]}, psycopg {about["psycopg"]}, PostgreSQL {about["postgresql_server"]}):
 
 {markdown(figures)}
-
+{huge_part(huge)}
 A run reuses generated histories; making them (import of the generated JSON Lines) took 23 s and
 213 s on SQLite, 44 s and 458 s on PostgreSQL, for 100k and 1M events — about 23 minutes in all
 from nothing. Where a goal is missed, the profiles (`bench.json`, "profile") say why; in short:
@@ -73,14 +91,16 @@ change them and writes them as bitemporal rows, several rows per event.
 
 
 def main(argv: list[str]) -> None:
-    """Rewrite README.md's Performance section from a bench.json."""
+    """Rewrite README.md's Performance section from a bench.json (and `huge/bench.json` beside it, if there)."""
     source = Path(argv[0]) if argv else Path(__file__).parent / "results" / "bench.json"
     readme = ROOT / "README.md"
     text = readme.read_text()
     start = text.index(HEADING)
     end = text.find("\n## ", start + len(HEADING))
     rest = "" if end == -1 else text[end + 1 :]
-    new = section(json.loads(source.read_text())).rstrip("\n") + "\n"
+    huge = source.parent / "huge" / "bench.json"
+    extra = json.loads(huge.read_text()) if huge.exists() else None
+    new = section(json.loads(source.read_text()), extra).rstrip("\n") + "\n"
     readme.write_text(text[:start] + new + ("\n" + rest if rest else ""))
 
 
