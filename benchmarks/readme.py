@@ -29,7 +29,7 @@ def huge_part(results: dict[str, Any] | None) -> str:
     return f"""
 At 10M events, from a run of its own (`{results["command"]}`, {results["date"]},
 {float(results["seconds"]) / 60:.1f} min on histories generated before; the 100k and 1M rows it compares
-with are in `benchmarks/results/huge/bench.md`). Making the 10M SQLite history took 68 min and
+with are in `benchmarks/results/huge/bench.md`). {results.get("note", "")} Making the 10M SQLite history took 68 min and
 at most 330 MB of memory; a 10M PostgreSQL history was not made (several hours on this machine):
 
 {markdown(rows)}
