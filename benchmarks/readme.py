@@ -72,20 +72,28 @@ SQLite {about["sqlite"]}, psycopg {about["psycopg"]}, PostgreSQL {about["postgre
 
 {markdown(figures)}
 {huge_part(huge)}
-A run reuses generated histories; making them (import of the generated JSON Lines) took 23 s and
-213 s on SQLite, 44 s and 458 s on PostgreSQL, for 100k and 1M events — about 23 minutes in all
-from nothing. Where a goal is missed, the profiles (`bench.json`, "profile") say why; in short:
-every ledger write is a command with its own rule check on the subject's whole record plus an
-idempotency acknowledgement, which the raw baselines have not (a random, not recently written
-subject must first be read back from its events); over HTTP a write costs the server about
-2–3 ms of CPU on this shared machine, all of it on one core (Python's GIL): about half is the
-group committer reading random subjects' histories back and deciding, a quarter the HTTP stack
-(FastAPI's dependency solving most), a tenth the view keeper, while a raw save costs about 0.5
-ms, so no grouping of commits can make up the difference; a question over HTTP costs the server more than
-the naive answer in process (FastAPI's dependency solving and thread-pool trips dominate; the
-question itself is about a tenth, the access-log row the law asks for about as much);
-PostgreSQL answers pay a network round trip each; a replay re-judges every subject's answers at every fact that can
-change them and writes them as bitemporal rows, several rows per event.
+A run reuses generated histories; making them (import of the generated JSON Lines, then the
+view) took 20 s and 341 s on SQLite, 42 s and 579 s on PostgreSQL, for 100k and 1M events, with
+other work on the machine. Where a goal is missed, the profiles (`bench.json`, "profile") say
+why; in short:
+
+- every ledger write is a command with its own rule check on the subject's whole record plus an
+  idempotency acknowledgement, which the raw baselines have not; a subject not written recently
+  is first read back from its events (about 30, about 0.5 ms): snapshots of subjects are next;
+- an import stores about two events per fact (the fact and its acknowledgement) and checks each
+  line with the HTTP API's own pydantic model; its time includes starting the CLI (about 1 s);
+- over HTTP a write costs the server about 2.1 ms of CPU, all on one core (Python's GIL): about
+  0.9 ms the group committer reading random subjects back and deciding, 0.6 ms the HTTP stack,
+  0.2 ms the view keeper; a raw save costs about 0.5 ms, so no grouping of commits can make up
+  the difference;
+- a question over HTTP costs more than the naive answer in process: writing the response,
+  FastAPI's routing and dependencies, and the access-log row the law asks for (committed
+  durably, in groups, before the answer leaves) each cost more than the question itself; the
+  naive baseline is measured in process, so 10x over HTTP would need an HTTP stack under 0.2 ms;
+- on PostgreSQL every answer pays a network round trip (a `SELECT 1` alone takes 120-195 µs
+  here);
+- a replay re-judges a subject's answers at every fact that can change them and writes them as
+  bitemporal rows, several per event; judging alone is about a fifth of it.
 
 """
 
