@@ -556,59 +556,33 @@ class ConsentLedger(Application[Any]):
         return project(None, events)
 
     def _events_after(self, key: UUID, version: int) -> list[Any]:
-        """The aggregate's events after `version`, oldest first, in one statement.
-
-        The recorder's `select_events` wraps its SELECT in a transaction: on PostgreSQL, BEGIN and
-        ROLLBACK are two more round trips than the one query needs (the connections autocommit,
-        and a single SELECT sees one snapshot anyway).
-        """
-        sql = (
+        """The aggregate's events after `version`, oldest first, in one statement."""
+        rows = self._query(
             f"SELECT originator_version, topic, state FROM {self.events_table} "  # noqa: S608  (our own table name; values bound)
-            "WHERE originator_id = {0} AND originator_version > {0} ORDER BY originator_version"
+            "WHERE originator_id = ? AND originator_version > ? ORDER BY originator_version",
+            (key.hex if self.backend == "sqlite" else key, version),
         )
-        if self.backend == "sqlite":
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(sql.format("?"), (key.hex, version))
-                rows = c.fetchall()
-        else:
-            with self.datastore.cursor() as c:
-                c.execute(sql.format("%s"), (key, version))
-                rows = c.fetchall()
-        to_event: Callable[[StoredEvent], Any] = self.mapper.to_domain_event
-        return [to_event(StoredEvent(key, row["originator_version"], row["topic"], row["state"])) for row in rows]
+        return [self._event(key, row) for row in rows]
 
     def _read_many(self, keys: list[UUID]) -> list[Aggregate]:
         """Rebuild many aggregates from their events, read in one query per 500."""
         aggregates: list[Aggregate] = []
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            columns = "originator_id, originator_version, topic, state"
-            with self.datastore.transaction(commit=False) as c:
-                if self.backend == "sqlite":
-                    marks = ", ".join("?" * len(chunk))
-                    c.execute(
-                        f"SELECT {columns} FROM {self.events_table} WHERE originator_id IN ({marks}) "  # noqa: S608  (our own table name; every value is a bound parameter)
-                        "ORDER BY originator_id, originator_version",
-                        [key.hex for key in chunk],
-                    )
-                else:
-                    c.execute(
-                        f"SELECT {columns} FROM {self.events_table} WHERE originator_id = ANY(%s) "  # noqa: S608  (our own table name; every value is a bound parameter)
-                        "ORDER BY originator_id, originator_version",
-                        (chunk,),
-                    )
-                rows = c.fetchall()
+            params: list[object]
+            if self.backend == "sqlite":
+                among, params = f"IN ({', '.join('?' * len(chunk))})", [key.hex for key in chunk]
+            else:
+                among, params = "= ANY(?)", [chunk]
+            rows = self._query(
+                f"SELECT originator_id, originator_version, topic, state FROM {self.events_table} "  # noqa: S608  (our own table name; every value is a bound parameter)
+                f"WHERE originator_id {among} ORDER BY originator_id, originator_version",
+                params,
+            )
             current: Any = None
             for row in rows:
                 originator = row["originator_id"]
-                event = self.mapper.to_domain_event(
-                    StoredEvent(
-                        originator_id=originator if isinstance(originator, UUID) else UUID(originator),
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
-                    )
-                )
+                event = self._event(originator if isinstance(originator, UUID) else UUID(originator), row)
                 if current is None or current.id != event.originator_id:
                     if current is not None:
                         aggregates.append(current)
@@ -617,6 +591,27 @@ class ConsentLedger(Application[Any]):
             if current is not None:
                 aggregates.append(current)
         return aggregates
+
+    def _query(self, statement: str, params: Sequence[object]) -> list[Any]:
+        """The rows of one read-only statement written with `?` placeholders (as the view writes its own).
+
+        The recorder wraps its SELECTs in a transaction: on PostgreSQL, BEGIN and ROLLBACK are
+        two more round trips than one statement needs (the connections autocommit, and a single
+        SELECT sees one snapshot anyway).
+        """
+        if self.backend == "sqlite":
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(statement, params)
+                return list(c.fetchall())
+        with self.datastore.cursor() as c:
+            c.execute(statement.replace("?", "%s"), params)
+            return list(c.fetchall())
+
+    def _event(self, originator_id: UUID, row: Any) -> Any:
+        """The domain event of a stored row (its originator known to the caller)."""
+        return self.mapper.to_domain_event(
+            StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
+        )
 
     @staticmethod
     def _one(call: Callable[[], Receipt]) -> Receipt | LedgerError:
