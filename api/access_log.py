@@ -26,11 +26,11 @@ from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 
-from ledger.storage import creating_tables
+from ledger.storage import creating_tables, own_connection
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -157,18 +157,10 @@ class AccessLog:
 
     def _connect(self) -> sqlite3.Connection | psycopg.Connection[Any]:
         """The log's own connection, in autocommit mode, with durable commits stated explicitly."""
-        pool: Any = self._datastore.pool
-        if self.ledger.backend == "sqlite":
-            lite = sqlite3.connect(
-                pool.db_name, uri=True, check_same_thread=False, isolation_level=None, timeout=pool.lock_timeout or 5
-            )
-            lite.execute("PRAGMA synchronous = FULL")
-            return lite
-        given = pool.kwargs
-        kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
-        connection = psycopg.connect(**kwargs, autocommit=True, connect_timeout=max(1, int(pool.timeout)))
-        connection.execute("SET synchronous_commit = on")
-        return connection
+        connection = own_connection(self._datastore)
+        sqlite = self.ledger.backend == "sqlite"
+        connection.execute("PRAGMA synchronous = FULL" if sqlite else "SET synchronous_commit = on")
+        return cast("sqlite3.Connection | psycopg.Connection[Any]", connection)
 
     def entries(
         self,

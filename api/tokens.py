@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ledger.errors import InvalidFact
-from ledger.storage import creating_tables
+from ledger.storage import creating_tables, own_connection
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -158,11 +158,8 @@ class TokenStore:
                         target=_close_at, args=(self.ledger.closing, self._idle, self._lock), daemon=True
                     ).start()
         if connection is None:
-            pool: Any = self._datastore.pool
-            given = pool.kwargs
-            kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
             try:
-                connection = psycopg.connect(**kwargs, autocommit=True, connect_timeout=max(1, int(pool.timeout)))
+                connection = own_connection(self._datastore)
             except BaseException:
                 with self._lock:
                     self._kept -= 1
@@ -190,8 +187,7 @@ class TokenStore:
         if not self.local or self._memory:
             return None
         if self._own is None:
-            pool: Any = self._datastore.pool
-            self._own = sqlite3.connect(pool.db_name, uri=True, check_same_thread=False, isolation_level=None)
+            self._own = own_connection(self._datastore)
             weakref.finalize(self, self._own.close)
         return self._own
 

@@ -8,6 +8,7 @@ the same datastore and connection pool, so a deployment has exactly one place to
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -220,3 +221,22 @@ def position_of(datastore: Any, events_table: str, backend: str, originator_id: 
         )
         row = c.fetchone()
         return None if row is None else int(row["notification_id"])
+
+
+def own_connection(datastore: Any) -> Any:
+    """A connection of one component's own to the recorder's database, in autocommit mode.
+
+    For the few statements on a hot path (a question, a token lookup, the access log's grouped
+    inserts) that should not pay the pool's checkout and the BEGIN and COMMIT around them: the
+    same file or server, with the pool's settings. The caller closes it.
+    """
+    pool = datastore.pool
+    if hasattr(pool, "db_name"):  # SQLite
+        return sqlite3.connect(
+            pool.db_name, uri=True, check_same_thread=False, isolation_level=None, timeout=pool.lock_timeout or 5
+        )
+    import psycopg  # noqa: PLC0415  (only a PostgreSQL ledger needs the driver)
+
+    given = pool.kwargs
+    kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
+    return psycopg.connect(**kwargs, autocommit=True, connect_timeout=max(1, int(pool.timeout)))

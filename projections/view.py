@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,7 +25,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger import history
-from ledger.storage import creating_tables
+from ledger.storage import creating_tables, own_connection
 from ledger.terms import Actor, ConsentMethod, Language
 from projections import verdicts
 from projections.codec import dump, load_entry, load_terms, utc_text
@@ -866,9 +865,7 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
         pool = self.datastore.pool
         if pool.is_sqlite_memory_mode:
             return _PooledSQLite(self.datastore)
-        connection = sqlite3.connect(
-            pool.db_name, uri=True, check_same_thread=False, isolation_level=None, timeout=pool.lock_timeout or 5
-        )
+        connection = own_connection(self.datastore)
         connection.execute("PRAGMA query_only = ON")
         connection.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES}")  # random subjects: no read() per page
         return connection
@@ -974,11 +971,7 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         self._grant_sql = f"{one_key.format(key='$2')} UNION ALL {one_key.format(key=blocked)} LIMIT 1"
 
     def _connect(self) -> Any:
-        given = self.datastore.pool.kwargs
-        kwargs = {k: v for k, v in given.items() if k != "row_factory"} if isinstance(given, dict) else {}
-        return _PreparedPostgres(
-            psycopg.connect(**kwargs, autocommit=True, connect_timeout=max(1, int(self.datastore.pool.timeout)))
-        )
+        return _PreparedPostgres(own_connection(self.datastore))
 
 
 class _PreparedPostgres:
