@@ -4,11 +4,12 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Response
+from pydantic import BaseModel
 from starlette.datastructures import URLPath
 from starlette.requests import HTTPConnection
 
 from api.problems import problem_responses
-from api.schemas.common import Receipt
+from api.schemas.common import ReceiptPublic
 from ledger import application
 from ledger.errors import ConcurrentWriteConflict, IdempotencyKeyReused, LedgerError
 
@@ -29,15 +30,14 @@ class Reply:
         self.connection = connection
         self.response = response
 
-    def receipt(self, receipt: application.Receipt, read_at: str, **path: str) -> Receipt:
+    def receipt(self, receipt: application.Receipt, read_at: str, **path: str) -> BaseModel:
         """Answer with the receipt and where to read the record (`read_at`, a GET route, with its `path`)."""
         self.response.status_code = 200 if receipt.replayed else 201
         if receipt.replayed:
             self.response.headers["Idempotent-Replayed"] = "true"
         self.response.headers["Location"] = self._location(read_at, path)
         self.response.headers["ETag"] = f'"{receipt.version}"'
-        return Receipt.model_validate(receipt)
-
+        return ReceiptPublic.model_validate(receipt)
 
     def _location(self, read_at: str, path: dict[str, str]) -> str:
         """`url_for(read_at, **path)`, from a template found once per route: finding a route by name is slow."""
@@ -79,7 +79,7 @@ def write_responses(*errors: type[LedgerError]) -> dict[int | str, dict[str, Any
         200: {
             "description": "Nothing new was recorded: a retry with the same `Idempotency-Key` and body, "
             "or a fact already on record, gets the first receipt back.",
-            "model": Receipt,
+            "model": ReceiptPublic,
             "headers": {
                 **_HEADERS,
                 "Idempotent-Replayed": {"description": "`true`.", "schema": {"type": "string", "enum": ["true"]}},

@@ -12,7 +12,7 @@ from api import problems
 from api.deps import AUTH_RESPONSES
 from api.limits import BodyLimit
 from api.observability import Observed
-from api.routes import access_log, breaches, claims, evidence, feed, health, policies, questions, requests, subjects
+from api.routes import access_log, breaches, claims, evidence, facts, feed, health, policies, questions, subjects
 from projections.keeper import ViewKeeper
 from projections.questions import LedgerQuestions
 
@@ -64,7 +64,7 @@ def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> 
     app.add_middleware(Observed)  # outermost of ours: times, counts and logs every answer, refusals included
     app.state.ledger = ledger
     attach_view(app, ledger, view)
-    for resource in (policies, subjects, requests, breaches, claims, questions, feed, access_log, evidence):
+    for resource in (facts, policies, subjects, breaches, claims, questions, feed, access_log, evidence):
         app.include_router(resource.router, prefix="/v1", responses=AUTH_RESPONSES)  # every /v1 route needs a token
     app.include_router(health.router)
     app.router.lifespan_context = _draining_writes(app.router.lifespan_context)

@@ -15,14 +15,13 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Header, Path, Response, Security, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
-from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from api.access_log import AccessLog
 from api.answers import Reply
-from api.schemas.common import IN_A_PATH, nameable
+from api.schemas.common import IN_A_PATH
 from api.tokens import Scope, Token, TokenStore
 from ledger import application
 from ledger.application import ConsentLedger, Request
@@ -284,8 +283,7 @@ Write = Annotated[Writing, Depends(_writing)]
 SubjectIdPath = Annotated[
     SubjectId,
     Path(min_length=1, max_length=200, pattern=IN_A_PATH, description="The subject's pseudonymous id."),
-    AfterValidator(nameable),
 ]
 """A subject id in the path, bounded as the ledger bounds it (200 characters)."""
-RefPath = Annotated[str, Path(min_length=1, max_length=200, pattern=IN_A_PATH), AfterValidator(nameable)]
+RefPath = Annotated[str, Path(min_length=1, max_length=200, pattern=IN_A_PATH)]
 """A reference in the path: a policy id, block id, breach or claim reference."""

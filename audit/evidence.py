@@ -26,10 +26,9 @@ from audit.formats import encoded_hashes, event_record
 from audit.log import CheckpointRefused
 from ledger.deadlines import DeadlineStatus
 from ledger.errors import InvalidFact
-from ledger.history import Block
-from ledger.policy import Policy, policy_key
+from ledger.policy import PolicyVersion, policy_key
 from ledger.storage import position_of
-from ledger.subject import Subject, subject_key
+from ledger.subject_facts import Acceptance, Block, subject_key
 from ledger.terms import PolicyId, Sealed
 
 if TYPE_CHECKING:
@@ -88,7 +87,7 @@ def build_bundle(
         for e in subject_events
         if _occurred(e) <= at or type(e).__name__ in ALWAYS_SHOWN
     ]
-    policy_ids = sorted({e.policy_id for e in subject_events if isinstance(e, Subject.ConsentGranted)})
+    policy_ids = sorted({e.policy_id for e in subject_events if isinstance(e, Acceptance)})
     answers = [questions.accepted_version_at(subject_id, PolicyId(p), at) for p in policy_ids]
     included += _publications(ledger, answers)
     included.sort(key=lambda i: i.position)
@@ -190,7 +189,7 @@ def _publications(ledger: ConsentLedger, answers: list[AcceptedVersion]) -> list
         found += [
             _Included(_position(ledger, e), "policy", e)
             for e in ledger.events.get(policy_key(PolicyId(answer.policy_id)))
-            if isinstance(e, Policy.VersionPublished) and e.version in named
+            if isinstance(e, PolicyVersion) and e.version in named
         ]
     return found
 
@@ -257,7 +256,7 @@ def _answer(
                 "accepted_text_sha256": acceptance.text_sha256 if acceptance else None,
                 "standing_purposes": sorted(a.accepted.purposes) if a.accepted else [],
                 "in_effect_version": in_effect.version if in_effect else None,
-                "in_effect_from": in_effect.effective_from.isoformat() if in_effect else None,
+                "in_effect_from": in_effect.takes_effect.isoformat() if in_effect else None,
                 "in_effect_text_sha256": {str(k): in_effect.text_sha256[k] for k in sorted(in_effect.text_sha256)}
                 if in_effect
                 else None,

@@ -16,55 +16,69 @@ from benchmarks.history import POLICY, subject_name
 from benchmarks.progress import counter
 from ledger.application import Request
 from ledger.errors import LedgerError
-from ledger.terms import ConsentMethod, DataCategory, DisclosureGround, Language, Purpose, RecipientCategory, SubjectId
+from ledger.policy import PolicyVersion
+from ledger.subject_facts import Acceptance, Disclosure
+from ledger.terms import (
+    Channel,
+    ConsentMethod,
+    DataCategory,
+    DisclosureGround,
+    Language,
+    Purpose,
+    RecipientCategory,
+    SubjectId,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from benchmarks.databases import Filled, Target
     from ledger.application import ConsentLedger, Receipt
-    from ledger.history import PolicyVersionTerms
 
 CALLER = "bench"
 
 
 def disclose(ledger: ConsentLedger, request: Request, subject: SubjectId, reference: str) -> Receipt:
     """A courier disclosure for an order: the commonest write of the operator."""
-    return ledger.record_disclosure(
+    return ledger.record(
         request,
-        subject,
-        recipient="CDEK",
-        recipient_category=RecipientCategory.COURIER,
-        purpose=Purpose("4.1.1"),
-        data_categories=frozenset({DataCategory("address")}),
-        ground=DisclosureGround.ORDER_FULFILMENT,
-        reference=reference,
+        Disclosure(
+            subject_id=subject,
+            recipient="CDEK",
+            recipient_category=RecipientCategory.COURIER,
+            purpose=Purpose("4.1.1"),
+            data_categories=frozenset({DataCategory("address")}),
+            ground=DisclosureGround.ORDER_FULFILMENT,
+            reference=reference,
+        ),
     )
 
 
-def newest_version(ledger: ConsentLedger) -> PolicyVersionTerms:
+def newest_version(ledger: ConsentLedger) -> PolicyVersion:
     """The policy's newest version (whatever the generator published): the one a registration page shows."""
-    return max(ledger.policy(POLICY).versions.values(), key=lambda v: v.effective_from)
+    return max(ledger.policy(POLICY).versions.values(), key=lambda v: v.takes_effect)
 
 
-def consent(ledger: ConsentLedger, request: Request, subject: SubjectId, newest: PolicyVersionTerms) -> Receipt:
+def consent(ledger: ConsentLedger, request: Request, subject: SubjectId, newest: PolicyVersion) -> Receipt:
     """A new subject's consent at registration to the version the page showed them.
 
     The registration service knows that version (it showed its text), as it knows the page it
     serves: it does not read the policy again for each subject. The ledger still judges each
     consent against the policy as stored at that moment (a version published since is seen).
     """
-    return ledger.grant_consent(
+    return ledger.record(
         request,
-        subject,
-        policy_id=POLICY,
-        policy_version=newest.version,
-        language=Language.RU,
-        text_sha256=newest.text_sha256[Language.RU],
-        method=ConsentMethod.REGISTRATION,
-        channel="app",
-        data_categories=frozenset({DataCategory("contact"), DataCategory("address")}),
-        third_parties=True,
+        Acceptance(
+            subject_id=subject,
+            policy_id=POLICY,
+            policy_version=newest.version,
+            language=Language.RU,
+            text_sha256=newest.text_sha256[Language.RU],
+            method=ConsentMethod.REGISTRATION,
+            channel=Channel.APP,
+            data_categories=frozenset({DataCategory("contact"), DataCategory("address")}),
+            third_parties=True,
+        ),
     )
 
 

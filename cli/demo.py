@@ -13,6 +13,20 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from ledger.application import Receipt, Request, text_sha256
+from ledger.breach import AuthorityNotice, BreachFinding, BreachNotice
+from ledger.claim import ClaimAnswer, ClaimFiling, CourtCase
+from ledger.policy import PolicyVersion
+from ledger.subject_facts import (
+    Acceptance,
+    Block,
+    BlockLift,
+    Correction,
+    Destruction,
+    Disclosure,
+    Permission,
+    Withdrawal,
+    WithdrawalRefusal,
+)
 from ledger.terms import (
     Actor,
     BlockGround,
@@ -146,18 +160,20 @@ def _policy(ledger: ConsentLedger) -> list[Receipt]:
     }
     posted = {"1": (at(1, 5, 10), None), "2": (at(6, 1, 11), at(6, 15, 0))}
     return [
-        ledger.publish_policy_version(
+        ledger.record(
             _as(OFFICER, f"policy-v{version}"),
-            policy_id=POLICY,
-            version=version,
-            text_sha256={language: text_sha256(text) for language, text in TEXTS[version].items()},
-            purposes=frozenset({ORDERS, FEEDBACK, ACCOUNT, SUPPORT}),
-            optional_purposes=frozenset({ACCOUNT}),
-            recipient_categories=categories[version],
-            effective_from=posted[version][1],
-            operator_name=OPERATOR,
-            operator_bin=OPERATOR_BIN,
-            occurred_at=posted[version][0],
+            PolicyVersion(
+                policy_id=POLICY,
+                version=version,
+                text_sha256={language: text_sha256(text) for language, text in TEXTS[version].items()},
+                purposes=frozenset({ORDERS, FEEDBACK, ACCOUNT, SUPPORT}),
+                optional_purposes=frozenset({ACCOUNT}),
+                recipient_categories=categories[version],
+                effective_from=posted[version][1],
+                operator_name=OPERATOR,
+                operator_bin=OPERATOR_BIN,
+            ),
+            posted[version][0],
         )
         for version in ("1", "2")
     ]
@@ -178,22 +194,24 @@ def _consent(
     third_parties: bool = True,
     representative: str | None = None,
 ) -> Receipt:
-    return ledger.grant_consent(
+    return ledger.record(
         _as(ORDERS_SERVICE, key),
-        SubjectId(subject),
-        policy_id=POLICY,
-        policy_version=version,
-        language=language,
-        text_sha256=text_sha256(TEXTS[version][language]),
-        method=method,
-        channel=channel,
-        optional_purposes=frozenset({ACCOUNT}) if account else frozenset(),
-        data_categories=CONTACT,
-        third_parties=third_parties,
-        actor=Actor.LEGAL_REPRESENTATIVE if representative else Actor.SUBJECT,
-        representative=representative,
-        evidence=evidence,
-        occurred_at=when,
+        Acceptance(
+            subject_id=SubjectId(subject),
+            policy_id=POLICY,
+            policy_version=version,
+            language=language,
+            text_sha256=text_sha256(TEXTS[version][language]),
+            method=method,
+            channel=channel,
+            optional_purposes=frozenset({ACCOUNT}) if account else frozenset(),
+            data_categories=CONTACT,
+            third_parties=third_parties,
+            actor=Actor.LEGAL_REPRESENTATIVE if representative else Actor.SUBJECT,
+            representative=representative,
+            evidence=evidence,
+        ),
+        when,
     )
 
 
@@ -208,16 +226,18 @@ def _deliver(
     data: frozenset[DataCategory] = CONTACT,
 ) -> Receipt:
     recipient, category = to
-    return ledger.record_disclosure(
+    return ledger.record(
         _as(ORDERS_SERVICE, key),
-        SubjectId(subject),
-        recipient=recipient,
-        recipient_category=category,
-        purpose=ORDERS,
-        data_categories=data,
-        ground=DisclosureGround.ORDER_FULFILMENT,
-        reference=order,
-        occurred_at=when,
+        Disclosure(
+            subject_id=SubjectId(subject),
+            recipient=recipient,
+            recipient_category=category,
+            purpose=ORDERS,
+            data_categories=data,
+            ground=DisclosureGround.ORDER_FULFILMENT,
+            reference=order,
+        ),
+        when,
     )
 
 
@@ -280,24 +300,26 @@ def _minor_through_a_parent(ledger: ConsentLedger) -> list[Receipt]:
             representative="father, N. Seitkali; birth certificate No. 1234567",
         ),
         _deliver(ledger, "1002-order-00562", s, at(2, 10, 12), order="ORD-2026-00562"),
-        ledger.block_data(
+        ledger.record(
             _as(SUPPORT_DESK, "1002-block"),
-            s,
-            block_id="BLK-2026-003",
-            requester=BlockRequester.LEGAL_REPRESENTATIVE,
-            ground=BlockGround.INACCURATE_DATA,
-            request_details="letter of 20.03.2026: the delivery address is wrong",
-            occurred_at=at(3, 20, 17, 40),
+            Block(
+                subject_id=s,
+                block_id="BLK-2026-003",
+                requester=BlockRequester.LEGAL_REPRESENTATIVE,
+                ground=BlockGround.INACCURATE_DATA,
+                request="letter of 20.03.2026: the delivery address is wrong",
+            ),
+            at(3, 20, 17, 40),
         ),
-        ledger.record_correction(
-            _as(SUPPORT_DESK, "1002-correction"), s, data_categories=frozenset({ADDRESS}), occurred_at=at(3, 24, 10, 15)
+        ledger.record(
+            _as(SUPPORT_DESK, "1002-correction"),
+            Correction(subject_id=s, data_categories=frozenset({ADDRESS})),
+            at(3, 24, 10, 15),
         ),
-        ledger.lift_block(
+        ledger.record(
             _as(SUPPORT_DESK, "1002-unblock"),
-            s,
-            block_id="BLK-2026-003",
-            outcome=BlockOutcome.DATA_CORRECTED,
-            occurred_at=at(3, 24, 10, 30),
+            BlockLift(subject_id=s, block_id="BLK-2026-003", outcome=BlockOutcome.DATA_CORRECTED),
+            at(3, 24, 10, 30),
         ),
     ]
 
@@ -320,21 +342,25 @@ def _withdrawal_while_an_order_travels(ledger: ConsentLedger) -> list[Receipt]:
         _deliver(
             ledger, "1003-order-00731", s, at(2, 15, 10), order="ORD-2026-00731", to=(POST, RecipientCategory.POSTAL)
         ),
-        ledger.refuse_withdrawal(
+        ledger.record(
             _as(SUPPORT_DESK, "1003-withdrawal-refused"),
-            s,
-            policy_id=POLICY,
-            open_obligation="order ORD-2026-00731, in transit with Kazpost",
-            reason="the address is needed until the parcel is delivered; ask again after delivery",
-            occurred_at=at(2, 18, 11),
+            WithdrawalRefusal(
+                subject_id=s,
+                policy_id=POLICY,
+                open_obligation="order ORD-2026-00731, in transit with Kazpost",
+                reason="the address is needed until the parcel is delivered; ask again after delivery",
+            ),
+            at(2, 18, 11),
         ),
-        ledger.withdraw_consent(
+        ledger.record(
             _as(SUPPORT_DESK, "1003-withdrawal"),
-            s,
-            policy_id=POLICY,
-            channel=Channel.EMAIL,
-            evidence="e-mail of 05.03.2026 from the address on file",
-            occurred_at=at(3, 5, 9),
+            Withdrawal(
+                subject_id=s,
+                policy_id=POLICY,
+                channel=Channel.EMAIL,
+                evidence="e-mail of 05.03.2026 from the address on file",
+            ),
+            at(3, 5, 9),
         ),
     ]
 
@@ -355,38 +381,44 @@ def _written_permission_and_state_request(ledger: ConsentLedger) -> list[Receipt
             channel=Channel.APP,
             evidence="ip=178.89.2.40; device=iPhone 15; app=3.2.2",
         ),
-        ledger.grant_written_permission(
+        ledger.record(
             _as(SUPPORT_DESK, "1004-permission"),
-            s,
-            permission_id="WP-2026-031",
-            recipient=repairs,
-            recipient_category=RecipientCategory.OTHER,
-            purpose=SUPPORT,
-            document="written permission WP-2026-031, signed 07.04.2026",
-            valid_until=at(7, 7, 0),
-            occurred_at=at(4, 7, 11),
+            Permission(
+                subject_id=s,
+                permission_id="WP-2026-031",
+                recipient=repairs,
+                recipient_category=RecipientCategory.OTHER,
+                purpose=SUPPORT,
+                document="written permission WP-2026-031, signed 07.04.2026",
+                valid_until=at(7, 7, 0),
+            ),
+            at(4, 7, 11),
         ),
-        ledger.record_disclosure(
+        ledger.record(
             _as(SUPPORT_DESK, "1004-repair"),
-            s,
-            recipient=repairs,
-            recipient_category=RecipientCategory.OTHER,
-            purpose=SUPPORT,
-            data_categories=frozenset({NAME, PHONE}),
-            ground=DisclosureGround.WRITTEN_PERMISSION,
-            reference="WP-2026-031",
-            occurred_at=at(4, 9, 15),
+            Disclosure(
+                subject_id=s,
+                recipient=repairs,
+                recipient_category=RecipientCategory.OTHER,
+                purpose=SUPPORT,
+                data_categories=frozenset({NAME, PHONE}),
+                ground=DisclosureGround.WRITTEN_PERMISSION,
+                reference="WP-2026-031",
+            ),
+            at(4, 9, 15),
         ),
-        ledger.record_disclosure(
+        ledger.record(
             _as(LEGAL, "1004-state-request"),
-            s,
-            recipient="State Revenue Department of Almaty",
-            recipient_category=RecipientCategory.STATE_AUTHORITY,
-            purpose=STATE_REQUEST,
-            data_categories=CONTACT,
-            ground=DisclosureGround.STATE_REQUEST,
-            reference="request No. 04-17/2291 of 11.05.2026",
-            occurred_at=at(5, 12, 10, 30),
+            Disclosure(
+                subject_id=s,
+                recipient="State Revenue Department of Almaty",
+                recipient_category=RecipientCategory.STATE_AUTHORITY,
+                purpose=STATE_REQUEST,
+                data_categories=CONTACT,
+                ground=DisclosureGround.STATE_REQUEST,
+                reference="request No. 04-17/2291 of 11.05.2026",
+            ),
+            at(5, 12, 10, 30),
         ),
     ]
 
@@ -411,14 +443,15 @@ def _account_destroyed_on_request(ledger: ConsentLedger) -> list[Receipt]:
             evidence=None,
             third_parties=False,
         ),
-        ledger.withdraw_consent(
-            _as(SUPPORT_DESK, "1005-withdrawal"), s, policy_id=POLICY, channel=Channel.APP, occurred_at=at(9, 15, 9, 40)
+        ledger.record(
+            _as(SUPPORT_DESK, "1005-withdrawal"),
+            Withdrawal(subject_id=s, policy_id=POLICY, channel=Channel.APP),
+            at(9, 15, 9, 40),
         ),
-        ledger.destroy_data(
+        ledger.record(
             _as(SUPPORT_DESK, "1005-destruction"),
-            s,
-            ground=DestructionGround.SUBJECT_REQUEST,
-            occurred_at=at(9, 16, 10),
+            Destruction(subject_id=s, ground=DestructionGround.SUBJECT_REQUEST),
+            at(9, 16, 10),
         ),
     ]
 
@@ -439,39 +472,30 @@ def _customer_who_went_to_court(ledger: ConsentLedger) -> list[Receipt]:
             evidence="ip=89.218.5.77; browser=Chrome 138",
         ),
         _deliver(ledger, "1006-order-01377", s, at(7, 11, 16, 20), order="ORD-2026-01377"),
-        ledger.receive_claim(
+        ledger.record(
             _as(LEGAL, "claim-014"),
-            claim_ref="CL-2026-014",
-            subject_id=SubjectId("cust-1001"),
-            claimant="A. Nurlanovna",
-            occurred_at=at(8, 4, 10),
+            ClaimFiling(claim_ref="CL-2026-014", subject_id=SubjectId("cust-1001"), claimant="A. Nurlanovna"),
+            at(8, 4, 10),
         ),
-        ledger.answer_claim(
+        ledger.record(
             _as(LEGAL, "claim-014-answer"),
-            claim_ref="CL-2026-014",
-            outcome=ClaimOutcome.PARTLY_SATISFIED,
-            channel=Channel.EMAIL,
-            occurred_at=at(8, 27, 16),
+            ClaimAnswer(claim_ref="CL-2026-014", outcome=ClaimOutcome.PARTLY_SATISFIED, channel=Channel.EMAIL),
+            at(8, 27, 16),
         ),
-        ledger.receive_claim(
+        ledger.record(
             _as(LEGAL, "claim-021"),
-            claim_ref="CL-2026-021",
-            subject_id=s,
-            claimant="D. Kassymov",
-            occurred_at=at(9, 1, 10),
+            ClaimFiling(claim_ref="CL-2026-021", subject_id=s, claimant="D. Kassymov"),
+            at(9, 1, 10),
         ),
-        ledger.answer_claim(
+        ledger.record(
             _as(LEGAL, "claim-021-answer"),
-            claim_ref="CL-2026-021",
-            outcome=ClaimOutcome.REJECTED,
-            channel=Channel.PAPER,
-            occurred_at=at(10, 5, 12),
+            ClaimAnswer(claim_ref="CL-2026-021", outcome=ClaimOutcome.REJECTED, channel=Channel.PAPER),
+            at(10, 5, 12),
         ),
-        ledger.take_claim_to_court(
+        ledger.record(
             _as(LEGAL, "claim-021-court"),
-            claim_ref="CL-2026-021",
-            court_case="No. 7527-26-00-2/4410, Medeu District Court of Almaty",
-            occurred_at=at(10, 26, 9),
+            CourtCase(claim_ref="CL-2026-021", court_case="No. 7527-26-00-2/4410, Medeu District Court of Almaty"),
+            at(10, 26, 9),
         ),
     ]
 
@@ -481,27 +505,25 @@ def _breach(ledger: ConsentLedger) -> list[Receipt]:
     ref = "BR-2026-002"
     told = [("cust-1001", Channel.SMS, at(10, 8, 10)), ("cust-1003", Channel.EMAIL, at(10, 8, 10, 5))]
     return [
-        ledger.record_breach(
+        ledger.record(
             _as(SECURITY, "breach-002"),
-            breach_ref=ref,
-            data_categories=frozenset({NAME, PHONE}),
-            subject_ids=frozenset({SubjectId("cust-1001"), SubjectId("cust-1003"), SubjectId("cust-1006")}),
-            occurred_at=at(10, 6, 15, 30),
+            BreachFinding(
+                breach_ref=ref,
+                data_categories=frozenset({NAME, PHONE}),
+                subject_ids=frozenset({SubjectId("cust-1001"), SubjectId("cust-1003"), SubjectId("cust-1006")}),
+            ),
+            at(10, 6, 15, 30),
         ),
-        ledger.record_authority_notice(
+        ledger.record(
             _as(SECURITY, "breach-002-authority"),
-            breach_ref=ref,
-            channel=Channel.OTHER,
-            reference="e-otinish 3T-2026-118834",
-            occurred_at=at(10, 7, 11),
+            AuthorityNotice(breach_ref=ref, channel=Channel.OTHER, reference="e-otinish 3T-2026-118834"),
+            at(10, 7, 11),
         ),
         *(
-            ledger.record_subject_notice(
+            ledger.record(
                 _as(SECURITY, f"breach-002-{subject}"),
-                breach_ref=ref,
-                subject_id=SubjectId(subject),
-                channel=channel,
-                occurred_at=when,
+                BreachNotice(breach_ref=ref, subject_id=SubjectId(subject), channel=channel),
+                when,
             )
             for subject, channel, when in told
         ),

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from functools import singledispatchmethod
+from typing import Annotated, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from ledger.errors import InvalidFact, NothingToAct
-
-if TYPE_CHECKING:
-    from ledger.stamp import Stamp
-    from ledger.terms import Channel, DataCategory, SubjectId
+from ledger.errors import InvalidFact, NotFound, NothingToAct
+from ledger.facts import Fact, Stamped, declared, recorded_as
+from ledger.stamp import Stamp
+from ledger.terms import MAX_ITEMS, CategoryCode, Channel, Count, Name, Ref, SubjectRef
 
 
 def breach_key(breach_ref: str) -> UUID:
@@ -20,106 +21,125 @@ def breach_key(breach_ref: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"consent-ledger:breach:{breach_ref}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class BreachFact(Fact):
+    """A fact about one breach, named by the operator's reference."""
+
+    refusals = (InvalidFact,)
+
+    breach_ref: Ref
+    """The operator's incident reference; names the breach from now on."""
+
+    def key(self) -> UUID:
+        """The breach's record."""
+        return breach_key(self.breach_ref)
+
+    def record_name(self) -> str:
+        """`breach '<ref>'`."""
+        return f"breach {self.breach_ref!r}"
+
+
+@declared("record_breach", "Found", "/breaches")
+class BreachFinding(BreachFact):
+    """A loss or disclosure of personal data, found (clause 5.4); `occurred_at` is when it was found."""
+
+    creates = True
+    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)]
+    subject_ids: Annotated[frozenset[SubjectRef], Count(10_000, 1)]
+    """Subjects affected."""
+
+
+@declared("record_authority_notice", "AuthorityTold", "/breaches/{breach_ref}/authority-notices", NotFound)
+class AuthorityNotice(BreachFact):
+    """The authorised body told of the breach (Art. 25(2)(8): within 1 working day)."""
+
+    channel: Channel
+    reference: Name
+    """The notice's outgoing reference."""
+
+    def apply(self, aggregate: Any) -> None:
+        """The breach remembers when the authority was told."""
+        aggregate.authority_told_at = self.occurred_at
+
+
+@declared("record_subject_notice", "SubjectTold", "/breaches/{breach_ref}/subject-notices", NotFound, NothingToAct)
+class BreachNotice(BreachFact):
+    """An affected subject told of the breach (clause 5.4)."""
+
+    subject_id: SubjectRef
+    channel: Channel
+
+    def apply(self, aggregate: Any) -> None:
+        """The breach remembers who has been told."""
+        aggregate.told.add(self.subject_id)
+
+
 class Breach(Aggregate):
     """One breach, the subjects it touched, and who has been told."""
 
-    class Found(Aggregate.Created):
-        """A loss or disclosure of personal data was found (clause 5.4)."""
-
-        breach_ref: str
-        recorded_by: str
-        occurred_at: datetime
-        data_categories: tuple[str, ...]
-        subject_ids: tuple[str, ...]
-
-    class AuthorityTold(Aggregate.Event):
-        """The authorised body was notified (Art. 25(2)(8): within 1 working day)."""
+    class Opening(Aggregate.Created, Stamped):
+        """The first fact of a breach's record: who recorded it and when it was found."""
 
         recorded_by: str
         occurred_at: datetime
-        channel: str
-        reference: str
 
-        def apply(self, aggregate: Any) -> None:
-            """Remember when the authority was told."""
-            aggregate.authority_told_at = self.occurred_at
-
-    class SubjectTold(Aggregate.Event):
-        """A subject was told of the breach (clause 5.4)."""
+    class Added(Aggregate.Event, Stamped):
+        """A later fact of a breach's record."""
 
         recorded_by: str
         occurred_at: datetime
-        subject_id: str
-        channel: str
-
-        def apply(self, aggregate: Any) -> None:
-            """Remember who has been told."""
-            aggregate.told.add(self.subject_id)
 
     def __init__(
         self,
         breach_ref: str,
         recorded_by: str,
         occurred_at: datetime,
-        data_categories: tuple[str, ...],
-        subject_ids: tuple[str, ...],
+        data_categories: frozenset[str],
+        subject_ids: frozenset[str],
     ) -> None:
         """Start with nobody told."""
         self.breach_ref = breach_ref
         self.recorded_by = recorded_by
         self.found_at = occurred_at
-        self.data_categories = data_categories
+        self.data_categories = tuple(sorted(data_categories))
         self.subject_ids = frozenset(subject_ids)
         self.told: set[str] = set()
         self.authority_told_at: datetime | None = None
 
     @classmethod
-    def find(
-        cls, breach_ref: str, data_categories: frozenset[DataCategory], subject_ids: frozenset[SubjectId], stamp: Stamp
-    ) -> Breach:
-        """Record a breach found at `stamp.occurred_at`, touching these subjects."""
-        if not breach_ref.strip() or not data_categories or not subject_ids:
+    def decide_new(cls, fact: BreachFinding, _stamp: Stamp) -> BreachFinding:
+        """A breach names its reference, the data categories and the subjects affected."""
+        if not fact.breach_ref.strip() or not fact.data_categories or not fact.subject_ids:
             msg = "a breach names its reference, the data categories and the subjects affected"
             raise InvalidFact(msg)
-        return cls._create(
-            cls.Found,
-            id=breach_key(breach_ref),
-            breach_ref=breach_ref,
-            recorded_by=stamp.recorded_by,
-            occurred_at=stamp.occurred_at,
-            data_categories=tuple(sorted(data_categories)),
-            subject_ids=tuple(sorted(subject_ids)),
-            timestamp=stamp.recorded_at,
-        )
-
-    def tell_authority(self, channel: Channel, reference: str, stamp: Stamp) -> None:
-        """Record that the authorised body was notified."""
-        self._require_after_finding(stamp)
-        self.trigger_event(
-            self.AuthorityTold,
-            recorded_by=stamp.recorded_by,
-            occurred_at=stamp.occurred_at,
-            channel=channel,
-            reference=reference,
-            timestamp=stamp.recorded_at,
-        )
-
-    def tell_subject(self, subject_id: SubjectId, channel: Channel, stamp: Stamp) -> None:
-        """Record that an affected subject was told; only affected subjects can be."""
-        if subject_id not in self.subject_ids:
-            msg = f"subject {subject_id} is not among those affected by breach {self.breach_ref}"
-            raise NothingToAct(msg)
-        self._require_after_finding(stamp)
-        self.trigger_event(
-            self.SubjectTold,
-            recorded_by=stamp.recorded_by,
-            occurred_at=stamp.occurred_at,
-            subject_id=subject_id,
-            channel=channel,
-            timestamp=stamp.recorded_at,
-        )
+        return fact
 
     def _require_after_finding(self, stamp: Stamp) -> None:
         if stamp.occurred_at < self.found_at:
             msg = f"breach {self.breach_ref} was found at {self.found_at.isoformat()}; nobody was told before that"
             raise InvalidFact(msg)
+
+    @singledispatchmethod
+    def decide(self, fact: BreachFact, stamp: Stamp, _context: object) -> BreachFact:
+        """Check a later fact of the breach; answer it as it is to be recorded."""
+        raise NotImplementedError(type(fact).__name__)
+
+    @decide.register
+    def tell_authority(self, fact: AuthorityNotice, stamp: Stamp, _context: object) -> AuthorityNotice:
+        """Nobody can have been told of a breach before it was found."""
+        self._require_after_finding(stamp)
+        return fact
+
+    @decide.register
+    def tell_subject(self, fact: BreachNotice, stamp: Stamp, _context: object) -> BreachNotice:
+        """Only affected subjects can be told of a breach, after it was found."""
+        if fact.subject_id not in self.subject_ids:
+            msg = f"subject {fact.subject_id} is not among those affected by breach {self.breach_ref}"
+            raise NothingToAct(msg)
+        self._require_after_finding(stamp)
+        return fact
+
+
+recorded_as(BreachFinding, Breach, Breach.Opening)
+recorded_as(AuthorityNotice, Breach, Breach.Added)
+recorded_as(BreachNotice, Breach, Breach.Added)

@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from ledger.history import (
+from ledger.subject_facts import (
     Acceptance,
     Block,
     BlockLift,
     Destruction,
-    Entry,
     Permission,
-    PolicyVersionTerms,
     Retraction,
+    SubjectFact,
     Withdrawal,
 )
 from ledger.terms import (
@@ -33,6 +32,11 @@ from ledger.terms import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
+
+    from ledger.policy import PolicyVersion
+
+Entry = SubjectFact
+"""An entry of a subject's record: a fact as recorded (`ledger.facts`)."""
 
 E = TypeVar("E", bound=Entry)
 
@@ -48,6 +52,17 @@ def _of(kind: type[E], entries: Iterable[Entry], at: datetime) -> list[E]:
     """Entries of one kind that had happened by `at`, in the order they happened."""
     found = [e for e in entries if isinstance(e, kind) and e.occurred_at <= at]
     return sorted(found, key=lambda e: (e.occurred_at, e.number))
+
+
+def covers(permit: Permission, recipient: str, purpose: Purpose, at: datetime) -> bool:
+    """Clause 6.2.2: the permission names this recipient and purpose and is valid at `at`."""
+    start = permit.valid_from or permit.occurred_at
+    return (
+        permit.recipient == recipient
+        and permit.purpose == purpose
+        and start <= at
+        and (permit.valid_until is None or at < permit.valid_until)
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +99,7 @@ def standing_consent(entries: Sequence[Entry], policy_id: PolicyId, at: datetime
 
 
 def transfer_notice_promised(
-    entries: Sequence[Entry], versions: Mapping[tuple[PolicyId, str], PolicyVersionTerms], at: datetime
+    entries: Sequence[Entry], versions: Mapping[tuple[PolicyId, str], PolicyVersion], at: datetime
 ) -> bool:
     """Art. 19: did a consent standing at `at` accept a version that promises notice of each transfer?"""
     for policy_id in {e.policy_id for e in entries if isinstance(e, Acceptance)}:
@@ -110,10 +125,10 @@ def destruction(entries: Sequence[Entry], at: datetime | None = None) -> Destruc
     return None
 
 
-def version_in_effect(versions: Iterable[PolicyVersionTerms], at: datetime) -> PolicyVersionTerms | None:
+def version_in_effect(versions: Iterable[PolicyVersion], at: datetime) -> PolicyVersion | None:
     """Clause 9.2: the version that had taken effect latest by `at`."""
-    started = [v for v in versions if v.effective_from <= at]
-    return max(started, key=lambda v: (v.effective_from, v.recorded_at), default=None)
+    started = [v for v in versions if v.takes_effect <= at]
+    return max(started, key=lambda v: (v.takes_effect, v.recorded_at), default=None)
 
 
 @dataclass(frozen=True)
@@ -135,7 +150,7 @@ def _refused(reason: str, ground: DisclosureGround | None = None) -> DisclosureD
 
 def decide_disclosure(  # noqa: PLR0911  (one branch per ground, as the policy lists them)
     entries: Sequence[Entry],
-    versions: Mapping[tuple[PolicyId, str], PolicyVersionTerms],
+    versions: Mapping[tuple[PolicyId, str], PolicyVersion],
     *,
     recipient: str,
     category: RecipientCategory,
@@ -177,7 +192,7 @@ def decide_disclosure(  # noqa: PLR0911  (one branch per ground, as the policy l
     if not permits:
         return _refused(f"no written permission {reference!r} was given by then", ground)
     permit = permits[-1]
-    if permit.recipient_category != category or not permit.covers(recipient, purpose, at):
+    if permit.recipient_category != category or not covers(permit, recipient, purpose, at):
         return _refused(
             f"written permission {reference!r} covers {permit.recipient!r} ({permit.recipient_category})"
             f" for purpose {permit.purpose!r} within its validity, not this disclosure",
@@ -188,7 +203,7 @@ def decide_disclosure(  # noqa: PLR0911  (one branch per ground, as the policy l
 
 def _decide_order_fulfilment(
     entries: Sequence[Entry],
-    versions: Mapping[tuple[PolicyId, str], PolicyVersionTerms],
+    versions: Mapping[tuple[PolicyId, str], PolicyVersion],
     *,
     category: RecipientCategory,
     purpose: Purpose,
@@ -217,7 +232,7 @@ def _decide_order_fulfilment(
 
 def may_disclose(
     entries: Sequence[Entry],
-    versions: Mapping[tuple[PolicyId, str], PolicyVersionTerms],
+    versions: Mapping[tuple[PolicyId, str], PolicyVersion],
     *,
     category: RecipientCategory,
     purpose: Purpose,

@@ -7,8 +7,9 @@ carry the operator's words, not numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import NewType, TypeVar
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Annotated, NewType, TypeVar
 
 from ledger.errors import InvalidFact
 
@@ -174,3 +175,103 @@ def one_of(kind: type[E], value: object, name: str) -> E:
     allowed = ", ".join(kind)
     msg = f"{name} {value!r} is not one of: {allowed}"
     raise InvalidFact(msg)
+
+
+# How stated values are bounded: declared here with the vocabulary, checked where facts come in.
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How long a stated text may be and which characters it may hold; checked where facts come in."""
+
+    max_length: int
+    min_length: int = 1
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many items a stated set may hold."""
+
+    max_items: int
+    min_items: int = 0
+
+
+@dataclass(frozen=True)
+class Range:
+    """The least and greatest a stated number may be."""
+
+    least: int
+    most: int
+
+
+@dataclass(frozen=True)
+class Given:
+    """The name a writer gives a field, where the name it is stored under differs (kept for stored events)."""
+
+    name: str
+
+
+class Mark(Enum):
+    """What a field is beyond its type."""
+
+    SEALED = "sealed"
+    """A personal value: sealed with its subject's key, so destroying the key destroys it."""
+    DECIDED = "decided"
+    """Filled in by the ledger's decision (e.g. the legal basis found), never stated by a writer."""
+
+
+SEALED = Mark.SEALED
+DECIDED = Mark.DECIDED
+
+
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters at all: names, channels, references."""
+
+FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Tabs and line breaks allowed: reasons, documents, evidence."""
+
+IN_A_PATH = r"^(?:[^/\x00-\x1f\x7f]{3,}|[^./\x00-\x1f\x7f][^/\x00-\x1f\x7f]?|\.[^./\x00-\x1f\x7f])$"
+"""Ids that later name a resource in a URL: no `/`, and not `.` or `..` (clients resolve those away)."""
+
+MAX_ITEMS = 100
+"""The most purposes or categories one fact may list."""
+
+Name = Annotated[str, Bounds(200, pattern=ONE_LINE)]
+"""A short single-line value: a recipient, a reference number, a court case."""
+
+Text = Annotated[str, Bounds(4000, pattern=FREE_TEXT)]
+"""Free text a person wrote: a reason, a document reference, evidence of consent."""
+
+Ref = Annotated[str, Bounds(200, pattern=IN_A_PATH)]
+"""An operator's reference that also names something in a URL (a block, a breach, a claim)."""
+
+SubjectRef = Annotated[SubjectId, Bounds(200, pattern=IN_A_PATH)]
+"""A pseudonymous subject id as the operator chose it; never a name, phone or e-mail."""
+
+PolicyRef = Annotated[PolicyId, Bounds(200, pattern=IN_A_PATH)]
+"""The operator's name for a policy."""
+
+PurposeCode = Annotated[Purpose, Bounds(50, pattern=ONE_LINE)]
+"""A purpose of processing as the policy numbers it, e.g. `4.1.1` (clause 4)."""
+
+CategoryCode = Annotated[DataCategory, Bounds(100, pattern=ONE_LINE)]
+"""A category of personal data, e.g. `contact` (never the values)."""
+
+Sha256Hex = Annotated[str, Bounds(64, 64, r"^[0-9a-f]{64}$")]
+"""SHA-256 of a policy text's exact UTF-8 bytes, as 64 lowercase hex digits (clause 9.1)."""
+
+Purposes = Annotated[frozenset[PurposeCode], Count(MAX_ITEMS)]
+"""Purposes named by a fact; each once."""
+
+Categories = Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)]
+"""Data categories named by a fact: at least one, each once."""
+
+Personal = Annotated[str, Bounds(4000, pattern=FREE_TEXT), SEALED]
+"""A personal value a person wrote (evidence, a representative, a document): sealed with the subject's key."""
+
+EntryNumber = Annotated[int, Range(1, 2**53)]
+"""The number of an entry on a subject's record, as `GET .../facts` shows it."""
+
+Moment = datetime
+"""A time with its UTC offset: the edge refuses naive times, and times outside 1900-01-01 .. 9998-12-31."""

@@ -119,18 +119,31 @@ def _event_converters(cls: type) -> dict[str, Convert]:
 
 
 class TypedMapper(Mapper[UUID]):
-    """A mapper that gives back events with the types they were written with."""
+    """A mapper that gives back events with the types they were written with: the one decoder of stored events.
+
+    The write path, the projections and the view's own rows all decode through it (the view keeps
+    entries in the events' own encoding), so an event reads the same wherever it is read.
+    """
+
+    def __init__(self, transcoder: Transcoder) -> None:
+        """Encode and decode with `transcoder`; classes and converters are worked out once per topic."""
+        super().__init__(transcoder=transcoder)
+        self._classes: dict[str, tuple[type, dict[str, Convert]]] = {}
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        """Decode, restore every field by its annotation, and build the event."""
-        cls = resolve_topic(stored_event.topic)
+        """Decode, restore every field by its annotation, and build the event (without running `__init__`)."""
+        known = self._classes.get(stored_event.topic)
+        if known is None:
+            cls = resolve_topic(stored_event.topic)
+            known = self._classes[stored_event.topic] = (cls, _event_converters(cls))
+        cls, converters = known
         fields = self.transcoder.decode(stored_event.state)
-        for name, convert in _event_converters(cls).items():
+        for name, convert in converters.items():
             if name in fields:
                 fields[name] = convert(fields[name])
         fields["originator_id"] = stored_event.originator_id
         fields["originator_version"] = stored_event.originator_version
         fields.pop("class_version", None)
-        event = object.__new__(cls)
+        event: Any = object.__new__(cls)
         event.__dict__.update(fields)
         return cast("DomainEventProtocol[UUID]", event)

@@ -11,8 +11,13 @@ that records something, because the event store refuses an event at a version al
 (the command then starts again from a fresh read); a command that refuses or records nothing
 re-reads only what was appended since (`gt=version`) before its answer stands.
 
-`UnitOfWork` is what `ConsentLedger.record_many` runs a batch of commands in: their aggregates
-held in one overlay, their events collected in call order and saved in one transaction.
+Why not the library's own repository cache: its `get` reads the store again to fast-forward a
+cached aggregate and hands out a deep copy of it, which are the read and the copy this cache
+exists to skip (the version check on save makes a stale copy safe, and checkout makes the copy
+unnecessary).
+
+`UnitOfWork` is what `ledger.batches` runs a batch of commands in: their aggregates held in one
+overlay, their events collected in call order and saved in one transaction.
 """
 
 from __future__ import annotations
@@ -21,15 +26,43 @@ import threading
 from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from uuid import UUID
 
     from eventsourcing.domain import Aggregate
 
-    from ledger.application import Receipt
+
+@dataclass(frozen=True)
+class Request:
+    """Who is writing, and the idempotency key they gave (if any)."""
+
+    caller: str
+    idempotency_key: str | None = None
+    expected_version: int | None = None
+    """Optimistic concurrency: refuse unless the record is still at this version."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a write answers: which event it recorded and where it sits in the log."""
+
+    event_type: str
+    """The fact recorded, e.g. `ConsentGranted`; `Unchanged` if nothing new was."""
+    aggregate_id: UUID
+    """The record the fact was appended to."""
+    version: int
+    """The record's version after the write; send it back as `If-Match`."""
+    position: int
+    """The fact's position in the ledger's log; reads can wait for it."""
+    recorded_at: datetime
+    """When the ledger recorded the fact."""
+    replayed: bool = False
+    """True when nothing new was recorded: a retry got the first answer (or the fact was already on record)."""
+
 
 DEFAULT_CACHE_SIZE = 10_000
 """Aggregates kept per process: a few KB each for a subject of ordinary length."""

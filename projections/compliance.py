@@ -15,7 +15,9 @@ from uuid import UUID
 
 from ledger import rules
 from ledger.deadlines import DeadlineStatus
-from ledger.history import Acceptance, Destruction, Disclosure, Entry, PolicyVersionTerms, Retraction
+from ledger.policy import PolicyVersion
+from ledger.rules import Entry
+from ledger.subject_facts import Acceptance, Destruction, Disclosure, Retraction
 from ledger.terms import DisclosureGround, PolicyId
 
 if TYPE_CHECKING:
@@ -43,13 +45,11 @@ def _known_before(entries: list[tuple[int, Entry]], entry: Entry) -> list[Entry]
     return rules.known_entries(earlier)
 
 
-def _versions_known(versions: list[PolicyVersionTerms], at: datetime) -> dict[tuple[PolicyId, str], PolicyVersionTerms]:
+def _versions_known(versions: list[PolicyVersion], at: datetime) -> dict[tuple[PolicyId, str], PolicyVersion]:
     return {(v.policy_id, v.version): v for v in versions if v.recorded_at <= at}
 
 
-def check_subject(
-    subject: str, entries: list[tuple[int, Entry]], versions: list[PolicyVersionTerms]
-) -> Iterator[Finding]:
+def check_subject(subject: str, entries: list[tuple[int, Entry]], versions: list[PolicyVersion]) -> Iterator[Finding]:
     """Re-judge one subject's disclosures, consents and destruction with the rules as they stood."""
     struck = {e.retracted_number for _, e in entries if isinstance(e, Retraction)}
     for position, entry in entries:

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, cast
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
 from eventsourcing.utils import Environment
 
-from projections.codec import EventDecoder
 from projections.projection import LedgerProjection
 from projections.view import LedgerView, PostgresLedgerView, SQLiteLedgerView
 
@@ -57,7 +56,7 @@ class ViewKeeper:
         self.ledger = ledger
         self.view = view
         self.projection = LedgerProjection(view=view)
-        self.decode = EventDecoder(ledger.mapper.transcoder)
+        self.decode = ledger.mapper.to_domain_event
         self._applied = -1
         """The last position this keeper applied itself; anything else means another keeper wrote."""
 

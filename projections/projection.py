@@ -11,18 +11,28 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import singledispatchmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from ledger.breach import Breach
-from ledger.claim import Claim
+from ledger.breach import AuthorityNotice, BreachFinding, BreachNotice
+from ledger.claim import ClaimAnswer, ClaimFiling
 from ledger.deadlines import DEFAULT_RULES, DeadlineRules, KazakhCalendar, Obligation, due_at
-from ledger.history import Acceptance, Disclosure, Entry, PolicyVersionTerms
-from ledger.policy import Policy
+from ledger.policy import Policy, PolicyVersion
 from ledger.subject import Subject
+from ledger.subject_facts import (
+    Acceptance,
+    BlockLift,
+    Disclosure,
+    RequestAnswer,
+    Retraction,
+    SubjectFact,
+    SubjectRequest,
+    TransferNotice,
+    Verification,
+)
 from ledger.terms import RequestKind
 from projections import verdicts
 from projections.view import DeadlineRow, LedgerView
@@ -80,9 +90,9 @@ class LedgerProjection(Projection[LedgerView]):
         super().__init__(view)
         self._names: OrderedDict[UUID, str] = OrderedDict()
         """Names seen recently: a batch may name an aggregate created earlier in the same, uncommitted batch."""
-        self._judged: OrderedDict[UUID, list[Entry]] = OrderedDict()
+        self._judged: OrderedDict[UUID, list[SubjectFact]] = OrderedDict()
         """Judged entries of subjects seen recently (a batch may add to a subject it judged earlier, uncommitted)."""
-        self._versions: dict[tuple[str, str], PolicyVersionTerms] = {}
+        self._versions: dict[tuple[str, str], PolicyVersion] = {}
         self.before_reading: Callable[[], object] = _nothing
         """Called before the projection reads the view (a keeper may have a batch still to commit)."""
 
@@ -106,19 +116,19 @@ class LedgerProjection(Projection[LedgerView]):
         return []
 
     @statements.register
-    def _(self, event: Subject.Fact, position: int) -> list[Statement]:
+    def _(self, event: SubjectFact, position: int) -> list[Statement]:
         return self._entry_statements(event, position)
 
-    def _entry_statements(self, event: Subject.Fact, position: int) -> list[Statement]:
-        entry = event.entry()
-        writes = [self.view.put_entry(event.originator_id, entry, position)]
+    def _entry_statements(self, entry: SubjectFact, position: int) -> list[Statement]:
+        subject = entry.originator_id
+        writes = [self.view.put_entry(subject, entry, position)]
         if isinstance(entry, Disclosure):
-            writes.append(self.view.put_disclosure(event.originator_id, entry, getattr(event, "legal_basis", "")))
+            writes.append(self.view.put_disclosure(subject, entry))
         elif isinstance(entry, verdicts.JUDGED):
-            writes.extend(self._judge(event.originator_id, entry))
+            writes.extend(self._judge(subject, entry))
         return writes
 
-    def _judge(self, subject: UUID, entry: Entry) -> list[Statement]:
+    def _judge(self, subject: UUID, entry: SubjectFact) -> list[Statement]:
         """Re-judge what the new entry can change: the subject's answers as known from its record time on."""
         judged = self._judged.get(subject)
         if judged is None:
@@ -141,7 +151,7 @@ class LedgerProjection(Projection[LedgerView]):
         rows = verdicts.judge(judged, versions, since)
         return self.view.put_judgements(subject.hex, rows, since, known_later=known_later)
 
-    def _terms(self, policy_id: str, version: str) -> PolicyVersionTerms | None:
+    def _terms(self, policy_id: str, version: str) -> PolicyVersion | None:
         found = self._versions.get((policy_id, version))
         if found is None:
             self.before_reading()
@@ -149,7 +159,7 @@ class LedgerProjection(Projection[LedgerView]):
         return found
 
     @statements.register
-    def _(self, event: Subject.RequestReceived, position: int) -> list[Statement]:
+    def _(self, event: SubjectRequest, position: int) -> list[Statement]:
         subject_id = self._name(event.originator_id)
         return [
             *self._entry_statements(event, position),
@@ -159,24 +169,24 @@ class LedgerProjection(Projection[LedgerView]):
                 subject_id,
                 event.request_id,
                 event.occurred_at,
-                event.timestamp,
+                event.recorded_at,
             ),
         ]
 
     @statements.register
-    def _(self, event: Subject.RequestAnswered, position: int) -> list[Statement]:
+    def _(self, event: RequestAnswer, position: int) -> list[Statement]:
         return [
             *self._entry_statements(event, position),
             self.view.meet_deadline(
                 request_deadline_id(event.originator_id, event.request_id),
                 event.occurred_at,
                 f"RequestAnswered#{event.originator_version} ({event.outcome})",
-                event.timestamp,
+                event.recorded_at,
             ),
         ]
 
     @statements.register
-    def _(self, event: Subject.DataDisclosed, position: int) -> list[Statement]:
+    def _(self, event: Disclosure, position: int) -> list[Statement]:
         writes = self._entry_statements(event, position)
         if event.notice_owed:
             writes.append(
@@ -186,25 +196,25 @@ class LedgerProjection(Projection[LedgerView]):
                     self._name(event.originator_id),
                     event.recipient,
                     event.occurred_at,
-                    event.timestamp,
+                    event.recorded_at,
                 )
             )
         return writes
 
     @statements.register
-    def _(self, event: Subject.SubjectToldOfDisclosure, position: int) -> list[Statement]:
+    def _(self, event: TransferNotice, position: int) -> list[Statement]:
         return [
             *self._entry_statements(event, position),
             self.view.meet_deadline(
                 transfer_deadline_id(event.originator_id, event.disclosure_number),
                 event.occurred_at,
                 f"SubjectToldOfDisclosure#{event.originator_version}",
-                event.timestamp,
+                event.recorded_at,
             ),
         ]
 
     @statements.register
-    def _(self, event: Subject.EntryRetracted, position: int) -> list[Statement]:
+    def _(self, event: Retraction, position: int) -> list[Statement]:
         # A disclosure struck out never happened: the notice it would have owed is owed to nobody.
         return [
             *self._entry_statements(event, position),
@@ -212,7 +222,7 @@ class LedgerProjection(Projection[LedgerView]):
         ]
 
     @statements.register
-    def _(self, event: Subject.VerificationCompleted, position: int) -> list[Statement]:
+    def _(self, event: Verification, position: int) -> list[Statement]:
         writes = self._entry_statements(event, position)
         if not event.violation_found:
             writes.append(
@@ -222,20 +232,20 @@ class LedgerProjection(Projection[LedgerView]):
                     self._name(event.originator_id),
                     event.block_id,
                     event.occurred_at,
-                    event.timestamp,
+                    event.recorded_at,
                 )
             )
         return writes
 
     @statements.register
-    def _(self, event: Subject.BlockLifted, position: int) -> list[Statement]:
+    def _(self, event: BlockLift, position: int) -> list[Statement]:
         return [
             *self._entry_statements(event, position),
             self.view.meet_deadline(
                 unblocking_deadline_id(event.originator_id, event.block_id),
                 event.occurred_at,
                 f"BlockLifted#{event.originator_version}",
-                event.timestamp,
+                event.recorded_at,
             ),
         ]
 
@@ -249,11 +259,11 @@ class LedgerProjection(Projection[LedgerView]):
         return [self._put_name(event.originator_id, "policy", event.policy_id)]
 
     @statements.register
-    def _(self, event: Policy.VersionPublished, _position: int) -> list[Statement]:
+    def _(self, event: PolicyVersion, _position: int) -> list[Statement]:
         policy = Policy.__new__(Policy)
         policy.policy_id = self._name(event.originator_id)  # type: ignore[assignment]
         policy.versions = {}
-        event.apply(policy)
+        cast("Policy.Published", event).apply(policy)
         terms = policy.versions[event.version]
         self._versions[terms.policy_id, terms.version] = terms
         return [self.view.put_policy_version(terms)]
@@ -272,7 +282,7 @@ class LedgerProjection(Projection[LedgerView]):
         return found
 
     @statements.register
-    def _(self, event: Breach.Found, _position: int) -> list[Statement]:
+    def _(self, event: BreachFinding, _position: int) -> list[Statement]:
         writes = [
             self.view.put_breach_subject(event.originator_id, event.breach_ref, s, event.occurred_at)
             for s in event.subject_ids
@@ -284,29 +294,29 @@ class LedgerProjection(Projection[LedgerView]):
                 None,
                 event.breach_ref,
                 event.occurred_at,
-                event.timestamp,
+                event.recorded_at,
             )
         )
         writes.append(self._put_name(event.originator_id, "breach", event.breach_ref))
         return writes
 
     @statements.register
-    def _(self, event: Breach.AuthorityTold, _position: int) -> list[Statement]:
+    def _(self, event: AuthorityNotice, _position: int) -> list[Statement]:
         return [
             self.view.meet_deadline(
                 deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id),
                 event.occurred_at,
                 f"AuthorityTold#{event.originator_version}",
-                event.timestamp,
+                event.recorded_at,
             )
         ]
 
     @statements.register
-    def _(self, event: Breach.SubjectTold, _position: int) -> list[Statement]:
+    def _(self, event: BreachNotice, _position: int) -> list[Statement]:
         return [self.view.tell_breach_subject(event.originator_id, event.subject_id, event.occurred_at)]
 
     @statements.register
-    def _(self, event: Claim.Received, _position: int) -> list[Statement]:
+    def _(self, event: ClaimFiling, _position: int) -> list[Statement]:
         return [
             self._deadline(
                 deadline_id(Obligation.CLAIM_ANSWER, event.originator_id),
@@ -314,18 +324,18 @@ class LedgerProjection(Projection[LedgerView]):
                 event.subject_id,
                 event.claim_ref,
                 event.occurred_at,
-                event.timestamp,
+                event.recorded_at,
             )
         ]
 
     @statements.register
-    def _(self, event: Claim.Answered, _position: int) -> list[Statement]:
+    def _(self, event: ClaimAnswer, _position: int) -> list[Statement]:
         return [
             self.view.meet_deadline(
                 deadline_id(Obligation.CLAIM_ANSWER, event.originator_id),
                 event.occurred_at,
                 f"ClaimAnswered#{event.originator_version}",
-                event.timestamp,
+                event.recorded_at,
             )
         ]
 

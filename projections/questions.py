@@ -14,8 +14,9 @@ from uuid import NAMESPACE_URL, UUID
 
 from ledger import rules
 from ledger.deadlines import DeadlineStatus, Obligation, status
-from ledger.history import Block, BlockLift, Entry, PolicyVersionTerms
-from ledger.subject import subject_key
+from ledger.policy import PolicyVersion
+from ledger.rules import Entry
+from ledger.subject_facts import Block, BlockLift, subject_key
 from ledger.terms import Purpose, RecipientCategory
 from projections import verdicts
 from projections.projection import LedgerProjection, deadline_id
@@ -34,7 +35,7 @@ class AcceptedVersion:
 
     policy_id: str
     accepted: rules.StandingConsent | None
-    in_effect: PolicyVersionTerms | None
+    in_effect: PolicyVersion | None
     behind: bool
 
 
@@ -79,7 +80,7 @@ def subject_hex(subject_id: SubjectId) -> str:
 _SUBJECT_NAMESPACE = NAMESPACE_URL.bytes
 
 
-def _versions_known(versions: list[PolicyVersionTerms], as_known_at: datetime | None) -> list[PolicyVersionTerms]:
+def _versions_known(versions: list[PolicyVersion], as_known_at: datetime | None) -> list[PolicyVersion]:
     return [v for v in versions if as_known_at is None or v.recorded_at <= as_known_at]
 
 
@@ -121,16 +122,16 @@ class LedgerQuestions:
             standing = rules.StandingConsent(acceptance, cast("frozenset[Purpose]", purposes))
             accepted = view.terms(policy_id, acceptance.policy_version)
             if accepted is not None and (as_known_at is None or accepted.recorded_at <= as_known_at):
-                behind = in_effect is not None and in_effect.effective_from > accepted.effective_from
+                behind = in_effect is not None and in_effect.takes_effect > accepted.takes_effect
         return AcceptedVersion(policy_id, standing, in_effect, behind)
 
     def version_in_effect(
         self, policy_id: PolicyId, at: datetime, as_known_at: datetime | None = None
-    ) -> PolicyVersionTerms | None:
+    ) -> PolicyVersion | None:
         """Which version of the policy was in effect at `at` (clause 9.2)?"""
         return rules.version_in_effect(_versions_known(self.view.policy_versions([policy_id]), as_known_at), at)
 
-    def version_history(self, policy_id: PolicyId, as_known_at: datetime | None = None) -> list[PolicyVersionTerms]:
+    def version_history(self, policy_id: PolicyId, as_known_at: datetime | None = None) -> list[PolicyVersion]:
         """Every version of the policy, in the order they took effect."""
         return _versions_known(self.view.policy_versions([policy_id]), as_known_at)
 

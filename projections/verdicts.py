@@ -23,23 +23,16 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from ledger import rules
-from ledger.history import (
-    Acceptance,
-    Block,
-    BlockLift,
-    Destruction,
-    Entry,
-    Permission,
-    PolicyVersionTerms,
-    Retraction,
-    Withdrawal,
-)
+from ledger.rules import Entry
+from ledger.subject_facts import Acceptance, Block, BlockLift, Destruction, Permission, Retraction, Withdrawal
 from ledger.terms import ORDER_FULFILMENT_RECIPIENTS, DisclosureGround, PolicyId, Purpose, RecipientCategory
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    Versions = Mapping[tuple[PolicyId, str], PolicyVersionTerms]
+    from ledger.policy import PolicyVersion
+
+    Versions = Mapping[tuple[PolicyId, str], PolicyVersion]
 
 JUDGED = (Acceptance, Withdrawal, Permission, Block, BlockLift, Destruction, Retraction)
 """The kinds of entry the two pre-judged questions read; no other fact can change their answers."""
@@ -181,7 +174,9 @@ def _permitted(known: Sequence[Entry], at: datetime, found: dict[tuple[str, str]
         if key in found:
             continue
         last = latest[permit.permission_id]
-        if last.recipient_category == permit.recipient_category and last.covers(permit.recipient, permit.purpose, at):
+        if last.recipient_category == permit.recipient_category and rules.covers(
+            last, permit.recipient, permit.purpose, at
+        ):
             found[key] = (DisclosureGround.WRITTEN_PERMISSION.value, f"written permission {permit.permission_id}")
 
 
@@ -192,7 +187,7 @@ def _cuts(known: Sequence[Entry]) -> list[datetime]:
         if isinstance(e, Acceptance) and e.valid_until is not None:
             moments.add(e.valid_until)
         elif isinstance(e, Permission):
-            moments.add(e.valid_from)
+            moments.add(e.valid_from or e.occurred_at)
             if e.valid_until is not None:
                 moments.add(e.valid_until)
     return sorted(moments)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from time import monotonic, sleep
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
 
 import orjson
 import psycopg
@@ -24,14 +25,13 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from ledger import history
 from ledger.storage import creating_tables, own_connection
-from ledger.terms import Actor, ConsentMethod, Language
-from projections import verdicts
-from projections.codec import dump, load_entry, load_terms, utc_text
+from projections import codec, verdicts
+from projections.codec import dump, encoded, utc_text
 
 if TYPE_CHECKING:
-    from uuid import UUID
+    from ledger.policy import PolicyVersion
+    from ledger.subject_facts import Acceptance, Disclosure, SubjectFact
 
 TABLES = {
     "policy_versions": (
@@ -69,6 +69,9 @@ TABLES = {
         "PRIMARY KEY (subject_id, grant_key, recorded_from, occurred_from)"
     ),
 }
+FORMAT = "e"
+"""How a generation keeps entries: `e`, as their events' own JSON. A new format's tables start empty and are
+filled from the log, so a view kept by an older version is never misread (its tables are left as they were)."""
 JUDGED_TABLES = ("standing_consents", "disclosure_grants")
 """The pre-judged answers (projections/verdicts.py), rewritten per subject when a judged fact arrives."""
 INDEXES = {
@@ -143,7 +146,7 @@ class LedgerView(TrackingRecorder):
             self._idle: list[Any] = []
             self._idle_lock = threading.Lock()
             weakref.finalize(self, _close_all, self._idle)  # a view nobody closes still closes its connections
-            self._terms: dict[tuple[str, str], history.PolicyVersionTerms] = {}
+            self._terms: dict[tuple[str, str], PolicyVersion] = {}
         self._checked_at = monotonic()
         self._prepare_questions()
         if self._judgements_missing():
@@ -155,7 +158,7 @@ class LedgerView(TrackingRecorder):
         standing, versions = self.table("standing_consents"), self.table("policy_versions")
         self._standing_sql = self._sql(
             f"SELECT (SELECT version FROM {versions} WHERE policy_id = ? AND effective_from <= ? AND recorded_at <= ? "
-            "ORDER BY effective_from DESC, recorded_at DESC LIMIT 1), s.purposes, s.acceptance "
+            "ORDER BY effective_from DESC, recorded_at DESC LIMIT 1), s.purposes, s.acceptance, s.number "
             f"FROM (SELECT 1 AS one) AS q LEFT JOIN {standing} s ON s.subject_id = ? AND s.policy_id = ? "
             "AND s.occurred_from <= ? AND s.occurred_to > ? AND s.recorded_from <= ? AND s.recorded_to > ?"
         )
@@ -170,7 +173,9 @@ class LedgerView(TrackingRecorder):
         judged = self._rows(f"SELECT 1 FROM {self.table('standing_consents')} LIMIT 1", ())
         if judged:
             return False
-        return bool(self._rows(f"SELECT 1 FROM {self.table('subject_entries')} WHERE kind = 'Acceptance' LIMIT 1", ()))
+        return bool(
+            self._rows(f"SELECT 1 FROM {self.table('subject_entries')} WHERE kind = 'ConsentGranted' LIMIT 1", ())
+        )
 
     def backfill_judgements(self) -> None:
         """Judge every subject's entries once (a generation built by a version without pre-judged rows).
@@ -212,13 +217,13 @@ class LedgerView(TrackingRecorder):
 
     @property
     def prefix(self) -> str:
-        """The table-name prefix of this generation."""
-        return f"cl{self.generation}_"
+        """The table-name prefix of this generation (`FORMAT` names how its rows are kept)."""
+        return f"cl{FORMAT}{self.generation}_"
 
     @property
     def tracking_name(self) -> str:
         """The name this generation tracks its position under."""
-        return f"ConsentLedger/view{self.generation}"
+        return f"ConsentLedger/view{FORMAT}{self.generation}"
 
     def qualify(self, name: str) -> str:
         """A table name, qualified for the backend."""
@@ -236,7 +241,7 @@ class LedgerView(TrackingRecorder):
 
     def _create_statements(self, generation: int, *, indexed: bool = True) -> list[str]:
         """CREATE statements for one generation's tables, then its indexes."""
-        prefix = f"cl{generation}_"
+        prefix = f"cl{FORMAT}{generation}_"
         statements = [f"CREATE TABLE IF NOT EXISTS {self.qualify(prefix + n)} ({cols})" for n, cols in TABLES.items()]
         for name, target in INDEXES.items() if indexed else ():
             table, columns = target.split(" ", 1)
@@ -250,7 +255,7 @@ class LedgerView(TrackingRecorder):
             raise ValueError(msg)
         with self._dropping() as c:
             for name in TABLES:
-                c.execute(f"DROP TABLE IF EXISTS {self.qualify(f'cl{generation}_{name}')}")
+                c.execute(f"DROP TABLE IF EXISTS {self.qualify(f'cl{FORMAT}{generation}_{name}')}")
 
     def _dropping(self) -> contextlib.AbstractContextManager[Any]:
         """The transaction that drops an old generation."""
@@ -375,7 +380,7 @@ class LedgerView(TrackingRecorder):
         with self._idle_lock:
             _close_all(self._idle)
 
-    def terms(self, policy_id: str, version: str) -> history.PolicyVersionTerms | None:
+    def terms(self, policy_id: str, version: str) -> PolicyVersion | None:
         """One published version's terms; kept in memory once seen, as published terms never change."""
         key = (policy_id, version)
         found = self._terms.get(key)
@@ -385,20 +390,21 @@ class LedgerView(TrackingRecorder):
             )
             if not rows:
                 return None
-            found = self._terms[key] = load_terms(rows[0]["terms"])
+            found = self._terms[key] = codec.policy_version(policy_id, rows[0]["terms"])
         return found
 
     def standing(
         self, subject_hex: str, policy_id: str, at: datetime, as_known_at: datetime | None
-    ) -> tuple[str | None, frozenset[str] | None, history.Acceptance | None]:
+    ) -> tuple[str | None, frozenset[str] | None, Acceptance | None]:
         """In one lookup: the version in effect at `at`, and the acceptance standing then with its purposes."""
         moment, known = utc_text(at), NOW_TEXT if as_known_at is None else utc_text(as_known_at)
-        in_effect, purposes, entry = self._answer(
+        in_effect, purposes, entry, number = self._answer(
             "_standing_sql", (policy_id, moment, known, subject_hex, policy_id, moment, moment, known, known)
         )
         if entry is None:
             return in_effect, None, None
-        return in_effect, frozenset(orjson.loads(purposes)), load_acceptance(entry)
+        acceptance = codec.entry(UUID(subject_hex), int(number), "ConsentGranted", entry)
+        return in_effect, frozenset(orjson.loads(purposes)), cast("Acceptance", acceptance)
 
     def grant(
         self, subject_hex: str, category: str, purpose: str, at: datetime, as_known_at: datetime | None
@@ -415,14 +421,14 @@ class LedgerView(TrackingRecorder):
 
     # Writes (statements for `record`).
 
-    def put_policy_version(self, terms: history.PolicyVersionTerms) -> tuple[str, Sequence[object]]:
+    def put_policy_version(self, terms: PolicyVersion) -> tuple[str, Sequence[object]]:
         """Keep a published version's terms."""
         return (
             f"INSERT INTO {self.table('policy_versions')} VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (terms.policy_id, terms.version, utc_text(terms.effective_from), utc_text(terms.recorded_at), dump(terms)),
+            (terms.policy_id, terms.version, utc_text(terms.takes_effect), utc_text(terms.recorded_at), encoded(terms)),
         )
 
-    def put_entry(self, subject: UUID, entry: history.Entry, position: int) -> tuple[str, Sequence[object]]:
+    def put_entry(self, subject: UUID, entry: SubjectFact, position: int) -> tuple[str, Sequence[object]]:
         """Keep one entry of a subject's record, with its position in the log (for audit reports)."""
         return (
             f"INSERT INTO {self.table('subject_entries')} VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -432,14 +438,12 @@ class LedgerView(TrackingRecorder):
                 type(entry).__name__,
                 utc_text(entry.occurred_at),
                 utc_text(entry.recorded_at),
-                dump(entry),
+                encoded(entry),
                 position,
             ),
         )
 
-    def put_disclosure(
-        self, subject: UUID, entry: history.Disclosure, legal_basis: str
-    ) -> tuple[str, Sequence[object]]:
+    def put_disclosure(self, subject: UUID, entry: Disclosure) -> tuple[str, Sequence[object]]:
         """Keep one disclosure for range queries."""
         return (
             f"INSERT INTO {self.table('disclosures')} VALUES ({', '.join('?' * 12)}) ON CONFLICT DO NOTHING",
@@ -453,7 +457,7 @@ class LedgerView(TrackingRecorder):
                 entry.purpose,
                 str(entry.ground),
                 entry.reference,
-                legal_basis,
+                entry.legal_basis,
                 int(entry.flagged_while_blocked),
                 dump(sorted(entry.data_categories)),
             ),
@@ -586,7 +590,7 @@ class LedgerView(TrackingRecorder):
             if isinstance(r, verdicts.Standing):
                 purposes = dump(sorted(r.purposes))
                 writes.append(
-                    (standing, (subject_hex, r.policy_id, *times, r.acceptance.number, purposes, dump(r.acceptance)))
+                    (standing, (subject_hex, r.policy_id, *times, r.acceptance.number, purposes, encoded(r.acceptance)))
                 )
             else:
                 purposes = dump({p: [ground, basis] for p, ground, basis in r.purposes})
@@ -595,20 +599,20 @@ class LedgerView(TrackingRecorder):
 
     # Reads.
 
-    def judged_entries(self, subject: UUID) -> list[history.Entry]:
+    def judged_entries(self, subject: UUID) -> list[SubjectFact]:
         """The entries of a subject the pre-judged questions read, in order."""
-        kinds = ", ".join(f"'{k.__name__}'" for k in verdicts.JUDGED)
+        kinds = ", ".join(f"'{k.event}'" for k in verdicts.JUDGED)
         rows = self._rows(
-            f"SELECT kind, entry FROM {self.table('subject_entries')} WHERE subject_id = ? AND kind IN ({kinds}) "
-            "ORDER BY number",
+            f"SELECT number, kind, entry FROM {self.table('subject_entries')} WHERE subject_id = ? "
+            f"AND kind IN ({kinds}) ORDER BY number",
             (subject.hex,),
         )
-        return [load_entry(r["kind"], r["entry"]) for r in rows]
+        return [codec.entry(subject, r["number"], r["kind"], r["entry"]) for r in rows]
 
-    def subject_records(self, batch: int = 5000) -> Iterator[tuple[str, list[tuple[int, history.Entry]]]]:
+    def subject_records(self, batch: int = 5000) -> Iterator[tuple[str, list[tuple[int, SubjectFact]]]]:
         """Every subject's entries with their log positions, one subject at a time (bounded memory)."""
         after = ("", -1)
-        current: tuple[str, list[tuple[int, history.Entry]]] | None = None
+        current: tuple[str, list[tuple[int, SubjectFact]]] | None = None
         while True:
             rows = self._rows(
                 f"SELECT subject_id, number, kind, entry, position FROM {self.table('subject_entries')} "
@@ -621,32 +625,34 @@ class LedgerView(TrackingRecorder):
                     current = None
                 if current is None:
                     current = (r["subject_id"], [])
-                current[1].append((int(r["position"]), load_entry(r["kind"], r["entry"])))
+                subject = UUID(r["subject_id"])
+                current[1].append((int(r["position"]), codec.entry(subject, r["number"], r["kind"], r["entry"])))
             if len(rows) < batch:
                 if current is not None:
                     yield current
                 return
             after = (rows[-1]["subject_id"], int(rows[-1]["number"]))
 
-    def entries(self, subject: UUID) -> list[history.Entry]:
+    def entries(self, subject: UUID) -> list[SubjectFact]:
         """Every entry of a subject's record, in order (one indexed range scan)."""
         rows = self._rows(
-            f"SELECT kind, entry FROM {self.table('subject_entries')} WHERE subject_id = ? ORDER BY number",
+            f"SELECT number, kind, entry FROM {self.table('subject_entries')} WHERE subject_id = ? ORDER BY number",
             (subject.hex,),
         )
-        return [load_entry(r["kind"], r["entry"]) for r in rows]
+        return [codec.entry(subject, r["number"], r["kind"], r["entry"]) for r in rows]
 
-    def policy_versions(self, policy_ids: Iterable[str]) -> list[history.PolicyVersionTerms]:
+    def policy_versions(self, policy_ids: Iterable[str]) -> list[PolicyVersion]:
         """Every published version of the given policies."""
         ids = sorted(set(policy_ids))
         if not ids:
             return []
         marks = ", ".join("?" for _ in ids)
         rows = self._rows(
-            f"SELECT terms FROM {self.table('policy_versions')} WHERE policy_id IN ({marks}) ORDER BY effective_from",
+            f"SELECT policy_id, terms FROM {self.table('policy_versions')} WHERE policy_id IN ({marks}) "
+            "ORDER BY effective_from",
             ids,
         )
-        return [load_terms(r["terms"]) for r in rows]
+        return [codec.policy_version(r["policy_id"], r["terms"]) for r in rows]
 
     def disclosures(self, subject: UUID, since: datetime | None, until: datetime | None) -> list[DisclosureRow]:
         """A subject's disclosures that happened in [since, until], in time order."""
@@ -667,7 +673,7 @@ class LedgerView(TrackingRecorder):
                 reference=r["reference"],
                 legal_basis=r["legal_basis"],
                 flagged_while_blocked=bool(r["flagged_while_blocked"]),
-                data_categories=list(load_json_list(r["data_categories"])),
+                data_categories=list(orjson.loads(r["data_categories"])),
             )
             for r in rows
         ]
@@ -777,37 +783,6 @@ SECURE_DELETE = {0: "OFF", 1: "ON", 2: "FAST"}
 
 IDLE_READERS = 8
 """Question connections kept open per view (more are opened under load, and closed after use)."""
-
-
-def load_acceptance(text: str | bytes) -> history.Acceptance:
-    """An acceptance from its JSON text, without the generic restorer (the hot path of a question)."""
-    d = orjson.loads(text)
-    valid_until = d["valid_until"]
-    return history.Acceptance(
-        number=d["number"],
-        occurred_at=datetime.fromisoformat(d["occurred_at"]),
-        recorded_at=datetime.fromisoformat(d["recorded_at"]),
-        policy_id=d["policy_id"],
-        policy_version=d["policy_version"],
-        language=Language(d["language"]),
-        text_sha256=d["text_sha256"],
-        method=ConsentMethod(d["method"]),
-        purposes=frozenset(d["purposes"]),
-        data_categories=frozenset(d["data_categories"]),
-        third_parties=d["third_parties"],
-        cross_border=d["cross_border"],
-        publication=d["publication"],
-        valid_until=None if valid_until is None else datetime.fromisoformat(valid_until),
-        actor=Actor(d["actor"]),
-    )
-
-
-def load_json_list(text: str) -> list[str]:
-    """A JSON list of strings stored in a view column."""
-    import orjson  # noqa: PLC0415  (kept local: the only JSON read outside codec)
-
-    value: list[str] = orjson.loads(text)
-    return value
 
 
 def _deadline(r: Any) -> DeadlineRow:
@@ -955,8 +930,8 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         standing, versions = self.table("standing_consents"), self.table("policy_versions")
         self._standing_sql = (
             f"SELECT (SELECT version FROM {versions} WHERE policy_id = $1 AND effective_from <= $2 "
-            "AND recorded_at <= $3 ORDER BY effective_from DESC, recorded_at DESC LIMIT 1), s.purposes, s.acceptance "
-            f"FROM (SELECT 1 AS one) AS q LEFT JOIN (SELECT purposes, acceptance FROM {standing} "
+            "AND recorded_at <= $3 ORDER BY effective_from DESC, recorded_at DESC LIMIT 1), s.purposes, s.acceptance, "
+            f"s.number FROM (SELECT 1 AS one) AS q LEFT JOIN (SELECT purposes, acceptance, number FROM {standing} "
             "WHERE subject_id = $4 AND policy_id = $5 AND occurred_from <= $6 AND occurred_to > $7 "
             "AND recorded_from <= $8 AND recorded_to > $9 ORDER BY recorded_from DESC, occurred_from DESC LIMIT 1) "
             "AS s ON TRUE"

@@ -12,6 +12,7 @@ from given import POLICY, SERVICE, consented, published
 from api.access_log import AccessLog
 from api.app import create_app
 from api.tokens import Scope
+from ledger.claim import ClaimFiling
 from ledger.terms import SubjectId
 from projections.keeper import open_view
 
@@ -31,7 +32,7 @@ def client(ledger: ConsentLedger, database: Database) -> Iterator[TestClient]:
     published(ledger)
     consented(ledger, "u-1")
     consented(ledger, "u-2")
-    ledger.receive_claim(SERVICE, claim_ref="cl-1", subject_id=SubjectId("u-2"), claimant="A. Subject")
+    ledger.record(SERVICE, ClaimFiling(claim_ref="cl-1", subject_id=SubjectId("u-2"), claimant="A. Subject"))
     with TestClient(create_app(ledger, open_view(database))) as client:
         yield client
 
@@ -47,8 +48,12 @@ def test_each_read_of_a_subjects_data_is_logged_with_caller_route_time_and_purpo
     reads = [
         ("/v1/subjects/u-1/facts", {}, "GET /v1/subjects/{subject_id}/facts", "u-1"),
         ("/v1/claims/cl-1", {}, "GET /v1/claims/{claim_ref}", "u-2"),
-        ("/v1/subjects/u-1/accepted-version", {"policy_id": POLICY}, "GET /v1/subjects/{subject_id}/accepted-version",
-         "u-1"),
+        (
+            "/v1/subjects/u-1/accepted-version",
+            {"policy_id": POLICY},
+            "GET /v1/subjects/{subject_id}/accepted-version",
+            "u-1",
+        ),
         ("/v1/subjects/u-1/disclosure-check", CHECK, "GET /v1/subjects/{subject_id}/disclosure-check", "u-1"),
         ("/v1/subjects/u-1/block-status", {}, "GET /v1/subjects/{subject_id}/block-status", "u-1"),
         ("/v1/subjects/u-1/disclosures", {}, "GET /v1/subjects/{subject_id}/disclosures", "u-1"),
@@ -69,16 +74,18 @@ def test_each_read_of_a_subjects_data_is_logged_with_caller_route_time_and_purpo
 
 def test_reads_that_concern_no_single_subject_are_not_logged(ledger: ConsentLedger, client: TestClient):
     reader = bearer(ledger, "orders-service", Scope.READ)
-    for path in ("/v1/deadlines", "/v1/breaches-not-all-told", f"/v1/policies/{POLICY}",
-                 f"/v1/policies/{POLICY}/version-in-effect"):
+    for path in (
+        "/v1/deadlines",
+        "/v1/breaches-not-all-told",
+        f"/v1/policies/{POLICY}",
+        f"/v1/policies/{POLICY}/version-in-effect",
+    ):
         assert client.get(path, headers=reader).status_code == 200, path
 
     assert AccessLog(ledger).count() == 0
 
 
-@pytest.mark.parametrize(
-    "purpose", [None, "", "x" * 201], ids=["missing", "empty", "too-long"]
-)
+@pytest.mark.parametrize("purpose", [None, "", "x" * 201], ids=["missing", "empty", "too-long"])
 def test_a_subject_read_without_a_declared_purpose_is_a_422_and_leaves_no_row(
     ledger: ConsentLedger, client: TestClient, purpose: str | None
 ):

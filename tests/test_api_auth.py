@@ -21,7 +21,10 @@ from api.access_log import AccessLog
 from api.app import create_app
 from api.tokens import Scope, TokenStore
 from ledger.application import ConsentLedger, open_ledger
+from ledger.breach import BreachFinding
+from ledger.claim import ClaimFiling
 from ledger.storage import Database
+from ledger.subject_facts import Block
 from ledger.terms import BlockGround, BlockRequester, SubjectId
 from projections.keeper import open_view
 
@@ -33,11 +36,25 @@ if TYPE_CHECKING:
 INTENDED: dict[tuple[str, str], Scope | None] = {
     ("post", "/v1/policies/{policy_id}/versions"): Scope.ADMIN,
     ("get", "/v1/policies/{policy_id}"): Scope.READ,
-    **{("post", f"/v1/subjects/{{subject_id}}/{fact}"): Scope.WRITE for fact in (
-        "consents", "withdrawals", "withdrawal-refusals", "written-permissions", "disclosures", "blocks",
-        "blocks/{block_id}/lift", "corrections", "destruction", "retractions", "requests",
-        "requests/{request_id}/answer", "blocks/{block_id}/verification", "disclosures/{number}/notice",
-    )},
+    **{
+        ("post", f"/v1/subjects/{{subject_id}}/{fact}"): Scope.WRITE
+        for fact in (
+            "consents",
+            "withdrawals",
+            "withdrawal-refusals",
+            "written-permissions",
+            "disclosures",
+            "blocks",
+            "blocks/{block_id}/lift",
+            "corrections",
+            "destruction",
+            "retractions",
+            "requests",
+            "requests/{request_id}/answer",
+            "blocks/{block_id}/verification",
+            "disclosures/{number}/notice",
+        )
+    },
     ("get", "/v1/subjects/{subject_id}/facts"): Scope.EVIDENCE,
     ("post", "/v1/breaches"): Scope.WRITE,
     ("post", "/v1/breaches/{breach_ref}/authority-notices"): Scope.WRITE,
@@ -85,8 +102,15 @@ STREAMS = {("get", "/v1/events/stream")}
 
 DOCUMENT = create_app(None).openapi()
 OPERATIONS = sorted((method, path) for path, methods in DOCUMENT["paths"].items() for method in methods)
-PATH_VALUES = {"subject_id": "u-1", "policy_id": POLICY, "breach_ref": "br-1", "claim_ref": "cl-1", "block_id": "blk-1",
-               "request_id": "req-1", "number": "2"}
+PATH_VALUES = {
+    "subject_id": "u-1",
+    "policy_id": POLICY,
+    "breach_ref": "br-1",
+    "claim_ref": "cl-1",
+    "block_id": "blk-1",
+    "request_id": "req-1",
+    "number": "2",
+}
 QUERY = {"policy_id": POLICY, "recipient_category": "courier", "purpose": "4.1.1", "position": 1, "from_size": 0}
 SCOPED = [pytest.param(scope, id=scope.value) for scope in Scope]
 WHEN = datetime(2026, 3, 12, 9, 0, tzinfo=UTC)
@@ -105,17 +129,31 @@ def given_records(ledger: ConsentLedger) -> None:
     """A policy, a consenting subject with a block, a breach and a claim: every GET has something to find."""
     published(ledger)
     consented(ledger, "u-1")
-    ledger.block_data(SERVICE, SubjectId("u-1"), block_id="blk-1", requester=BlockRequester.SUBJECT,
-                      ground=BlockGround.INACCURATE_DATA)
-    ledger.record_breach(SERVICE, breach_ref="br-1", data_categories=frozenset({"contact"}),
-                         subject_ids=frozenset({SubjectId("u-1")}))
-    ledger.receive_claim(SERVICE, claim_ref="cl-1", subject_id=SubjectId("u-1"), claimant="A. Subject")
+    ledger.record(
+        SERVICE,
+        Block(
+            subject_id=SubjectId("u-1"),
+            block_id="blk-1",
+            requester=BlockRequester.SUBJECT,
+            ground=BlockGround.INACCURATE_DATA,
+        ),
+    )
+    ledger.record(
+        SERVICE,
+        BreachFinding(
+            breach_ref="br-1", data_categories=frozenset({"contact"}), subject_ids=frozenset({SubjectId("u-1")})
+        ),
+    )
+    ledger.record(SERVICE, ClaimFiling(claim_ref="cl-1", subject_id=SubjectId("u-1"), claimant="A. Subject"))
 
 
 def call(client: TestClient, method: str, path: str, headers: dict[str, str]):
     return client.request(
-        method, path.format(**PATH_VALUES), params=QUERY if method == "get" else None,
-        json=example_body(method, path), headers={"X-Purpose": PURPOSE, **headers},
+        method,
+        path.format(**PATH_VALUES),
+        params=QUERY if method == "get" else None,
+        json=example_body(method, path),
+        headers={"X-Purpose": PURPOSE, **headers},
     )
 
 
@@ -150,8 +188,9 @@ def callers(ledger: ConsentLedger) -> dict[str, tuple[dict[str, str], frozenset[
 
 def test_every_operation_in_the_openapi_declares_the_scope_intended_for_it_and_documents_401_and_403():
     assert DOCUMENT["components"]["securitySchemes"]["BearerToken"] == {
-        "type": "http", "scheme": "bearer", "description": DOCUMENT["components"]["securitySchemes"]["BearerToken"][
-            "description"],
+        "type": "http",
+        "scheme": "bearer",
+        "description": DOCUMENT["components"]["securitySchemes"]["BearerToken"]["description"],
     }
     for method, path in OPERATIONS:
         assert (method, path) in INTENDED, f"{method.upper()} {path}: add the scope it needs to INTENDED"
@@ -165,10 +204,14 @@ def test_every_operation_in_the_openapi_declares_the_scope_intended_for_it_and_d
             assert "WWW-Authenticate" in responses["401"]["headers"], path
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    pytest.param(method, path, id=f"{method.upper()} {path}")
-    for method, path in OPERATIONS if INTENDED.get((method, path))
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param(method, path, id=f"{method.upper()} {path}")
+        for method, path in OPERATIONS
+        if INTENDED.get((method, path))
+    ],
+)
 def test_exactly_the_callers_with_the_scope_get_in_and_the_others_are_refused_without_a_trace(
     sqlite_ledger: ConsentLedger, database_path_view, method: str, path: str
 ):
@@ -235,12 +278,15 @@ def test_a_token_revoked_through_one_process_fails_at_once_in_another_on_postgre
     assert trace(second, log) == before
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("post", "/v1/subjects/{subject_id}/corrections"),
-    ("post", "/v1/policies/{policy_id}/versions"),
-    ("get", "/v1/claims/{claim_ref}"),
-    ("get", "/v1/access-log"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/v1/subjects/{subject_id}/corrections"),
+        ("post", "/v1/policies/{policy_id}/versions"),
+        ("get", "/v1/claims/{claim_ref}"),
+        ("get", "/v1/access-log"),
+    ],
+)
 def test_on_postgresql_a_token_made_in_one_process_opens_only_its_scope_in_another(two_processes, method, path):
     first, second = two_processes
     with TestClient(create_app(second)) as other_process:

@@ -7,6 +7,7 @@ from given import consented, published
 
 from api.app import create_app
 from ledger.application import ConsentLedger, Request
+from ledger.subject_facts import Destruction
 from ledger.terms import SubjectId
 
 CLAIM = "/v1/claims/in-311"
@@ -41,16 +42,21 @@ def test_a_claim_received_is_recorded_and_reads_back_with_its_claimant_in_clear(
     assert response.json()["position"] == ledger.max_position()
     assert response.headers["location"].endswith(CLAIM)
     assert client.get(response.headers["location"]).json() == {
-        "claim_ref": "in-311", "subject_id": "u-1", "claimant": "Aigerim S.", "received_at": RECEIVED,
-        "answered_at": None, "in_court_since": None,
+        "claim_ref": "in-311",
+        "subject_id": "u-1",
+        "claimant": "Aigerim S.",
+        "received_at": RECEIVED,
+        "answered_at": None,
+        "in_court_since": None,
     }
 
 
 def test_the_answer_and_the_day_in_court_are_recorded_and_read_back(client):
     received(client)
 
-    answer = client.post(f"{CLAIM}/answer", json={"outcome": "rejected", "channel": "email",
-                                                  "occurred_at": "2026-03-02T10:00:00+05:00"})
+    answer = client.post(
+        f"{CLAIM}/answer", json={"outcome": "rejected", "channel": "email", "occurred_at": "2026-03-02T10:00:00+05:00"}
+    )
     court = client.post(f"{CLAIM}/court", json={"court_case": "2-1234/2026"})
 
     assert (answer.status_code, court.status_code) == (201, 201)
@@ -65,7 +71,7 @@ def test_once_the_subject_is_destroyed_the_claimant_reads_back_as_null(ledger, c
     consented(ledger, "u-1")
     received(client)
 
-    ledger.destroy_data(Request("privacy-officer"), SubjectId("u-1"), ground="subject_request")
+    ledger.record(Request("privacy-officer"), Destruction(subject_id=SubjectId("u-1"), ground="subject_request"))
 
     assert client.get(CLAIM).json()["claimant"] is None
 
@@ -86,7 +92,7 @@ def test_a_retried_answer_with_the_same_idempotency_key_is_recorded_once(ledger,
 def test_a_claim_about_a_destroyed_subject_is_a_409_problem_and_records_nothing(ledger, client):
     published(ledger)
     consented(ledger, "u-1")
-    ledger.destroy_data(Request("privacy-officer"), SubjectId("u-1"), ground="subject_request")
+    ledger.record(Request("privacy-officer"), Destruction(subject_id=SubjectId("u-1"), ground="subject_request"))
     before = ledger.max_position()
 
     answer = problem(received(client), 409, "subject-destroyed")
@@ -98,14 +104,38 @@ def test_a_claim_about_a_destroyed_subject_is_a_409_problem_and_records_nothing(
 @pytest.mark.parametrize(
     ("path", "body", "status", "kind", "detail"),
     [
-        pytest.param("/v1/claims", {"claim_ref": "in-311", "subject_id": "u-2", "claimant": "B."},
-                     422, "invalid-fact", "'in-311' is already recorded", id="the-same-claim-twice"),
-        pytest.param(f"{CLAIM}/answer", {"outcome": "rejected", "channel": "email"},
-                     409, "nothing-to-act", "already answered", id="answering-twice"),
-        pytest.param(f"{CLAIM}/court", {"court_case": "2-1/2026"},
-                     409, "nothing-to-act", "already in court", id="going-to-court-twice"),
-        pytest.param("/v1/claims/in-999/answer", {"outcome": "rejected", "channel": "email"},
-                     404, "not-found", "claim 'in-999' is not recorded", id="answering-an-unknown-claim"),
+        pytest.param(
+            "/v1/claims",
+            {"claim_ref": "in-311", "subject_id": "u-2", "claimant": "B."},
+            422,
+            "invalid-fact",
+            "'in-311' is already recorded",
+            id="the-same-claim-twice",
+        ),
+        pytest.param(
+            f"{CLAIM}/answer",
+            {"outcome": "rejected", "channel": "email"},
+            409,
+            "nothing-to-act",
+            "already answered",
+            id="answering-twice",
+        ),
+        pytest.param(
+            f"{CLAIM}/court",
+            {"court_case": "2-1/2026"},
+            409,
+            "nothing-to-act",
+            "already in court",
+            id="going-to-court-twice",
+        ),
+        pytest.param(
+            "/v1/claims/in-999/answer",
+            {"outcome": "rejected", "channel": "email"},
+            404,
+            "not-found",
+            "claim 'in-999' is not recorded",
+            id="answering-an-unknown-claim",
+        ),
     ],
 )
 def test_every_refusal_is_a_problem_that_says_why_and_records_nothing(
@@ -127,9 +157,12 @@ def test_an_answer_dated_before_the_claim_arrived_is_a_422_problem_and_records_n
     before = ledger.max_position()
 
     answer = problem(
-        client.post(f"{CLAIM}/answer",
-                    json={"outcome": "rejected", "channel": "email", "occurred_at": "2026-02-28T09:00:00+05:00"}),
-        422, "invalid-fact",
+        client.post(
+            f"{CLAIM}/answer",
+            json={"outcome": "rejected", "channel": "email", "occurred_at": "2026-02-28T09:00:00+05:00"},
+        ),
+        422,
+        "invalid-fact",
     )
 
     assert "nothing happened to it before" in answer["detail"]
@@ -155,8 +188,9 @@ def test_a_malformed_claim_is_a_422_problem_and_records_nothing(ledger, client, 
 def test_an_unknown_outcome_is_a_422_problem(client):
     received(client)
 
-    answer = problem(client.post(f"{CLAIM}/answer", json={"outcome": "ignored", "channel": "email"}), 422,
-                     "invalid-request")
+    answer = problem(
+        client.post(f"{CLAIM}/answer", json={"outcome": "ignored", "channel": "email"}), 422, "invalid-request"
+    )
 
     assert answer["errors"][0]["name"] == "/outcome"
 

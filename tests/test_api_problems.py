@@ -8,13 +8,17 @@ from given import published
 from pydantic import BaseModel
 
 from api.app import MAX_BODY_BYTES, create_app
-from api.schemas import breaches, claims, common, policies, subjects
-from ledger.application import ConsentLedger, open_ledger
+from api.schemas.policies import body_for
+from ledger.application import FACTS, ConsentLedger, open_ledger
 
 PROBLEM_JSON = "application/problem+json"
 CORRECTION = "/v1/subjects/u-1/corrections"
-RECORDS = {"/v1/policies/{policy_id}", "/v1/subjects/{subject_id}/facts", "/v1/breaches/{breach_ref}",
-           "/v1/claims/{claim_ref}"}
+RECORDS = {
+    "/v1/policies/{policy_id}",
+    "/v1/subjects/{subject_id}/facts",
+    "/v1/breaches/{breach_ref}",
+    "/v1/claims/{claim_ref}",
+}
 
 
 @pytest.fixture
@@ -51,15 +55,12 @@ def test_every_error_an_operation_can_answer_is_documented_as_a_problem(client):
 
 
 def request_bodies() -> list[type[BaseModel]]:
-    return [
-        model for module in (policies, subjects, breaches, claims) for model in vars(module).values()
-        if isinstance(model, type) and issubclass(model, common.Body) and model.__module__ == module.__name__
-    ]
+    return [body_for(fact) for fact in FACTS]
 
 
 def test_every_request_body_is_documented_with_examples_the_api_accepts(client):
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
-    assert len(request_bodies()) == 17
+    assert len(request_bodies()) == 21
 
     for model in request_bodies():
         examples = schemas[model.__name__]["examples"]
@@ -80,7 +81,10 @@ def test_a_path_that_names_nothing_is_a_404_problem(client):
 
     assert (response.status_code, response.headers["content-type"]) == (404, PROBLEM_JSON)
     assert response.json() == {
-        "type": "about:blank", "title": "Not Found", "status": 404, "detail": "Not Found: GET /v1/nothing",
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "Not Found: GET /v1/nothing",
         "instance": "/v1/nothing",
     }
 

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from given import POLICY, SERVICE, consented, published, sha
 
 from api.app import create_app
+from ledger.claim import ClaimAnswer, ClaimFiling
+from ledger.subject_facts import Block, Disclosure
 from ledger.terms import BlockGround, BlockRequester, SubjectId
 from projections.keeper import open_view
 
@@ -105,23 +107,27 @@ def test_block_status_and_disclosures_answer_from_the_view(
 ) -> None:
     published(ledger, at=clock.now - timedelta(days=10))
     consented(ledger, "u-1", at=clock.now - timedelta(days=5))
-    ledger.record_disclosure(
+    ledger.record(
         SERVICE,
-        SubjectId("u-1"),
-        recipient="CDEK",
-        recipient_category="courier",
-        purpose="4.1.1",
-        data_categories=frozenset({"address"}),
-        ground="order_fulfilment",
-        reference="order-1",
+        Disclosure(
+            subject_id=SubjectId("u-1"),
+            recipient="CDEK",
+            recipient_category="courier",
+            purpose="4.1.1",
+            data_categories=frozenset({"address"}),
+            ground="order_fulfilment",
+            reference="order-1",
+        ),
     )
     clock.advance(hours=1)
-    receipt = ledger.block_data(
+    receipt = ledger.record(
         SERVICE,
-        SubjectId("u-1"),
-        block_id="req-7",
-        requester=BlockRequester.AUTHORISED_BODY,
-        ground=BlockGround.UNLAWFUL_PROCESSING,
+        Block(
+            subject_id=SubjectId("u-1"),
+            block_id="req-7",
+            requester=BlockRequester.AUTHORISED_BODY,
+            ground=BlockGround.UNLAWFUL_PROCESSING,
+        ),
     )
     wait = {"wait_for_position": receipt.position}
 
@@ -144,9 +150,9 @@ def test_a_claim_starts_a_30_day_deadline_listed_as_open_then_met(
 ) -> None:
     published(ledger)
     consented(ledger, "u-1")
-    ledger.receive_claim(SERVICE, claim_ref="CL-1", subject_id=SubjectId("u-1"), claimant="A. Person")
+    ledger.record(SERVICE, ClaimFiling(claim_ref="CL-1", subject_id=SubjectId("u-1"), claimant="A. Person"))
     clock.advance(days=3)
-    receipt = ledger.answer_claim(SERVICE, claim_ref="CL-1", outcome="rejected", channel="email")
+    receipt = ledger.record(SERVICE, ClaimAnswer(claim_ref="CL-1", outcome="rejected", channel="email"))
 
     before = client.get(
         "/v1/deadlines",

@@ -7,6 +7,7 @@ from given import POLICY, consented, published, sha
 
 from api.app import create_app
 from ledger.application import ConsentLedger, Request
+from ledger.subject_facts import Block, Destruction
 from ledger.terms import BlockGround, BlockRequester, SubjectId
 
 SUBJECT = "u-1"
@@ -35,9 +36,16 @@ def problem(response, status: int, kind: str) -> dict:
 
 def a_consent() -> dict:
     return {
-        "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "registration", "channel": "app", "third_parties": True, "optional_purposes": ["4.1.6"],
-        "evidence": "ip=10.0.0.7 device=android", "occurred_at": NOW,
+        "policy_id": POLICY,
+        "policy_version": "1",
+        "language": "en",
+        "text_sha256": sha("1"),
+        "method": "registration",
+        "channel": "app",
+        "third_parties": True,
+        "optional_purposes": ["4.1.6"],
+        "evidence": "ip=10.0.0.7 device=android",
+        "occurred_at": NOW,
     }
 
 
@@ -52,15 +60,20 @@ def given_consent(ledger: ConsentLedger) -> None:
 
 def given_block(ledger: ConsentLedger) -> None:
     given_consent(ledger)
-    ledger.block_data(
-        OFFICER, SubjectId(SUBJECT), block_id="blk-1", requester=BlockRequester.SUBJECT,
-        ground=BlockGround.INACCURATE_DATA,
+    ledger.record(
+        OFFICER,
+        Block(
+            subject_id=SubjectId(SUBJECT),
+            block_id="blk-1",
+            requester=BlockRequester.SUBJECT,
+            ground=BlockGround.INACCURATE_DATA,
+        ),
     )
 
 
 def given_destruction(ledger: ConsentLedger) -> None:
     given_consent(ledger)
-    ledger.destroy_data(OFFICER, SubjectId(SUBJECT), ground="subject_request")
+    ledger.record(OFFICER, Destruction(subject_id=SubjectId(SUBJECT), ground="subject_request"))
 
 
 def given_nothing(_: ConsentLedger) -> None:
@@ -71,68 +84,117 @@ Given = Callable[[ConsentLedger], None]
 
 EVERY_FACT = [
     pytest.param(
-        given_published, "consents", a_consent(), "ConsentGranted",
+        given_published,
+        "consents",
+        a_consent(),
+        "ConsentGranted",
         {"evidence": "ip=10.0.0.7 device=android", "purposes": ["4.1.1", "4.1.2", "4.1.3", "4.1.6"]},
         id="consent",
     ),
     pytest.param(
-        given_consent, "withdrawals", {"policy_id": POLICY, "purposes": ["4.1.2"], "channel": "email"},
-        "ConsentWithdrawn", {"purposes": ["4.1.2"], "channel": "email", "actor": "subject"},
+        given_consent,
+        "withdrawals",
+        {"policy_id": POLICY, "purposes": ["4.1.2"], "channel": "email"},
+        "ConsentWithdrawn",
+        {"purposes": ["4.1.2"], "channel": "email", "actor": "subject"},
         id="withdrawal",
     ),
     pytest.param(
-        given_consent, "withdrawal-refusals",
+        given_consent,
+        "withdrawal-refusals",
         {"policy_id": POLICY, "open_obligation": "order 2026-0042", "reason": "in delivery"},
-        "WithdrawalRefused", {"open_obligation": "order 2026-0042", "reason": "in delivery"},
+        "WithdrawalRefused",
+        {"open_obligation": "order 2026-0042", "reason": "in delivery"},
         id="withdrawal-refusal",
     ),
     pytest.param(
-        given_nothing, "written-permissions",
-        {"permission_id": "wp-1", "recipient": "Insurer LLP", "recipient_category": "other", "purpose": "4.1.3",
-         "document": "scan 2026/17", "valid_until": "2027-03-01T00:00:00+05:00"},
-        "WrittenPermissionGranted", {"document": "scan 2026/17", "valid_until": "2027-03-01T00:00:00+05:00"},
+        given_nothing,
+        "written-permissions",
+        {
+            "permission_id": "wp-1",
+            "recipient": "Insurer LLP",
+            "recipient_category": "other",
+            "purpose": "4.1.3",
+            "document": "scan 2026/17",
+            "valid_until": "2027-03-01T00:00:00+05:00",
+        },
+        "WrittenPermissionGranted",
+        {"document": "scan 2026/17", "valid_until": "2027-03-01T00:00:00+05:00"},
         id="written-permission",
     ),
     pytest.param(
-        given_consent, "disclosures",
-        {"recipient": "Courier LLP", "recipient_category": "courier", "purpose": "4.1.2",
-         "data_categories": ["contact", "address"], "ground": "order_fulfilment", "reference": "order 42"},
+        given_consent,
+        "disclosures",
+        {
+            "recipient": "Courier LLP",
+            "recipient_category": "courier",
+            "purpose": "4.1.2",
+            "data_categories": ["contact", "address"],
+            "ground": "order_fulfilment",
+            "reference": "order 42",
+        },
         "DataDisclosed",
         {"ground": "order_fulfilment", "legal_basis": f"consent to {POLICY} version 1", "flagged_while_blocked": False},
         id="disclosure",
     ),
     pytest.param(
-        given_block, "disclosures",
-        {"recipient": "Police", "recipient_category": "state_authority", "purpose": "4.1.5",
-         "data_categories": ["contact"], "ground": "state_request", "reference": "request 12-345"},
-        "DataDisclosed", {"ground": "state_request", "flagged_while_blocked": True},
+        given_block,
+        "disclosures",
+        {
+            "recipient": "Police",
+            "recipient_category": "state_authority",
+            "purpose": "4.1.5",
+            "data_categories": ["contact"],
+            "ground": "state_request",
+            "reference": "request 12-345",
+        },
+        "DataDisclosed",
+        {"ground": "state_request", "flagged_while_blocked": True},
         id="state-request-while-blocked-is-flagged",
     ),
     pytest.param(
-        given_consent, "blocks",
-        {"block_id": "blk-7", "requester": "authorised_body", "ground": "unlawful_processing",
-         "request_details": "letter 7"},
-        "DataBlocked", {"block_id": "blk-7", "requester": "authorised_body", "request": "letter 7"},
+        given_consent,
+        "blocks",
+        {
+            "block_id": "blk-7",
+            "requester": "authorised_body",
+            "ground": "unlawful_processing",
+            "request_details": "letter 7",
+        },
+        "DataBlocked",
+        {"block_id": "blk-7", "requester": "authorised_body", "request": "letter 7"},
         id="block",
     ),
     pytest.param(
-        given_block, "blocks/blk-1/lift", {"outcome": "data_corrected"},
-        "BlockLifted", {"block_id": "blk-1", "outcome": "data_corrected"},
+        given_block,
+        "blocks/blk-1/lift",
+        {"outcome": "data_corrected"},
+        "BlockLifted",
+        {"block_id": "blk-1", "outcome": "data_corrected"},
         id="block-lift",
     ),
     pytest.param(
-        given_consent, "corrections", {"data_categories": ["address"]},
-        "DataCorrected", {"data_categories": ["address"]},
+        given_consent,
+        "corrections",
+        {"data_categories": ["address"]},
+        "DataCorrected",
+        {"data_categories": ["address"]},
         id="correction",
     ),
     pytest.param(
-        given_consent, "destruction", {"ground": "subject_request"},
-        "DataDestroyed", {"ground": "subject_request"},
+        given_consent,
+        "destruction",
+        {"ground": "subject_request"},
+        "DataDestroyed",
+        {"ground": "subject_request"},
         id="destruction",
     ),
     pytest.param(
-        given_consent, "retractions", {"number": 2, "reason": "recorded for the wrong subject"},
-        "EntryRetracted", {"retracted_number": 2, "reason": "recorded for the wrong subject"},
+        given_consent,
+        "retractions",
+        {"number": 2, "reason": "recorded for the wrong subject"},
+        "EntryRetracted",
+        {"retracted_number": 2, "reason": "recorded for the wrong subject"},
         id="retraction",
     ),
 ]
@@ -171,61 +233,143 @@ def test_occurred_at_defaults_to_the_moment_the_ledger_records_the_fact(ledger, 
 
 REFUSALS = [
     pytest.param(
-        given_nothing, "consents", a_consent(), 404, "not-found", "is not recorded", id="consent-to-no-policy",
+        given_nothing,
+        "consents",
+        a_consent(),
+        404,
+        "not-found",
+        "is not recorded",
+        id="consent-to-no-policy",
     ),
     pytest.param(
-        given_published, "consents", {**a_consent(), "text_sha256": "0" * 64}, 422, "invalid-fact",
-        "is not the en text of version 1", id="consent-to-another-text",
+        given_published,
+        "consents",
+        {**a_consent(), "text_sha256": "0" * 64},
+        422,
+        "invalid-fact",
+        "is not the en text of version 1",
+        id="consent-to-another-text",
     ),
     pytest.param(
-        given_published, "consents", {**a_consent(), "occurred_at": "2026-03-02T15:00:00+05:00"}, 422,
-        "invalid-fact", "is in the future", id="consent-in-the-future",
+        given_published,
+        "consents",
+        {**a_consent(), "occurred_at": "2026-03-02T15:00:00+05:00"},
+        422,
+        "invalid-fact",
+        "is in the future",
+        id="consent-in-the-future",
     ),
     pytest.param(
-        given_published, "disclosures",
-        {"recipient": "Courier LLP", "recipient_category": "courier", "purpose": "4.1.2",
-         "data_categories": ["contact"], "ground": "order_fulfilment", "reference": "order 42"},
-        409, "no-ground-for-disclosure", "no consent standing", id="disclosure-without-consent",
+        given_published,
+        "disclosures",
+        {
+            "recipient": "Courier LLP",
+            "recipient_category": "courier",
+            "purpose": "4.1.2",
+            "data_categories": ["contact"],
+            "ground": "order_fulfilment",
+            "reference": "order 42",
+        },
+        409,
+        "no-ground-for-disclosure",
+        "no consent standing",
+        id="disclosure-without-consent",
     ),
     pytest.param(
-        given_block, "disclosures",
-        {"recipient": "Courier LLP", "recipient_category": "courier", "purpose": "4.1.2",
-         "data_categories": ["contact"], "ground": "order_fulfilment", "reference": "order 42"},
-        409, "subject-blocked", "blocked (blk-1)", id="disclosure-while-blocked",
+        given_block,
+        "disclosures",
+        {
+            "recipient": "Courier LLP",
+            "recipient_category": "courier",
+            "purpose": "4.1.2",
+            "data_categories": ["contact"],
+            "ground": "order_fulfilment",
+            "reference": "order 42",
+        },
+        409,
+        "subject-blocked",
+        "blocked (blk-1)",
+        id="disclosure-while-blocked",
     ),
     pytest.param(
-        given_published, "withdrawals", {"policy_id": POLICY, "channel": "email"},
-        409, "nothing-to-act", "no standing consent", id="withdrawal-of-nothing",
+        given_published,
+        "withdrawals",
+        {"policy_id": POLICY, "channel": "email"},
+        409,
+        "nothing-to-act",
+        "no standing consent",
+        id="withdrawal-of-nothing",
     ),
     pytest.param(
-        given_consent, "blocks/blk-9/lift", {"outcome": "request_unfounded"},
-        409, "nothing-to-act", "no block 'blk-9' in force", id="lifting-a-block-not-in-force",
+        given_consent,
+        "blocks/blk-9/lift",
+        {"outcome": "request_unfounded"},
+        409,
+        "nothing-to-act",
+        "no block 'blk-9' in force",
+        id="lifting-a-block-not-in-force",
     ),
     pytest.param(
-        given_nothing, "blocks/blk-1/lift", {"outcome": "request_unfounded"},
-        404, "not-found", f"subject {SUBJECT} is not recorded", id="lifting-on-an-unknown-subject",
+        given_nothing,
+        "blocks/blk-1/lift",
+        {"outcome": "request_unfounded"},
+        404,
+        "not-found",
+        f"subject {SUBJECT} is not recorded",
+        id="lifting-on-an-unknown-subject",
     ),
     pytest.param(
-        given_block, "destruction", {"ground": "subject_request"},
-        409, "subject-blocked", "lift the block before destroying", id="destruction-while-blocked",
+        given_block,
+        "destruction",
+        {"ground": "subject_request"},
+        409,
+        "subject-blocked",
+        "lift the block before destroying",
+        id="destruction-while-blocked",
     ),
     pytest.param(
-        given_destruction, "corrections", {"data_categories": ["contact"]},
-        409, "subject-destroyed", "nothing more can be recorded", id="correction-after-destruction",
+        given_destruction,
+        "corrections",
+        {"data_categories": ["contact"]},
+        409,
+        "subject-destroyed",
+        "nothing more can be recorded",
+        id="correction-after-destruction",
     ),
     pytest.param(
-        given_destruction, "consents", a_consent(),
-        409, "subject-destroyed", "nothing personal can be recorded", id="consent-after-destruction",
+        given_destruction,
+        "consents",
+        a_consent(),
+        409,
+        "subject-destroyed",
+        "nothing more can be recorded for them",
+        id="consent-after-destruction",
     ),
     pytest.param(
-        given_consent, "retractions", {"number": 9, "reason": "typo"},
-        409, "nothing-to-act", "no retractable entry number 9", id="retracting-no-such-fact",
+        given_consent,
+        "retractions",
+        {"number": 9, "reason": "typo"},
+        409,
+        "nothing-to-act",
+        "no retractable entry number 9",
+        id="retracting-no-such-fact",
     ),
     pytest.param(
-        given_consent, "written-permissions",
-        {"permission_id": "wp-1", "recipient": "Insurer LLP", "recipient_category": "other", "purpose": "4.1.3",
-         "document": "scan", "valid_from": "2026-03-01T00:00:00+05:00", "valid_until": "2026-02-01T00:00:00+05:00"},
-        422, "invalid-fact", "valid_until must be after valid_from", id="permission-ending-before-it-starts",
+        given_consent,
+        "written-permissions",
+        {
+            "permission_id": "wp-1",
+            "recipient": "Insurer LLP",
+            "recipient_category": "other",
+            "purpose": "4.1.3",
+            "document": "scan",
+            "valid_from": "2026-03-01T00:00:00+05:00",
+            "valid_until": "2026-02-01T00:00:00+05:00",
+        },
+        422,
+        "invalid-fact",
+        "valid_until must be after valid_from",
+        id="permission-ending-before-it-starts",
     ),
 ]
 
@@ -268,7 +412,8 @@ def test_an_idempotency_key_reused_for_another_body_is_refused_and_records_nothi
 
     answer = problem(
         client.post(f"/v1/subjects/{SUBJECT}/consents", json={**a_consent(), "channel": "site"}, headers=key),
-        422, "idempotency-key-reused",
+        422,
+        "idempotency-key-reused",
     )
 
     assert "consent-u-1-0001" in answer["detail"]
@@ -295,9 +440,11 @@ def test_a_write_naming_a_stale_version_is_refused_with_412_and_records_nothing(
     position = ledger.max_position()
 
     answer = problem(
-        client.post(f"/v1/subjects/{SUBJECT}/corrections", json={"data_categories": ["contact"]},
-                    headers={"If-Match": etag}),
-        412, "version-mismatch",
+        client.post(
+            f"/v1/subjects/{SUBJECT}/corrections", json={"data_categories": ["contact"]}, headers={"If-Match": etag}
+        ),
+        412,
+        "version-mismatch",
     )
 
     assert "read it again" in answer["detail"]
@@ -323,35 +470,71 @@ def test_reading_the_facts_of_a_subject_never_recorded_is_a_404_problem(client):
 
 
 BAD_REQUESTS = [
-    pytest.param({**a_consent(), "occurred_at": "2026-03-02T09:00:00"}, {}, "body", "/occurred_at", "timezone",
-                 id="naive-occurred-at"),
-    pytest.param({**a_consent(), "valid_until": "2027-03-02"}, {}, "body", "/valid_until", "ISO 8601",
-                 id="date-without-time-or-offset"),
-    pytest.param({**a_consent(), "occurred_at": "1772442000"}, {}, "body", "/occurred_at", "ISO 8601",
-                 id="unix-timestamp-as-a-string"),
-    pytest.param({**a_consent(), "occurred_at": 1772442000}, {}, "body", "/occurred_at", "ISO 8601",
-                 id="unix-timestamp"),
-    pytest.param({**a_consent(), "occurred_at": "0001-01-01T00:00:00+05:00"}, {}, "body", "/occurred_at", "1900",
-                 id="implausible-year"),
+    pytest.param(
+        {**a_consent(), "occurred_at": "2026-03-02T09:00:00"},
+        {},
+        "body",
+        "/occurred_at",
+        "timezone",
+        id="naive-occurred-at",
+    ),
+    pytest.param(
+        {**a_consent(), "valid_until": "2027-03-02"},
+        {},
+        "body",
+        "/valid_until",
+        "ISO 8601",
+        id="date-without-time-or-offset",
+    ),
+    pytest.param(
+        {**a_consent(), "occurred_at": "1772442000"},
+        {},
+        "body",
+        "/occurred_at",
+        "ISO 8601",
+        id="unix-timestamp-as-a-string",
+    ),
+    pytest.param(
+        {**a_consent(), "occurred_at": 1772442000}, {}, "body", "/occurred_at", "ISO 8601", id="unix-timestamp"
+    ),
+    pytest.param(
+        {**a_consent(), "occurred_at": "0001-01-01T00:00:00+05:00"},
+        {},
+        "body",
+        "/occurred_at",
+        "1900",
+        id="implausible-year",
+    ),
     pytest.param({**a_consent(), "channel": "pigeon"}, {}, "body", "/channel", "'app'", id="unknown-channel"),
     pytest.param({**a_consent(), "language": "de"}, {}, "body", "/language", "'kk'", id="unknown-language"),
-    pytest.param({**a_consent(), "evidence": "x" * 4001}, {}, "body", "/evidence", "at most 4000",
-                 id="huge-string"),
-    pytest.param({**a_consent(), "policy_version": ""}, {}, "body", "/policy_version", "at least 1",
-                 id="empty-string"),
+    pytest.param({**a_consent(), "evidence": "x" * 4001}, {}, "body", "/evidence", "at most 4000", id="huge-string"),
+    pytest.param({**a_consent(), "policy_version": ""}, {}, "body", "/policy_version", "at least 1", id="empty-string"),
     pytest.param({**a_consent(), "channel": "app\u0000"}, {}, "body", "/channel", "'app'", id="nul-in-enum"),
     pytest.param({**a_consent(), "evidence": "ip\u0000"}, {}, "body", "/evidence", "pattern", id="nul-in-text"),
-    pytest.param({**a_consent(), "policy_version": "1\u0000"}, {}, "body", "/policy_version", "pattern",
-                 id="nul-in-a-name"),
-    pytest.param({**a_consent(), "third_parties": "yes"}, {}, "body", "/third_parties", "boolean",
-                 id="string-for-a-flag"),
-    pytest.param({**a_consent(), "occured_at": NOW}, {}, "body", "/occured_at", "Extra inputs",
-                 id="misspelt-field"),
-    pytest.param({k: v for k, v in a_consent().items() if k != "method"}, {}, "body", "/method", "Field required",
-                 id="missing-field"),
+    pytest.param(
+        {**a_consent(), "policy_version": "1\u0000"}, {}, "body", "/policy_version", "pattern", id="nul-in-a-name"
+    ),
+    pytest.param(
+        {**a_consent(), "third_parties": "yes"}, {}, "body", "/third_parties", "boolean", id="string-for-a-flag"
+    ),
+    pytest.param({**a_consent(), "occured_at": NOW}, {}, "body", "/occured_at", "Extra inputs", id="misspelt-field"),
+    pytest.param(
+        {k: v for k, v in a_consent().items() if k != "method"},
+        {},
+        "body",
+        "/method",
+        "Field required",
+        id="missing-field",
+    ),
     pytest.param(a_consent(), {"If-Match": "3"}, "header", "If-Match", "pattern", id="unquoted-if-match"),
-    pytest.param(a_consent(), {"Idempotency-Key": "a key"}, "header", "Idempotency-Key", "pattern",
-                 id="idempotency-key-with-a-space"),
+    pytest.param(
+        a_consent(),
+        {"Idempotency-Key": "a key"},
+        "header",
+        "Idempotency-Key",
+        "pattern",
+        id="idempotency-key-with-a-space",
+    ),
 ]
 
 
@@ -362,8 +545,9 @@ def test_a_malformed_request_is_a_422_problem_naming_the_part_and_records_nothin
     given_published(ledger)
     before = ledger.max_position()
 
-    answer = problem(client.post(f"/v1/subjects/{SUBJECT}/consents", json=body, headers=headers), 422,
-                     "invalid-request")
+    answer = problem(
+        client.post(f"/v1/subjects/{SUBJECT}/consents", json=body, headers=headers), 422, "invalid-request"
+    )
 
     assert [(e["in"], e["name"]) for e in answer["errors"]] == [(location, name)]
     assert detail in answer["errors"][0]["detail"]
@@ -386,15 +570,19 @@ def test_a_write_without_a_bearer_token_is_a_401_problem_and_records_nothing(led
 def test_the_caller_recorded_is_the_tokens_name_whatever_x_caller_claims(ledger, client):
     given_consent(ledger)
 
-    client.post(f"/v1/subjects/{SUBJECT}/corrections", json={"data_categories": ["address"]},
-                headers={"X-Caller": "someone-else"})
+    client.post(
+        f"/v1/subjects/{SUBJECT}/corrections",
+        json={"data_categories": ["address"]},
+        headers={"X-Caller": "someone-else"},
+    )
 
     assert client.get(FACTS).json()["facts"][-1]["recorded_by"] == "orders-service"
 
 
 def test_a_subject_id_too_long_for_the_ledger_is_a_422_problem(client):
-    answer = problem(client.post(f"/v1/subjects/{'u' * 201}/corrections", json={"data_categories": ["a"]}), 422,
-                     "invalid-request")
+    answer = problem(
+        client.post(f"/v1/subjects/{'u' * 201}/corrections", json={"data_categories": ["a"]}), 422, "invalid-request"
+    )
 
     assert answer["errors"][0]["in"] == "path"
 
@@ -402,16 +590,20 @@ def test_a_subject_id_too_long_for_the_ledger_is_a_422_problem(client):
 def test_a_caller_named_in_utf8_is_recorded_in_clear(ledger, client):
     given_consent(ledger)
 
-    client.post(f"/v1/subjects/{SUBJECT}/corrections", json={"data_categories": ["address"]},
-                headers={"Authorization": bearer(ledger, "Айгерим Сейткали")["Authorization"]})
+    client.post(
+        f"/v1/subjects/{SUBJECT}/corrections",
+        json={"data_categories": ["address"]},
+        headers={"Authorization": bearer(ledger, "Айгерим Сейткали")["Authorization"]},
+    )
 
     assert client.get(FACTS).json()["facts"][-1]["recorded_by"] == "Айгерим Сейткали"
 
 
 @pytest.mark.parametrize("subject", ["%2E%2E", "%2E", "a%0Ab"])
 def test_a_subject_id_that_cannot_name_a_url_is_a_422_problem(ledger, client, subject: str):
-    answer = problem(client.post(f"/v1/subjects/{subject}/corrections", json={"data_categories": ["a"]}), 422,
-                     "invalid-request")
+    answer = problem(
+        client.post(f"/v1/subjects/{subject}/corrections", json={"data_categories": ["a"]}), 422, "invalid-request"
+    )
 
     assert answer["errors"][0]["in"] == "path"
     assert ledger.max_position() == 0

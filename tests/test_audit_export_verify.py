@@ -28,6 +28,7 @@ from audit.verify import verify_consistency_proof, verify_export, verify_file, v
 from ledger.application import open_ledger
 from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
+from ledger.subject_facts import Destruction
 from ledger.terms import DestructionGround, SubjectId
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def recorded_history(ledger: ConsentLedger, clock: FakeClock) -> AuditLog:
     log.issue_checkpoint(clock.advance(hours=1))
     for n in range(3, 8):
         consented(ledger, f"subject-{n}")
-    ledger.destroy_data(SERVICE, SubjectId("subject-4"), ground=DestructionGround.SUBJECT_REQUEST)
+    ledger.record(SERVICE, Destruction(subject_id=SubjectId("subject-4"), ground=DestructionGround.SUBJECT_REQUEST))
     log.issue_checkpoint(clock.advance(hours=1))
     log.issue_checkpoint(clock.advance(hours=1))
     return log
@@ -93,6 +94,7 @@ def event_lines(data: bytes) -> list[int]:
 
 # Untouched exports verify.
 
+
 def test_the_whole_log_exports_and_verifies_with_the_public_key_alone(ledger: ConsentLedger, clock: FakeClock) -> None:
     log = recorded_history(ledger, clock)
     data = exported(log)
@@ -124,7 +126,7 @@ def test_every_range_of_the_log_exports_and_verifies_on_its_own(ledger: ConsentL
 def test_an_export_verifies_although_a_subjects_key_was_destroyed(ledger: ConsentLedger, clock: FakeClock) -> None:
     log = recorded_history(ledger, clock)
     before = exported(log)
-    ledger.destroy_data(SERVICE, SubjectId("subject-6"), ground=DestructionGround.SUBJECT_REQUEST)
+    ledger.record(SERVICE, Destruction(subject_id=SubjectId("subject-6"), ground=DestructionGround.SUBJECT_REQUEST))
     log.issue_checkpoint(clock.advance(days=1))
     after = exported(log)
     assert verdict_of(before)
@@ -174,6 +176,7 @@ def test_resuming_a_file_that_is_not_an_export_of_this_log_is_refused(
 
 
 # What a failure says.
+
 
 def test_a_changed_event_is_located_between_the_checkpoints_around_it(documents: dict[str, bytes]) -> None:
     lines = lines_of(documents["export"])
@@ -256,6 +259,7 @@ def test_proof_documents_verify_offline(documents: dict[str, bytes], tmp_path: P
 
 # Any change is caught, every time.
 
+
 @st.composite
 def one_byte_changed(draw: st.DrawFn, data: bytes) -> bytes:
     """`data` with one byte of one line (lines drawn evenly, so headers and checkpoints get their share) changed."""
@@ -264,7 +268,7 @@ def one_byte_changed(draw: st.DrawFn, data: bytes) -> bytes:
     offset = draw(st.integers(0, len(lines[index]) - 1))
     line = bytearray(lines[index])
     line[offset] = draw(st.integers(0, 255).filter(lambda b: b != line[offset]))
-    return b"".join([*lines[:index], bytes(line), *lines[index + 1:]])
+    return b"".join([*lines[:index], bytes(line), *lines[index + 1 :]])
 
 
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

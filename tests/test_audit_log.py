@@ -23,6 +23,7 @@ from audit.log import AuditLog, CheckpointRefused, ProofUnavailable
 from audit.merkle import leaf_hash, verify_consistency
 from audit.notes import Checkpoint, SigningKey
 from audit.tree import LedgerTree
+from ledger.subject_facts import Destruction
 from ledger.terms import DestructionGround, SubjectId
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def test_destroying_a_subjects_key_changes_no_leaf(ledger: ConsentLedger, clock:
     before = log.issue_checkpoint(clock.now)
     leaves_before = stored_leaves(ledger)
 
-    ledger.destroy_data(SERVICE, SubjectId("subject-2"), ground=DestructionGround.SUBJECT_REQUEST)
+    ledger.record(SERVICE, Destruction(subject_id=SubjectId("subject-2"), ground=DestructionGround.SUBJECT_REQUEST))
     after = log.issue_checkpoint(clock.advance(days=1))
 
     assert ledger.is_destroyed(SubjectId("subject-2"))

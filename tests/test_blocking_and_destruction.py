@@ -9,7 +9,18 @@ import pytest
 from given import POLICY, SERVICE, consented, published, sha
 
 from ledger import rules
+from ledger.claim import ClaimFiling
 from ledger.errors import InvalidFact, NotFound, NothingToAct, SubjectBlocked, SubjectDestroyed
+from ledger.subject_facts import (
+    Block,
+    BlockLift,
+    Correction,
+    Destruction,
+    Disclosure,
+    Permission,
+    Retraction,
+    Withdrawal,
+)
 from ledger.terms import (
     BlockGround,
     BlockOutcome,
@@ -29,21 +40,25 @@ BORIS = SubjectId("subject-boris")
 EVIDENCE = "ip=10.0.0.7 device=android"
 
 
-def block(ledger: ConsentLedger, block_id: str = "block-1", subject: str = ANNA, **details):
+def block(ledger: ConsentLedger, block_id: str = "block-1", subject: str = ANNA, occurred_at=None, **details):
     """Block the subject's data at their request while their data are verified (clause 6.2.4)."""
     given = {"block_id": block_id, "requester": BlockRequester.SUBJECT, "ground": BlockGround.INACCURATE_DATA}
-    return ledger.block_data(SERVICE, SubjectId(subject), **(given | details))
+    return ledger.record(SERVICE, Block(subject_id=SubjectId(subject), **given | details), occurred_at)
 
 
-def lift(ledger: ConsentLedger, block_id: str = "block-1", **details):
+def lift(ledger: ConsentLedger, block_id: str = "block-1", occurred_at=None, **details):
     """Lift a block with the verification's outcome."""
     given = {"block_id": block_id, "outcome": BlockOutcome.DATA_CORRECTED}
-    return ledger.lift_block(SERVICE, ANNA, **(given | details))
+    return ledger.record(SERVICE, BlockLift(subject_id=ANNA, **given | details), occurred_at)
 
 
-def destroy(ledger: ConsentLedger, subject: str = ANNA, **details):
+def destroy(ledger: ConsentLedger, subject: str = ANNA, occurred_at=None, **details):
     """Destroy the subject's data at their request (clause 5.3)."""
-    return ledger.destroy_data(SERVICE, SubjectId(subject), **({"ground": DestructionGround.SUBJECT_REQUEST} | details))
+    return ledger.record(
+        SERVICE,
+        Destruction(subject_id=SubjectId(subject), **{"ground": DestructionGround.SUBJECT_REQUEST} | details),
+        occurred_at,
+    )
 
 
 def blocked_now(ledger: ConsentLedger) -> list[str]:
@@ -53,10 +68,17 @@ def blocked_now(ledger: ConsentLedger) -> list[str]:
 
 def deliver(ledger: ConsentLedger):
     """Hand the subject's address to a courier to fulfil an order (clause 5.2)."""
-    return ledger.record_disclosure(
-        SERVICE, ANNA, recipient="Kazpost Courier", recipient_category=RecipientCategory.COURIER, purpose="4.1.1",
-        data_categories=frozenset({DataCategory("address")}), ground=DisclosureGround.ORDER_FULFILMENT,
-        reference="order-1001",
+    return ledger.record(
+        SERVICE,
+        Disclosure(
+            subject_id=ANNA,
+            recipient="Kazpost Courier",
+            recipient_category=RecipientCategory.COURIER,
+            purpose="4.1.1",
+            data_categories=frozenset({DataCategory("address")}),
+            ground=DisclosureGround.ORDER_FULFILMENT,
+            reference="order-1001",
+        ),
     )
 
 
@@ -67,16 +89,21 @@ def test_a_block_takes_effect_from_the_moment_of_the_request(ledger, clock):
     requested = clock.now - timedelta(hours=3)
 
     receipt = block(
-        ledger, requester=BlockRequester.AUTHORISED_BODY, ground=BlockGround.UNLAWFUL_PROCESSING,
-        request_details="letter 12-04/551 of the ministry", occurred_at=requested,
+        ledger,
+        requester=BlockRequester.AUTHORISED_BODY,
+        ground=BlockGround.UNLAWFUL_PROCESSING,
+        request="letter 12-04/551 of the ministry",
+        occurred_at=requested,
     )
 
     fact = ledger.subject_facts(ANNA)[-1]
     assert receipt.event_type == "DataBlocked"
     assert fact.occurred_at == requested
     assert fact.fields == fact.fields | {
-        "block_id": "block-1", "requester": BlockRequester.AUTHORISED_BODY,
-        "ground": BlockGround.UNLAWFUL_PROCESSING, "request": "letter 12-04/551 of the ministry",
+        "block_id": "block-1",
+        "requester": BlockRequester.AUTHORISED_BODY,
+        "ground": BlockGround.UNLAWFUL_PROCESSING,
+        "request": "letter 12-04/551 of the ministry",
     }
     assert rules.open_blocks(ledger.subject(ANNA).entries, requested - timedelta(seconds=1)) == []
     assert blocked_now(ledger) == ["block-1"]
@@ -182,14 +209,14 @@ def test_a_lift_with_an_unknown_outcome_is_refused_and_the_block_stays(ledger):
 
 
 def test_a_correction_records_which_categories_changed(ledger):
-    ledger.record_correction(SERVICE, ANNA, data_categories=frozenset({DataCategory("address")}))
+    ledger.record(SERVICE, Correction(subject_id=ANNA, data_categories=frozenset({DataCategory("address")})))
 
     assert ledger.subject_facts(ANNA)[-1].fields["data_categories"] == ("address",)
 
 
 def test_a_correction_names_at_least_one_category(ledger):
     with pytest.raises(InvalidFact, match="at least one"):
-        ledger.record_correction(SERVICE, ANNA, data_categories=frozenset())
+        ledger.record(SERVICE, Correction(subject_id=ANNA, data_categories=frozenset()))
 
 
 # Destruction (clause 5.3; Art. 1(3), 1(6)).
@@ -251,13 +278,20 @@ def test_destruction_with_an_unknown_ground_is_refused_and_nothing_is_destroyed(
 def test_after_destruction_the_personal_fields_read_back_as_nothing_and_the_rest_stays(ledger):
     published(ledger)
     consented(ledger, ANNA)
-    ledger.grant_written_permission(
-        SERVICE, ANNA, permission_id="perm-1", recipient="Survey LLP", recipient_category="other",
-        purpose="survey", document="scan signed by A. Nurlanova",
+    ledger.record(
+        SERVICE,
+        Permission(
+            subject_id=ANNA,
+            permission_id="perm-1",
+            recipient="Survey LLP",
+            recipient_category="other",
+            purpose="survey",
+            document="scan signed by A. Nurlanova",
+        ),
     )
-    block(ledger, request_details="call from A. Nurlanova")
+    block(ledger, request="call from A. Nurlanova")
     lift(ledger)
-    ledger.receive_claim(SERVICE, claim_ref="claim-1", subject_id=ANNA, claimant="Anna Nurlanova")
+    ledger.record(SERVICE, ClaimFiling(claim_ref="claim-1", subject_id=ANNA, claimant="Anna Nurlanova"))
     before = [(f.number, f.event_type, f.recorded_at) for f in ledger.subject_facts(ANNA)]
 
     destroy(ledger)
@@ -277,7 +311,7 @@ def test_destruction_leaves_other_subjects_readable(ledger):
     published(ledger)
     consented(ledger, ANNA)
     consented(ledger, BORIS, evidence="ip=10.1.1.1")
-    ledger.receive_claim(SERVICE, claim_ref="claim-b", subject_id=BORIS, claimant="Boris B.")
+    ledger.record(SERVICE, ClaimFiling(claim_ref="claim-b", subject_id=BORIS, claimant="Boris B."))
 
     destroy(ledger, ANNA)
 
@@ -303,20 +337,36 @@ def test_reading_a_destroyed_subject_records_nothing(ledger):
     [
         lambda ledger: consented(ledger, ANNA, evidence=None),
         lambda ledger: consented(ledger, ANNA),
-        lambda ledger: ledger.withdraw_consent(SERVICE, ANNA, policy_id=POLICY, channel="app"),
-        lambda ledger: ledger.grant_written_permission(
-            SERVICE, ANNA, permission_id="p", recipient="R", recipient_category="other", purpose="x", document="d",
+        lambda ledger: ledger.record(SERVICE, Withdrawal(subject_id=ANNA, policy_id=POLICY, channel="app")),
+        lambda ledger: ledger.record(
+            SERVICE,
+            Permission(
+                subject_id=ANNA, permission_id="p", recipient="R", recipient_category="other", purpose="x", document="d"
+            ),
         ),
         deliver,
         lambda ledger: block(ledger, "block-2"),
         lift,
-        lambda ledger: ledger.record_correction(SERVICE, ANNA, data_categories=frozenset({"address"})),
+        lambda ledger: ledger.record(SERVICE, Correction(subject_id=ANNA, data_categories=frozenset({"address"}))),
         destroy,
-        lambda ledger: ledger.retract_entry(SERVICE, ANNA, number=2, reason="recorded for the wrong subject"),
-        lambda ledger: ledger.receive_claim(SERVICE, claim_ref="claim-2", subject_id=ANNA, claimant="A. N."),
+        lambda ledger: ledger.record(
+            SERVICE, Retraction(subject_id=ANNA, retracted_number=2, reason="recorded for the wrong subject")
+        ),
+        lambda ledger: ledger.record(SERVICE, ClaimFiling(claim_ref="claim-2", subject_id=ANNA, claimant="A. N.")),
     ],
-    ids=["consent", "consent-with-evidence", "withdraw", "permit", "disclose", "block", "lift", "correct",
-         "destroy-again", "retract", "claim"],
+    ids=[
+        "consent",
+        "consent-with-evidence",
+        "withdraw",
+        "permit",
+        "disclose",
+        "block",
+        "lift",
+        "correct",
+        "destroy-again",
+        "retract",
+        "claim",
+    ],
 )
 def test_nothing_new_is_recorded_about_a_destroyed_subject(ledger, command):
     published(ledger)

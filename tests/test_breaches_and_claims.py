@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 import pytest
 from given import SERVICE
 
+from ledger.breach import AuthorityNotice, BreachFinding, BreachNotice
+from ledger.claim import ClaimAnswer, ClaimFiling, CourtCase
 from ledger.errors import InvalidFact, NotFound, NothingToAct, SubjectDestroyed
+from ledger.subject_facts import Correction, Destruction
 from ledger.terms import Channel, ClaimOutcome, DataCategory, SubjectId
 
 if TYPE_CHECKING:
@@ -17,33 +20,35 @@ if TYPE_CHECKING:
 ANNA, BORIS, CAROL = SubjectId("subject-anna"), SubjectId("subject-boris"), SubjectId("subject-carol")
 
 
-def breach(ledger: ConsentLedger, ref: str = "breach-2026-01", **details):
+def breach(ledger: ConsentLedger, ref: str = "breach-2026-01", occurred_at=None, **details):
     """Record that a copy of the contacts of Anna and Boris was found on a public file share."""
     given = {"data_categories": frozenset({DataCategory("contact")}), "subject_ids": frozenset({ANNA, BORIS})}
-    return ledger.record_breach(SERVICE, breach_ref=ref, **(given | details))
+    return ledger.record(SERVICE, BreachFinding(breach_ref=ref, **given | details), occurred_at)
 
 
-def tell_subject(ledger: ConsentLedger, subject: str, **details):
+def tell_subject(ledger: ConsentLedger, subject: str, occurred_at=None, **details):
     """Record that a subject was told of the breach by e-mail."""
     given = {"breach_ref": "breach-2026-01", "subject_id": SubjectId(subject), "channel": Channel.EMAIL}
-    return ledger.record_subject_notice(SERVICE, **(given | details))
+    return ledger.record(SERVICE, BreachNotice(**given | details), occurred_at)
 
 
-def claim(ledger: ConsentLedger, ref: str = "claim-17", **details):
+def claim(ledger: ConsentLedger, ref: str = "claim-17", occurred_at=None, **details):
     """Record a written pre-trial claim from Anna."""
     given = {"subject_id": ANNA, "claimant": "Anna Nurlanova, Almaty"}
-    return ledger.receive_claim(SERVICE, claim_ref=ref, **(given | details))
+    return ledger.record(SERVICE, ClaimFiling(claim_ref=ref, **given | details), occurred_at)
 
 
-def answer(ledger: ConsentLedger, **details):
+def answer(ledger: ConsentLedger, occurred_at=None, **details):
     """Record the written answer to the claim."""
     given = {"claim_ref": "claim-17", "outcome": ClaimOutcome.PARTLY_SATISFIED, "channel": Channel.PAPER}
-    return ledger.answer_claim(SERVICE, **(given | details))
+    return ledger.record(SERVICE, ClaimAnswer(**given | details), occurred_at)
 
 
-def to_court(ledger: ConsentLedger, **details):
+def to_court(ledger: ConsentLedger, occurred_at=None, **details):
     """Record that the claim's dispute went to court."""
-    return ledger.take_claim_to_court(SERVICE, **({"claim_ref": "claim-17", "court_case": "2-1234/2026"} | details))
+    return ledger.record(
+        SERVICE, CourtCase(**{"claim_ref": "claim-17", "court_case": "2-1234/2026"} | details), occurred_at
+    )
 
 
 # Breaches (clause 5.4).
@@ -70,7 +75,8 @@ def test_a_breach_is_recorded_once_per_reference(ledger):
 
 
 @pytest.mark.parametrize(
-    "missing", [{"ref": " "}, {"data_categories": frozenset()}, {"subject_ids": frozenset()}],
+    "missing",
+    [{"ref": " "}, {"data_categories": frozenset()}, {"subject_ids": frozenset()}],
     ids=["reference", "data", "subjects"],
 )
 def test_a_breach_names_its_reference_its_data_and_its_subjects(ledger, missing):
@@ -105,9 +111,10 @@ def test_nobody_is_told_of_a_breach_before_it_was_found(ledger, clock):
     with pytest.raises(InvalidFact, match="nobody was told before"):
         tell_subject(ledger, ANNA, occurred_at=clock.now - timedelta(minutes=1))
     with pytest.raises(InvalidFact, match="nobody was told before"):
-        ledger.record_authority_notice(
-            SERVICE, breach_ref="breach-2026-01", channel=Channel.EMAIL, reference="out-1",
-            occurred_at=clock.now - timedelta(minutes=1),
+        ledger.record(
+            SERVICE,
+            AuthorityNotice(breach_ref="breach-2026-01", channel=Channel.EMAIL, reference="out-1"),
+            clock.now - timedelta(minutes=1),
         )
 
 
@@ -115,8 +122,8 @@ def test_the_authorised_body_being_told_is_recorded(ledger, clock):
     breach(ledger)
     clock.advance(hours=5)
 
-    receipt = ledger.record_authority_notice(
-        SERVICE, breach_ref="breach-2026-01", channel=Channel.EMAIL, reference="out-2026/14",
+    receipt = ledger.record(
+        SERVICE, AuthorityNotice(breach_ref="breach-2026-01", channel=Channel.EMAIL, reference="out-2026/14")
     )
 
     assert receipt.event_type == "AuthorityTold"
@@ -224,8 +231,8 @@ def test_answering_a_claim_never_recorded_is_not_found(ledger):
 
 def test_a_claim_about_a_destroyed_subject_cannot_name_its_claimant(ledger):
     claim(ledger, ref="claim-1")
-    ledger.record_correction(SERVICE, ANNA, data_categories=frozenset({"contact"}))
-    ledger.destroy_data(SERVICE, ANNA, ground="subject_request")
+    ledger.record(SERVICE, Correction(subject_id=ANNA, data_categories=frozenset({"contact"})))
+    ledger.record(SERVICE, Destruction(subject_id=ANNA, ground="subject_request"))
 
     with pytest.raises(SubjectDestroyed):
         claim(ledger, ref="claim-2")

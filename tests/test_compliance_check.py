@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 from given import SERVICE, consented, published
 
+from ledger.breach import BreachFinding
+from ledger.claim import ClaimAnswer, ClaimFiling
 from ledger.subject import Subject, subject_key
+from ledger.subject_facts import Block, Disclosure
 from ledger.terms import BlockGround, BlockRequester, DisclosureGround, RecipientCategory, SubjectId
 from projections.compliance import check_history
 from projections.keeper import ViewKeeper, open_view
@@ -31,15 +34,17 @@ def test_a_history_kept_by_the_rules_has_nothing_to_report(
 ) -> None:
     published(ledger, at=clock.now - timedelta(days=3))
     consented(ledger, "u-1", at=clock.now - timedelta(days=2))
-    ledger.record_disclosure(
+    ledger.record(
         SERVICE,
-        SubjectId("u-1"),
-        recipient="CDEK",
-        recipient_category="courier",
-        purpose="4.1.1",
-        data_categories=frozenset({"address"}),
-        ground="order_fulfilment",
-        reference="order-1",
+        Disclosure(
+            subject_id=SubjectId("u-1"),
+            recipient="CDEK",
+            recipient_category="courier",
+            purpose="4.1.1",
+            data_categories=frozenset({"address"}),
+            ground="order_fulfilment",
+            reference="order-1",
+        ),
     )
     assert findings(ledger, database, clock) == []
 
@@ -53,6 +58,7 @@ def test_a_disclosure_written_around_the_rules_is_reported_with_its_position(
     subject: Subject = ledger.repository.get(subject_key(SubjectId("u-1")))
     subject.trigger_event(
         Subject.DataDisclosed,
+        subject_id=SubjectId("u-1"),
         recorded_by="rogue-script",
         occurred_at=clock.now,
         timestamp=clock.now,
@@ -75,23 +81,27 @@ def test_a_state_request_served_while_blocked_is_flagged_as_a_notice(
 ) -> None:
     published(ledger, at=clock.now - timedelta(days=3))
     consented(ledger, "u-1", at=clock.now - timedelta(days=2))
-    ledger.block_data(
+    ledger.record(
         SERVICE,
-        SubjectId("u-1"),
-        block_id="B-1",
-        requester=BlockRequester.SUBJECT,
-        ground=BlockGround.INACCURATE_DATA,
-        occurred_at=clock.now - timedelta(days=1),
+        Block(
+            subject_id=SubjectId("u-1"),
+            block_id="B-1",
+            requester=BlockRequester.SUBJECT,
+            ground=BlockGround.INACCURATE_DATA,
+        ),
+        clock.now - timedelta(days=1),
     )
-    served = ledger.record_disclosure(
+    served = ledger.record(
         SERVICE,
-        SubjectId("u-1"),
-        recipient="Police",
-        recipient_category="state_authority",
-        purpose="investigation",
-        data_categories=frozenset({"contact"}),
-        ground="state_request",
-        reference="REQ-77",
+        Disclosure(
+            subject_id=SubjectId("u-1"),
+            recipient="Police",
+            recipient_category="state_authority",
+            purpose="investigation",
+            data_categories=frozenset({"contact"}),
+            ground="state_request",
+            reference="REQ-77",
+        ),
     )
     assert findings(ledger, database, clock) == [("state-request-while-blocked", served.position, "notice")]
 
@@ -101,12 +111,15 @@ def test_a_claim_answered_late_and_a_breach_with_untold_subjects_are_reported(
 ) -> None:
     published(ledger)
     consented(ledger, "u-1")
-    ledger.receive_claim(SERVICE, claim_ref="CL-1", subject_id=SubjectId("u-1"), claimant="A. Person")
-    ledger.record_breach(
-        SERVICE, breach_ref="BR-1", data_categories=frozenset({"contact"}), subject_ids=frozenset({SubjectId("u-1")})
+    ledger.record(SERVICE, ClaimFiling(claim_ref="CL-1", subject_id=SubjectId("u-1"), claimant="A. Person"))
+    ledger.record(
+        SERVICE,
+        BreachFinding(
+            breach_ref="BR-1", data_categories=frozenset({"contact"}), subject_ids=frozenset({SubjectId("u-1")})
+        ),
     )
     clock.advance(days=40)
-    ledger.answer_claim(SERVICE, claim_ref="CL-1", outcome="rejected", channel="email")
+    ledger.record(SERVICE, ClaimAnswer(claim_ref="CL-1", outcome="rejected", channel="email"))
 
     rules = sorted(rule for rule, _, _ in findings(ledger, database, clock))
 

@@ -10,6 +10,7 @@ from given import SERVICE, consented, published
 
 from ledger.application import Receipt, Request, open_ledger
 from ledger.errors import ConcurrentWriteConflict, NothingToAct
+from ledger.subject_facts import Block, BlockLift, Correction
 from ledger.terms import BlockGround, BlockOutcome, BlockRequester, DataCategory, SubjectId
 
 if TYPE_CHECKING:
@@ -41,13 +42,15 @@ def test_32_threads_writing_to_overlapping_subjects_with_retries_lose_and_duplic
             # A client retries on conflict, and once more after success (a lost answer).
             while True:
                 try:
-                    first = ledger.record_correction(
-                        request, subject, data_categories=frozenset({DataCategory("address")})
+                    first = ledger.record(
+                        request, Correction(subject_id=subject, data_categories=frozenset({DataCategory("address")}))
                     )
                     break
                 except ConcurrentWriteConflict:
                     continue
-            again = ledger.record_correction(request, subject, data_categories=frozenset({DataCategory("address")}))
+            again = ledger.record(
+                request, Correction(subject_id=subject, data_categories=frozenset({DataCategory("address")}))
+            )
             assert again == Receipt(**{**first.__dict__, "replayed": True})
             receipts.append(first)
         return receipts
@@ -73,15 +76,22 @@ def test_of_32_writers_racing_to_lift_one_block_exactly_one_succeeds(
     ledgers = [open_ledger(database, master_key, clock) for _ in range(4)]
     published(ledgers[0])
     consented(ledgers[0], "u-1")
-    ledgers[0].block_data(
-        SERVICE, SubjectId("u-1"), block_id="B-1", requester=BlockRequester.SUBJECT, ground=BlockGround.INACCURATE_DATA
+    ledgers[0].record(
+        SERVICE,
+        Block(
+            subject_id=SubjectId("u-1"),
+            block_id="B-1",
+            requester=BlockRequester.SUBJECT,
+            ground=BlockGround.INACCURATE_DATA,
+        ),
     )
     clock.advance(hours=1)
 
     def lift(thread: int) -> str:
         try:
-            ledgers[thread % 4].lift_block(
-                Request(f"svc-{thread}"), SubjectId("u-1"), block_id="B-1", outcome=BlockOutcome.DATA_CORRECTED
+            ledgers[thread % 4].record(
+                Request(f"svc-{thread}"),
+                BlockLift(subject_id=SubjectId("u-1"), block_id="B-1", outcome=BlockOutcome.DATA_CORRECTED),
             )
         except NothingToAct:
             return "refused"

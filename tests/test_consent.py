@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from given import POLICY, SERVICE, TEXTS, published, sha
+from given import POLICY, SERVICE, TEXTS, published, recorded, sha
 
 from ledger import rules
 from ledger.application import ConsentLedger, text_sha256
 from ledger.errors import InvalidFact, NoGroundForDisclosure, NotFound, NothingToAct, SubjectDestroyed
-from ledger.history import Acceptance, Withdrawal
+from ledger.policy import PolicyVersion
+from ledger.subject_facts import Acceptance, Destruction, Disclosure, Withdrawal, WithdrawalRefusal
 from ledger.terms import (
     Actor,
+    Channel,
     ConsentMethod,
     DataCategory,
     DisclosureGround,
@@ -29,18 +31,27 @@ ACCOUNT = Purpose("4.1.6")
 ORDERS, PERSONAL, FEEDBACK = Purpose("4.1.1"), Purpose("4.1.2"), Purpose("4.1.3")
 
 
-def consent(ledger: ConsentLedger, subject: str = ANNA, version: str = "1", **terms):
+def consent(ledger: ConsentLedger, subject: str = ANNA, version: str = "1", occurred_at=None, **terms):
     """Consent with the defaults of an app registration in English, overridden by `terms`."""
     given = {
-        "policy_id": POLICY, "policy_version": version, "language": Language.EN, "text_sha256": sha(version),
-        "method": ConsentMethod.REGISTRATION, "channel": "app", "third_parties": True,
+        "policy_id": POLICY,
+        "policy_version": version,
+        "language": Language.EN,
+        "text_sha256": sha(version),
+        "method": ConsentMethod.REGISTRATION,
+        "channel": "app",
+        "third_parties": True,
     }
-    return ledger.grant_consent(SERVICE, SubjectId(subject), **(given | terms))
+    return ledger.record(SERVICE, Acceptance(subject_id=SubjectId(subject), **given | terms), occurred_at)
 
 
-def withdraw(ledger: ConsentLedger, subject: str = ANNA, **terms):
+def withdraw(ledger: ConsentLedger, subject: str = ANNA, occurred_at=None, **terms):
     """Withdraw consent to the sample policy in the app, overridden by `terms`."""
-    return ledger.withdraw_consent(SERVICE, SubjectId(subject), **({"policy_id": POLICY, "channel": "app"} | terms))
+    return ledger.record(
+        SERVICE,
+        Withdrawal(subject_id=SubjectId(subject), **{"policy_id": POLICY, "channel": "app"} | terms),
+        occurred_at,
+    )
 
 
 def standing(ledger: ConsentLedger, subject: str = ANNA, at: datetime | None = None) -> rules.StandingConsent | None:
@@ -51,10 +62,18 @@ def standing(ledger: ConsentLedger, subject: str = ANNA, at: datetime | None = N
 
 def deliver(ledger: ConsentLedger, subject: str = ANNA, purpose: str = ORDERS, at: datetime | None = None):
     """Hand the subject's address to a courier to fulfil an order (clause 5.2)."""
-    return ledger.record_disclosure(
-        SERVICE, SubjectId(subject), recipient="Kazpost Courier", recipient_category=RecipientCategory.COURIER,
-        purpose=purpose, data_categories=frozenset({DataCategory("address")}),
-        ground=DisclosureGround.ORDER_FULFILMENT, reference="order-1001", occurred_at=at,
+    return ledger.record(
+        SERVICE,
+        Disclosure(
+            subject_id=SubjectId(subject),
+            recipient="Kazpost Courier",
+            recipient_category=RecipientCategory.COURIER,
+            purpose=purpose,
+            data_categories=frozenset({DataCategory("address")}),
+            ground=DisclosureGround.ORDER_FULFILMENT,
+            reference="order-1001",
+        ),
+        at,
     )
 
 
@@ -156,9 +175,16 @@ def test_a_text_the_version_never_had_is_refused(ledger):
 
 
 def test_consent_in_a_language_the_version_was_not_published_in_is_refused(ledger):
-    ledger.publish_policy_version(
-        SERVICE, policy_id=POLICY, version="1", text_sha256={Language.KK: sha("1", Language.KK)},
-        purposes=frozenset({ORDERS}), optional_purposes=frozenset(), recipient_categories=frozenset(),
+    ledger.record(
+        SERVICE,
+        PolicyVersion(
+            policy_id=POLICY,
+            version="1",
+            text_sha256={Language.KK: sha("1", Language.KK)},
+            purposes=frozenset({ORDERS}),
+            optional_purposes=frozenset(),
+            recipient_categories=frozenset(),
+        ),
     )
 
     with pytest.raises(InvalidFact, match="not published in en"):
@@ -196,20 +222,38 @@ def test_a_consent_keeps_every_term_article_8_4_asks_it_to_name(ledger, clock):
     until = clock.now + timedelta(days=365)
 
     consent(
-        ledger, method=ConsentMethod.WRITTEN, channel="paper", data_categories=frozenset({"contact", "address"}),
-        third_parties=True, cross_border=True, publication=False, valid_until=until,
-        actor=Actor.LEGAL_REPRESENTATIVE, representative="Aigerim K., mother, birth certificate 123",
-        evidence="paper form 77, signed", optional_purposes=frozenset({ACCOUNT}),
+        ledger,
+        method=ConsentMethod.WRITTEN,
+        channel="paper",
+        data_categories=frozenset({"contact", "address"}),
+        third_parties=True,
+        cross_border=True,
+        publication=False,
+        valid_until=until,
+        actor=Actor.LEGAL_REPRESENTATIVE,
+        representative="Aigerim K., mother, birth certificate 123",
+        evidence="paper form 77, signed",
+        optional_purposes=frozenset({ACCOUNT}),
     )
 
     fact = ledger.subject_facts(ANNA)[-1]
     assert fact.event_type == "ConsentGranted"
     assert fact.fields == fact.fields | {
-        "policy_id": POLICY, "policy_version": "1", "language": Language.EN, "text_sha256": sha("1"),
-        "method": ConsentMethod.WRITTEN, "channel": "paper", "data_categories": ("address", "contact"),
-        "purposes": ("4.1.1", "4.1.2", "4.1.3", "4.1.6"), "third_parties": True, "cross_border": True,
-        "publication": False, "valid_until": until, "actor": Actor.LEGAL_REPRESENTATIVE,
-        "representative": "Aigerim K., mother, birth certificate 123", "evidence": "paper form 77, signed",
+        "policy_id": POLICY,
+        "policy_version": "1",
+        "language": Language.EN,
+        "text_sha256": sha("1"),
+        "method": ConsentMethod.WRITTEN,
+        "channel": "paper",
+        "data_categories": ("address", "contact"),
+        "purposes": ("4.1.1", "4.1.2", "4.1.3", "4.1.6"),
+        "third_parties": True,
+        "cross_border": True,
+        "publication": False,
+        "valid_until": until,
+        "actor": Actor.LEGAL_REPRESENTATIVE,
+        "representative": "Aigerim K., mother, birth certificate 123",
+        "evidence": "paper form 77, signed",
     }
 
 
@@ -288,7 +332,7 @@ def test_terms_given_as_plain_words_are_recorded_as_the_closed_list_values(ledge
 def test_no_consent_is_recorded_for_a_destroyed_subject(ledger):
     published(ledger)
     consent(ledger)
-    ledger.destroy_data(SERVICE, ANNA, ground="subject_request")
+    ledger.record(SERVICE, Destruction(subject_id=ANNA, ground="subject_request"))
 
     with pytest.raises(SubjectDestroyed):
         consent(ledger, evidence=None)
@@ -406,9 +450,14 @@ def test_a_withdrawal_refused_for_an_open_order_keeps_the_consent_standing(ledge
     published(ledger)
     consent(ledger)
 
-    receipt = ledger.refuse_withdrawal(
-        SERVICE, ANNA, policy_id=POLICY, open_obligation="order-1001 not yet delivered",
-        reason="the order must be delivered first (Art. 8(2))",
+    receipt = ledger.record(
+        SERVICE,
+        WithdrawalRefusal(
+            subject_id=ANNA,
+            policy_id=POLICY,
+            open_obligation="order-1001 not yet delivered",
+            reason="the order must be delivered first (Art. 8(2))",
+        ),
     )
 
     assert receipt.event_type == "WithdrawalRefused"
@@ -423,14 +472,19 @@ def test_a_refusal_to_withdraw_must_name_the_open_obligation_and_its_reason(ledg
     consent(ledger)
 
     with pytest.raises(InvalidFact, match=r"Art\. 8\(2\)"):
-        ledger.refuse_withdrawal(SERVICE, ANNA, policy_id=POLICY, open_obligation=" ", reason="open order")
+        ledger.record(
+            SERVICE, WithdrawalRefusal(subject_id=ANNA, policy_id=POLICY, open_obligation=" ", reason="open order")
+        )
 
 
 def test_a_refusal_to_withdraw_needs_a_standing_consent(ledger):
     published(ledger)
 
     with pytest.raises(NothingToAct):
-        ledger.refuse_withdrawal(SERVICE, ANNA, policy_id=POLICY, open_obligation="order-1", reason="open order")
+        ledger.record(
+            SERVICE,
+            WithdrawalRefusal(subject_id=ANNA, policy_id=POLICY, open_obligation="order-1", reason="open order"),
+        )
 
 
 # The same rule as a pure function over entries.
@@ -439,19 +493,26 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _accepted(number: int, at: datetime, purposes: set[str], until: datetime | None = None) -> Acceptance:
-    return Acceptance(
-        number, at, at, policy_id=POLICY, policy_version="1", language=Language.EN, text_sha256=sha("1"),
-        method=ConsentMethod.APP_USE, purposes=frozenset(Purpose(p) for p in purposes),
-        data_categories=frozenset(), third_parties=True, cross_border=False, publication=False,
-        valid_until=until, actor=Actor.SUBJECT,
+    accepted = Acceptance(
+        subject_id=ANNA,
+        policy_id=POLICY,
+        policy_version="1",
+        language=Language.EN,
+        text_sha256=sha("1"),
+        method=ConsentMethod.APP_USE,
+        channel=Channel.APP,
+        purposes=frozenset(Purpose(p) for p in purposes),
+        third_parties=True,
+        valid_until=until,
     )
+    return recorded(accepted, number, at)
 
 
 def _withdrawn(number: int, at: datetime, purposes: set[str], recorded_at: datetime | None = None) -> Withdrawal:
-    return Withdrawal(
-        number, at, recorded_at or at, policy_id=POLICY, purposes=frozenset(Purpose(p) for p in purposes),
-        actor=Actor.SUBJECT,
+    withdrawn = Withdrawal(
+        subject_id=ANNA, policy_id=POLICY, purposes=frozenset(Purpose(p) for p in purposes), channel=Channel.APP
     )
+    return recorded(withdrawn, number, at, recorded_at)
 
 
 def test_standing_consent_follows_the_order_things_happened_not_the_order_they_were_recorded():

@@ -16,6 +16,7 @@ from given import SERVICE, consented, published
 
 from ledger.application import Request
 from ledger.subject import subject_key
+from ledger.subject_facts import Destruction
 from ledger.terms import DestructionGround, SubjectId
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def test_after_destruction_no_personal_value_or_key_of_that_subject_is_in_the_ra
     assert ALICE_EVIDENCE.encode() not in before  # sealed from the start
     assert alice_key in before  # the search below can see a key when there is one
 
-    ledger.destroy_data(SERVICE, SubjectId("alice"), ground=DestructionGround.SUBJECT_REQUEST)
+    ledger.record(SERVICE, Destruction(subject_id=SubjectId("alice"), ground=DestructionGround.SUBJECT_REQUEST))
 
     after = raw_bytes(database)
     assert ALICE_EVIDENCE.encode() not in after
@@ -74,7 +75,7 @@ def test_destruction_keeps_every_stored_event_byte_for_byte(ledger: ConsentLedge
     consented(ledger, "alice", evidence=ALICE_EVIDENCE)
     stored_before = [(n.id, n.state) for n in ledger.iter_positions()]
 
-    ledger.destroy_data(SERVICE, SubjectId("alice"), ground=DestructionGround.PURPOSE_ACHIEVED)
+    ledger.record(SERVICE, Destruction(subject_id=SubjectId("alice"), ground=DestructionGround.PURPOSE_ACHIEVED))
 
     stored_after = [(n.id, n.state) for n in ledger.iter_positions()]
     assert stored_after[: len(stored_before)] == stored_before
@@ -85,7 +86,7 @@ def test_a_retry_of_a_consent_after_the_subject_was_destroyed_gets_the_first_rec
     published(ledger)
     keyed = Request("orders-service", idempotency_key="consent-42")
     first = consented(ledger, "alice", evidence=ALICE_EVIDENCE, request=keyed)
-    ledger.destroy_data(SERVICE, SubjectId("alice"), ground=DestructionGround.SUBJECT_REQUEST)
+    ledger.record(SERVICE, Destruction(subject_id=SubjectId("alice"), ground=DestructionGround.SUBJECT_REQUEST))
 
     again = consented(ledger, "alice", evidence=ALICE_EVIDENCE, request=keyed)
 
@@ -100,7 +101,7 @@ def test_no_fresh_key_can_be_made_for_a_destroyed_subject_even_by_a_writer_racin
 
     published(ledger)
     consented(ledger, "alice", evidence=ALICE_EVIDENCE)
-    ledger.destroy_data(SERVICE, SubjectId("alice"), ground=DestructionGround.SUBJECT_REQUEST)
+    ledger.record(SERVICE, Destruction(subject_id=SubjectId("alice"), ground=DestructionGround.SUBJECT_REQUEST))
     with pytest.raises(SubjectDestroyed):
         # What a writer that checked "not destroyed" a moment before the destruction would do next.
         ledger.sealer.seal(subject_key(SubjectId("alice")), "claimant", "A. Person")

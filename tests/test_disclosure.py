@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from given import POLICY, SERVICE, consented, published
+from given import POLICY, SERVICE, consented, published, recorded
 
 from ledger import rules
 from ledger.errors import InvalidFact, NoGroundForDisclosure, SubjectBlocked, SubjectDestroyed
-from ledger.history import Block, Permission
+from ledger.subject_facts import Acceptance, Block, BlockLift, Destruction, Disclosure, Permission, Withdrawal
 from ledger.terms import (
     BlockGround,
     BlockOutcome,
@@ -31,7 +31,9 @@ SURVEY = Purpose("market-survey")
 COURIER, POSTAL, TELECOM = RecipientCategory.COURIER, RecipientCategory.POSTAL, RecipientCategory.TELECOM
 STATE, OTHER = RecipientCategory.STATE_AUTHORITY, RecipientCategory.OTHER
 ORDER, STATE_REQUEST, WRITTEN = (
-    DisclosureGround.ORDER_FULFILMENT, DisclosureGround.STATE_REQUEST, DisclosureGround.WRITTEN_PERMISSION,
+    DisclosureGround.ORDER_FULFILMENT,
+    DisclosureGround.STATE_REQUEST,
+    DisclosureGround.WRITTEN_PERMISSION,
 )
 TO_SURVEY = {"ground": WRITTEN, "category": OTHER, "recipient": "Survey LLP", "purpose": SURVEY, "reference": "perm-1"}
 """The disclosure the sample written permission covers."""
@@ -49,9 +51,18 @@ def disclose(
     data: frozenset[str] = frozenset({DataCategory("address"), DataCategory("phone")}),
 ):
     """Record that the subject's address and phone went to a recipient."""
-    return ledger.record_disclosure(
-        SERVICE, ANNA, recipient=recipient, recipient_category=category, purpose=purpose, data_categories=data,
-        ground=ground, reference=reference, occurred_at=at,
+    return ledger.record(
+        SERVICE,
+        Disclosure(
+            subject_id=ANNA,
+            recipient=recipient,
+            recipient_category=category,
+            purpose=purpose,
+            data_categories=data,
+            ground=ground,
+            reference=reference,
+        ),
+        at,
     )
 
 
@@ -67,18 +78,28 @@ def permit(
     at: datetime | None = None,
 ):
     """Record the subject's prior written permission (clause 6.2.2)."""
-    return ledger.grant_written_permission(
-        SERVICE, ANNA, permission_id=permission_id, recipient=recipient, recipient_category=category,
-        purpose=purpose, document="scan 2026-0042, signed by A. Nurlanova", valid_from=valid_from,
-        valid_until=valid_until, occurred_at=at,
+    return ledger.record(
+        SERVICE,
+        Permission(
+            subject_id=ANNA,
+            permission_id=permission_id,
+            recipient=recipient,
+            recipient_category=category,
+            purpose=purpose,
+            document="scan 2026-0042, signed by A. Nurlanova",
+            valid_from=valid_from,
+            valid_until=valid_until,
+        ),
+        at,
     )
 
 
 def block(ledger: ConsentLedger, block_id: str = "block-1", at: datetime | None = None):
     """Block the subject's data at their request while inaccurate data are verified (clause 6.2.4)."""
-    return ledger.block_data(
-        SERVICE, ANNA, block_id=block_id, requester=BlockRequester.SUBJECT, ground=BlockGround.INACCURATE_DATA,
-        occurred_at=at,
+    return ledger.record(
+        SERVICE,
+        Block(subject_id=ANNA, block_id=block_id, requester=BlockRequester.SUBJECT, ground=BlockGround.INACCURATE_DATA),
+        at,
     )
 
 
@@ -103,8 +124,12 @@ def test_an_order_is_fulfilled_through_a_delivery_recipient_under_a_standing_con
     fact = ledger.subject_facts(ANNA)[-1]
     assert receipt.event_type == "DataDisclosed"
     assert fact.fields == fact.fields | {
-        "recipient_category": category, "ground": ORDER, "reference": "order-1001", "purpose": ORDERS,
-        "data_categories": ("address", "phone"), "legal_basis": "consent to qlever-privacy version 1",
+        "recipient_category": category,
+        "ground": ORDER,
+        "reference": "order-1001",
+        "purpose": ORDERS,
+        "data_categories": ("address", "phone"),
+        "legal_basis": "consent to qlever-privacy version 1",
         "flagged_while_blocked": False,
     }
 
@@ -156,7 +181,7 @@ def test_an_order_fulfilment_after_the_consent_was_withdrawn_is_refused(ledger, 
     published(ledger)
     consented(ledger, ANNA)
     clock.advance(days=1)
-    ledger.withdraw_consent(SERVICE, ANNA, policy_id=POLICY, channel="app")
+    ledger.record(SERVICE, Withdrawal(subject_id=ANNA, policy_id=POLICY, channel="app"))
 
     refused_without_a_trace(ledger, NoGroundForDisclosure)
 
@@ -166,7 +191,7 @@ def test_a_late_recorded_disclosure_is_judged_at_the_moment_it_happened(ledger, 
     consented(ledger, ANNA)
     handed_over = clock.advance(days=1)
     withdrawn = clock.advance(days=1)
-    ledger.withdraw_consent(SERVICE, ANNA, policy_id=POLICY, channel="app")
+    ledger.record(SERVICE, Withdrawal(subject_id=ANNA, policy_id=POLICY, channel="app"))
     clock.advance(days=5)
 
     disclose(ledger, at=handed_over)
@@ -184,10 +209,19 @@ def test_a_disclosure_dated_before_the_consent_is_refused(ledger, clock):
 
 def test_an_order_fulfilment_is_refused_once_the_consent_expired(ledger, clock):
     published(ledger)
-    ledger.grant_consent(
-        SERVICE, ANNA, policy_id=POLICY, policy_version="1", language="en",
-        text_sha256=ledger.policy(POLICY).versions["1"].text_sha256["en"], method="order_checkout", channel="site",
-        third_parties=True, valid_until=clock.now + timedelta(days=30),
+    ledger.record(
+        SERVICE,
+        Acceptance(
+            subject_id=ANNA,
+            policy_id=POLICY,
+            policy_version="1",
+            language="en",
+            text_sha256=ledger.policy(POLICY).versions["1"].text_sha256["en"],
+            method="order_checkout",
+            channel="site",
+            third_parties=True,
+            valid_until=clock.now + timedelta(days=30),
+        ),
     )
     clock.advance(days=30)
 
@@ -326,7 +360,7 @@ def test_an_order_fulfilment_while_blocked_is_refused_and_allowed_again_once_lif
     block(ledger)
 
     refused_without_a_trace(ledger, SubjectBlocked)
-    ledger.lift_block(SERVICE, ANNA, block_id="block-1", outcome=BlockOutcome.REQUEST_UNFOUNDED)
+    ledger.record(SERVICE, BlockLift(subject_id=ANNA, block_id="block-1", outcome=BlockOutcome.REQUEST_UNFOUNDED))
     disclose(ledger)
 
 
@@ -352,7 +386,7 @@ def test_a_late_recorded_disclosure_that_happened_before_the_block_is_accepted(l
 def test_a_disclosure_after_destruction_is_refused(ledger):
     published(ledger)
     consented(ledger, ANNA)
-    ledger.destroy_data(SERVICE, ANNA, ground="purpose_achieved")
+    ledger.record(SERVICE, Destruction(subject_id=ANNA, ground="purpose_achieved"))
 
     refused_without_a_trace(ledger, SubjectDestroyed)
     refused_without_a_trace(ledger, SubjectDestroyed, ground=STATE_REQUEST, category=STATE, reference="r-1")
@@ -370,18 +404,40 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 def test_a_decision_names_the_blocks_that_stop_a_disclosure():
     entries = [
-        Permission(
-            2, T0, T0, permission_id="p", recipient="R", recipient_category=OTHER, purpose=SURVEY, valid_from=T0,
-            valid_until=None,
+        recorded(
+            Permission(
+                subject_id=ANNA,
+                permission_id="p",
+                recipient="R",
+                recipient_category=OTHER,
+                purpose=SURVEY,
+                document="d",
+                valid_from=T0,
+            ),
+            2,
+            T0,
         ),
-        Block(
-            3, T0, T0, block_id="b-9", requester=BlockRequester.AUTHORISED_BODY,
-            ground=BlockGround.UNLAWFUL_PROCESSING,
+        recorded(
+            Block(
+                subject_id=ANNA,
+                block_id="b-9",
+                requester=BlockRequester.AUTHORISED_BODY,
+                ground=BlockGround.UNLAWFUL_PROCESSING,
+            ),
+            3,
+            T0,
         ),
     ]
 
     decision = rules.decide_disclosure(
-        entries, {}, recipient="R", category=OTHER, purpose=SURVEY, ground=WRITTEN, reference="p", at=T0,
+        entries,
+        {},
+        recipient="R",
+        category=OTHER,
+        purpose=SURVEY,
+        ground=WRITTEN,
+        reference="p",
+        at=T0,
     )
 
     assert not decision.allowed

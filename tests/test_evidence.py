@@ -20,6 +20,7 @@ from audit.evidence import NOT_PART_OF_PROOF, build_bundle, bundle_bytes, verify
 from audit.log import AuditLog
 from audit.notes import SigningKey
 from ledger.application import ConsentLedger, Request
+from ledger.subject_facts import Acceptance, Block, BlockLift, Destruction, Disclosure, SubjectRequest
 from ledger.terms import (
     BlockGround,
     BlockOutcome,
@@ -58,23 +59,41 @@ def dispute(ledger: ConsentLedger, clock: FakeClock) -> None:
     published(ledger)
     consented(ledger, ANNA)
     clock.advance(days=1)
-    ledger.block_data(SERVICE, ANNA, block_id="blk-1", requester=BlockRequester.SUBJECT,
-                      ground=BlockGround.INACCURATE_DATA)
+    ledger.record(
+        SERVICE,
+        Block(subject_id=ANNA, block_id="blk-1", requester=BlockRequester.SUBJECT, ground=BlockGround.INACCURATE_DATA),
+    )
     clock.advance(days=1)
-    ledger.lift_block(SERVICE, ANNA, block_id="blk-1", outcome=BlockOutcome.DATA_CORRECTED)
+    ledger.record(SERVICE, BlockLift(subject_id=ANNA, block_id="blk-1", outcome=BlockOutcome.DATA_CORRECTED))
     clock.advance(days=1)
-    ledger.record_disclosure(
-        SERVICE, ANNA, recipient="Kazpost Courier", recipient_category=RecipientCategory.COURIER,
-        purpose=Purpose("4.1.1"), data_categories=frozenset({DataCategory("address")}),
-        ground=DisclosureGround.ORDER_FULFILMENT, reference="order-1001",
+    ledger.record(
+        SERVICE,
+        Disclosure(
+            subject_id=ANNA,
+            recipient="Kazpost Courier",
+            recipient_category=RecipientCategory.COURIER,
+            purpose=Purpose("4.1.1"),
+            data_categories=frozenset({DataCategory("address")}),
+            ground=DisclosureGround.ORDER_FULFILMENT,
+            reference="order-1001",
+        ),
     )
     clock.now = V2_FROM
     published(ledger, "2")
     clock.now = START + timedelta(days=18)
-    ledger.grant_consent(
-        Request("front-office"), PAPER, policy_id=POLICY, policy_version="1", language=Language.RU,
-        text_sha256=sha("1", Language.RU), method=ConsentMethod.WRITTEN, channel="paper",
-        evidence="form 17/2026, signed in the Almaty office", occurred_at=PAPER_SIGNED,
+    ledger.record(
+        Request("front-office"),
+        Acceptance(
+            subject_id=PAPER,
+            policy_id=POLICY,
+            policy_version="1",
+            language=Language.RU,
+            text_sha256=sha("1", Language.RU),
+            method=ConsentMethod.WRITTEN,
+            channel="paper",
+            evidence="form 17/2026, signed in the Almaty office",
+        ),
+        PAPER_SIGNED,
     )
 
 
@@ -105,7 +124,7 @@ def test_the_bundle_answers_which_version_was_accepted_and_that_the_subject_was_
     acceptance = next(e for e in bundle["events"] if e["position"] == answer["acceptance_position"])
     assert acceptance["kind"] == "ConsentGranted"
     published_v2 = next(e for e in bundle["events"] if e["position"] == answer["in_effect_position"])
-    assert published_v2["summary"] == {"version": "2"}
+    assert published_v2["summary"] == {"policy_id": POLICY, "version": "2"}
     assert verify_bundle(bundle_bytes(bundle), PUBLIC).ok
 
 
@@ -136,12 +155,18 @@ def test_blocks_lifts_and_disclosures_are_shown_with_both_times_even_after_the_m
 
     bundle = bundle_for(ledger, database, ANNA, START + timedelta(hours=1))
 
-    assert [(b["kind"], b["in_force_at_t"]) for b in bundle["blocks"]] == [("Block", False), ("BlockLift", False)]
+    assert [(b["kind"], b["in_force_at_t"]) for b in bundle["blocks"]] == [
+        ("DataBlocked", False),
+        ("BlockLifted", False),
+    ]
     [disclosure] = bundle["disclosures"]
     assert disclosure["recipient"] == "Kazpost Courier"
     assert disclosure["occurred_at"] == (START + timedelta(days=3)).isoformat()
-    assert {e["kind"] for e in bundle["events"] if e["occurred_after_t"]} == {"DataBlocked", "BlockLifted",
-                                                                             "DataDisclosed"}
+    assert {e["kind"] for e in bundle["events"] if e["occurred_after_t"]} == {
+        "DataBlocked",
+        "BlockLifted",
+        "DataDisclosed",
+    }
     shown = {e["position"] for e in bundle["events"]}
     assert {b["position"] for b in bundle["blocks"]} | {disclosure["position"]} <= shown
 
@@ -151,7 +176,10 @@ def test_a_block_in_force_at_the_moment_is_marked(ledger: ConsentLedger, databas
 
     bundle = bundle_for(ledger, database, ANNA, START + timedelta(days=1, hours=1))
 
-    assert [(b["kind"], b["in_force_at_t"]) for b in bundle["blocks"]] == [("Block", True), ("BlockLift", False)]
+    assert [(b["kind"], b["in_force_at_t"]) for b in bundle["blocks"]] == [
+        ("DataBlocked", True),
+        ("BlockLifted", False),
+    ]
 
 
 def test_the_bundle_carries_the_stored_bytes_and_the_opened_values_only_apart_and_labelled(
@@ -178,7 +206,7 @@ def test_after_destruction_the_bundle_still_verifies_and_carries_no_personal_val
     dispute(ledger, clock)
     before = bundle_for(ledger, database, PAPER, V2_FROM)
     clock.advance(days=1)
-    ledger.destroy_data(SERVICE, PAPER, ground=DestructionGround.SUBJECT_REQUEST)
+    ledger.record(SERVICE, Destruction(subject_id=PAPER, ground=DestructionGround.SUBJECT_REQUEST))
 
     after = bundle_for(ledger, database, PAPER, V2_FROM)
 
@@ -340,7 +368,9 @@ def test_the_subjects_open_deadlines_are_in_the_bundle(
     ledger: ConsentLedger, database: Database, clock: FakeClock
 ) -> None:
     dispute(ledger, clock)
-    ledger.receive_request(SERVICE, PAPER, request_id="req-7", kind=RequestKind.ACCESS, channel="paper")
+    ledger.record(
+        SERVICE, SubjectRequest(subject_id=PAPER, request_id="req-7", kind=RequestKind.ACCESS, channel="paper")
+    )
 
     bundle = bundle_for(ledger, database, PAPER, V2_FROM)
 

@@ -17,6 +17,7 @@ from api.app import create_app
 from api.routes import feed
 from api.tokens import Scope
 from ledger.application import Request
+from ledger.subject_facts import Block
 from ledger.terms import BlockGround, BlockRequester, SubjectId
 
 if TYPE_CHECKING:
@@ -43,9 +44,15 @@ def a_history(ledger: ConsentLedger, subjects: int = 4) -> list[int]:
     published(ledger)
     for n in range(subjects):
         consented(ledger, f"u-{n}", evidence=PASSPORT)
-    ledger.block_data(
-        Request("privacy-officer"), SubjectId("u-0"), block_id="b-1", ground=BlockGround.INACCURATE_DATA,
-        requester=BlockRequester.LEGAL_REPRESENTATIVE, request_details=GUARDIAN,
+    ledger.record(
+        Request("privacy-officer"),
+        Block(
+            subject_id=SubjectId("u-0"),
+            block_id="b-1",
+            ground=BlockGround.INACCURATE_DATA,
+            requester=BlockRequester.LEGAL_REPRESENTATIVE,
+            request=GUARDIAN,
+        ),
     )
     return [note.id for note in ledger.iter_positions()]
 

@@ -19,6 +19,7 @@ from api.app import create_app
 from ledger.application import Receipt
 from ledger.group_commit import GroupCommitter
 from ledger.subject import subject_key
+from ledger.subject_facts import Correction
 from ledger.terms import DataCategory, SubjectId
 
 if TYPE_CHECKING:
@@ -188,7 +189,9 @@ def test_closing_the_committer_commits_every_write_already_queued_and_later_ones
         return Receipt("Held", NOBODY, 0, 0, datetime(2026, 1, 1, tzinfo=UTC))
 
     def correct() -> Receipt:
-        return ledger.record_correction(SERVICE, SubjectId("u-0"), data_categories=frozenset({DataCategory("address")}))
+        return ledger.record(
+            SERVICE, Correction(subject_id=SubjectId("u-0"), data_categories=frozenset({DataCategory("address")}))
+        )
 
     committer.submit(held)
     queued = [committer.submit(correct) for _ in range(5)]

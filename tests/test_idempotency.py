@@ -10,7 +10,21 @@ import pytest
 from given import POLICY, consented, published, sha
 
 from ledger.application import Request
+from ledger.breach import AuthorityNotice, BreachFinding, BreachNotice
+from ledger.claim import ClaimAnswer, ClaimFiling, CourtCase
 from ledger.errors import IdempotencyKeyReused, NothingToAct
+from ledger.policy import PolicyVersion
+from ledger.subject_facts import (
+    Block,
+    BlockLift,
+    Correction,
+    Destruction,
+    Disclosure,
+    Permission,
+    Retraction,
+    Withdrawal,
+    WithdrawalRefusal,
+)
 from ledger.terms import SubjectId
 
 if TYPE_CHECKING:
@@ -23,9 +37,16 @@ KEYED = Request("orders-service", idempotency_key="7f1c-0001")
 
 
 def _publish(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.publish_policy_version(
-        request, policy_id="qlever-cookies", version="1", text_sha256={"en": sha("2")},
-        purposes=frozenset({"4.1.2"}), optional_purposes=frozenset(), recipient_categories=frozenset(),
+    return ledger.record(
+        request,
+        PolicyVersion(
+            policy_id="qlever-cookies",
+            version="1",
+            text_sha256={"en": sha("2")},
+            purposes=frozenset({"4.1.2"}),
+            optional_purposes=frozenset(),
+            recipient_categories=frozenset(),
+        ),
     )
 
 
@@ -34,80 +55,112 @@ def _consent(ledger: ConsentLedger, request: Request) -> Receipt:
 
 
 def _withdraw(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.withdraw_consent(request, ANNA, policy_id=POLICY, channel="app", evidence="ip=10.0.0.9")
+    return ledger.record(request, Withdrawal(subject_id=ANNA, policy_id=POLICY, channel="app", evidence="ip=10.0.0.9"))
 
 
 def _refuse(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.refuse_withdrawal(request, ANNA, policy_id=POLICY, open_obligation="order-1", reason="undelivered")
+    return ledger.record(
+        request, WithdrawalRefusal(subject_id=ANNA, policy_id=POLICY, open_obligation="order-1", reason="undelivered")
+    )
 
 
 def _permit(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.grant_written_permission(
-        request, ANNA, permission_id="perm-9", recipient="Survey LLP", recipient_category="other", purpose="survey",
-        document="scan 9",
+    return ledger.record(
+        request,
+        Permission(
+            subject_id=ANNA,
+            permission_id="perm-9",
+            recipient="Survey LLP",
+            recipient_category="other",
+            purpose="survey",
+            document="scan 9",
+        ),
     )
 
 
 def _disclose(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.record_disclosure(
-        request, ANNA, recipient="Kazpost", recipient_category="postal", purpose="4.1.1",
-        data_categories=frozenset({"address"}), ground="order_fulfilment", reference="order-5",
+    return ledger.record(
+        request,
+        Disclosure(
+            subject_id=ANNA,
+            recipient="Kazpost",
+            recipient_category="postal",
+            purpose="4.1.1",
+            data_categories=frozenset({"address"}),
+            ground="order_fulfilment",
+            reference="order-5",
+        ),
     )
 
 
 def _block(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.block_data(
-        request, ANNA, block_id="block-9", requester="subject", ground="inaccurate_data", request_details="call",
+    return ledger.record(
+        request,
+        Block(subject_id=ANNA, block_id="block-9", requester="subject", ground="inaccurate_data", request="call"),
     )
 
 
 def _lift(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.lift_block(request, ANNA, block_id="block-1", outcome="request_unfounded")
+    return ledger.record(request, BlockLift(subject_id=ANNA, block_id="block-1", outcome="request_unfounded"))
 
 
 def _correct(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.record_correction(request, ANNA, data_categories=frozenset({"address"}))
+    return ledger.record(request, Correction(subject_id=ANNA, data_categories=frozenset({"address"})))
 
 
 def _destroy(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.destroy_data(request, ANNA, ground="subject_request")
+    return ledger.record(request, Destruction(subject_id=ANNA, ground="subject_request"))
 
 
 def _retract(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.retract_entry(request, ANNA, number=3, reason="wrong subject")
+    return ledger.record(request, Retraction(subject_id=ANNA, retracted_number=3, reason="wrong subject"))
 
 
 def _breach(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.record_breach(
-        request, breach_ref="breach-9", data_categories=frozenset({"contact"}), subject_ids=frozenset({ANNA}),
+    return ledger.record(
+        request,
+        BreachFinding(breach_ref="breach-9", data_categories=frozenset({"contact"}), subject_ids=frozenset({ANNA})),
     )
 
 
 def _tell_authority(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.record_authority_notice(request, breach_ref="breach-1", channel="email", reference="out-1")
+    return ledger.record(request, AuthorityNotice(breach_ref="breach-1", channel="email", reference="out-1"))
 
 
 def _tell_subject(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.record_subject_notice(request, breach_ref="breach-1", subject_id=ANNA, channel="sms")
+    return ledger.record(request, BreachNotice(breach_ref="breach-1", subject_id=ANNA, channel="sms"))
 
 
 def _claim(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.receive_claim(request, claim_ref="claim-9", subject_id=ANNA, claimant="Anna N.")
+    return ledger.record(request, ClaimFiling(claim_ref="claim-9", subject_id=ANNA, claimant="Anna N."))
 
 
 def _answer(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.answer_claim(request, claim_ref="claim-1", outcome="rejected", channel="paper")
+    return ledger.record(request, ClaimAnswer(claim_ref="claim-1", outcome="rejected", channel="paper"))
 
 
 def _to_court(ledger: ConsentLedger, request: Request) -> Receipt:
-    return ledger.take_claim_to_court(request, claim_ref="claim-1", court_case="2-1/2026")
+    return ledger.record(request, CourtCase(claim_ref="claim-1", court_case="2-1/2026"))
 
 
 COMMANDS: dict[str, Callable[[ConsentLedger, Request], Receipt]] = {
-    "publish": _publish, "consent": _consent, "withdraw": _withdraw, "refuse-withdrawal": _refuse,
-    "permit": _permit, "disclose": _disclose, "block": _block, "lift": _lift, "correct": _correct,
-    "destroy": _destroy, "retract": _retract, "breach": _breach, "tell-authority": _tell_authority,
-    "tell-subject": _tell_subject, "claim": _claim, "answer": _answer, "court": _to_court,
+    "publish": _publish,
+    "consent": _consent,
+    "withdraw": _withdraw,
+    "refuse-withdrawal": _refuse,
+    "permit": _permit,
+    "disclose": _disclose,
+    "block": _block,
+    "lift": _lift,
+    "correct": _correct,
+    "destroy": _destroy,
+    "retract": _retract,
+    "breach": _breach,
+    "tell-authority": _tell_authority,
+    "tell-subject": _tell_subject,
+    "claim": _claim,
+    "answer": _answer,
+    "court": _to_court,
 }
 """One command of each kind, each valid on the `history` below."""
 
@@ -117,11 +170,15 @@ def history(ledger: ConsentLedger, *, blocked: bool) -> None:
     officer = Request("privacy-officer")
     published(ledger)
     consented(ledger, ANNA)  # entry 2
-    ledger.record_correction(officer, ANNA, data_categories=frozenset({"contact"}))  # entry 3
-    ledger.record_breach(officer, breach_ref="breach-1", data_categories=frozenset({"contact"}), subject_ids={ANNA})
-    ledger.receive_claim(officer, claim_ref="claim-1", subject_id=ANNA, claimant="Anna N.")
+    ledger.record(officer, Correction(subject_id=ANNA, data_categories=frozenset({"contact"})))  # entry 3
+    ledger.record(
+        officer, BreachFinding(breach_ref="breach-1", data_categories=frozenset({"contact"}), subject_ids={ANNA})
+    )
+    ledger.record(officer, ClaimFiling(claim_ref="claim-1", subject_id=ANNA, claimant="Anna N."))
     if blocked:
-        ledger.block_data(officer, ANNA, block_id="block-1", requester="subject", ground="inaccurate_data")
+        ledger.record(
+            officer, Block(subject_id=ANNA, block_id="block-1", requester="subject", ground="inaccurate_data")
+        )
 
 
 @pytest.mark.parametrize("command", list(COMMANDS.values()), ids=list(COMMANDS))
@@ -144,7 +201,7 @@ def test_a_retry_gets_the_first_receipt_even_after_other_facts_were_recorded(led
     first = consented(ledger, ANNA, request=KEYED)
     clock.advance(hours=1)
     consented(ledger, "subject-boris")
-    ledger.record_correction(Request("crm"), ANNA, data_categories=frozenset({"phone"}))
+    ledger.record(Request("crm"), Correction(subject_id=ANNA, data_categories=frozenset({"phone"})))
 
     again = consented(ledger, ANNA, request=KEYED)
 
@@ -202,4 +259,8 @@ def test_a_write_without_a_key_is_recorded_each_time(ledger):
     _correct(ledger, Request("crm"))
     _correct(ledger, Request("crm"))
 
-    assert [type(e).__name__ for e in ledger.subject(ANNA).entries] == ["Acceptance", "Correction", "Correction"]
+    assert [type(e).__name__ for e in ledger.subject(ANNA).entries] == [
+        "ConsentGranted",
+        "DataCorrected",
+        "DataCorrected",
+    ]

@@ -9,6 +9,7 @@ from given import consented, published
 
 from ledger.application import Request
 from ledger.errors import IdempotencyKeyReused
+from ledger.subject_facts import Correction
 from ledger.terms import DataCategory, SubjectId
 
 if TYPE_CHECKING:
@@ -29,7 +30,11 @@ def test_keys_of_callers_whose_names_run_together_do_not_collide(ledger: Consent
     published(ledger)
     consented(ledger, "u-1")
     categories = frozenset({DataCategory("address")})
-    first = ledger.record_correction(Request("a:b", idempotency_key="c"), SubjectId("u-1"), data_categories=categories)
-    second = ledger.record_correction(Request("a", idempotency_key="b:c"), SubjectId("u-1"), data_categories=categories)
+    first = ledger.record(
+        Request("a:b", idempotency_key="c"), Correction(subject_id=SubjectId("u-1"), data_categories=categories)
+    )
+    second = ledger.record(
+        Request("a", idempotency_key="b:c"), Correction(subject_id=SubjectId("u-1"), data_categories=categories)
+    )
     assert not second.replayed
     assert second.position > first.position

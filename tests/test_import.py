@@ -19,6 +19,7 @@ from cli.import_file import FileImport, Progress, ProgressRecords, derived_key
 from cli.main import app
 from ledger.application import open_ledger
 from ledger.storage import Database
+from ledger.subject_facts import Disclosure
 from ledger.terms import SubjectId
 from projections.compliance import check_history
 from projections.keeper import ViewKeeper, open_view
@@ -169,7 +170,8 @@ def test_an_import_interrupted_in_the_middle_of_a_batch_records_every_line_exact
     ledger: ConsentLedger, history: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     total = len(lines_of(history))
-    monkeypatch.setattr(ledger, "record_disclosure", stop_on_call(40, ledger.record_disclosure))
+    record, disclose = ledger.record, stop_on_call(40, ledger.record)
+    monkeypatch.setattr(ledger, "record", lambda *a: disclose(*a) if isinstance(a[1], Disclosure) else record(*a))
     first = FileImport(ledger, history, batch=25)
     with pytest.raises(KeyboardInterrupt):
         first.run()

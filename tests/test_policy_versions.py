@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from given import DELIVERY, OPTIONAL, POLICY, PURPOSES, TEXTS, consented
+from given import DELIVERY, OPTIONAL, POLICY, PURPOSES, TEXTS, consented, recorded
 
 from ledger import rules
 from ledger.application import ConsentLedger, Request, text_sha256
 from ledger.errors import InvalidFact, NotFound, PolicyVersionConflict
-from ledger.history import PolicyVersionTerms
+from ledger.policy import PolicyVersion
 from ledger.terms import Language, PolicyId, Purpose, RecipientCategory
 
 OFFICER = Request("privacy-officer")
@@ -31,18 +31,20 @@ def publish(
 ):
     """Publish a version of a policy with the given texts and terms."""
     chosen = TEXTS[version] if texts is None else texts
-    return ledger.publish_policy_version(
+    return ledger.record(
         OFFICER,
-        policy_id=PolicyId(policy_id),
-        version=version,
-        text_sha256={language: text_sha256(text) for language, text in chosen.items()},
-        purposes=purposes,
-        optional_purposes=optional,
-        recipient_categories=recipients,
-        effective_from=effective_from,
-        operator_name="Qlever",
-        operator_bin="000000000000",
-        occurred_at=at,
+        PolicyVersion(
+            policy_id=PolicyId(policy_id),
+            version=version,
+            text_sha256={language: text_sha256(text) for language, text in chosen.items()},
+            purposes=purposes,
+            optional_purposes=optional,
+            recipient_categories=recipients,
+            effective_from=effective_from,
+            operator_name="Qlever",
+            operator_bin="000000000000",
+        ),
+        at,
     )
 
 
@@ -211,9 +213,16 @@ def test_a_malformed_version_is_refused_and_nothing_is_recorded(ledger, change, 
 @pytest.mark.parametrize("digest", ["abc", "A" * 64, "g" * 64, ""])
 def test_a_text_hash_must_be_64_lowercase_hex_digits(ledger, digest):
     with pytest.raises(InvalidFact, match="64 lowercase hex"):
-        ledger.publish_policy_version(
-            OFFICER, policy_id=POLICY, version="1", text_sha256={Language.EN: digest}, purposes=PURPOSES,
-            optional_purposes=OPTIONAL, recipient_categories=DELIVERY,
+        ledger.record(
+            OFFICER,
+            PolicyVersion(
+                policy_id=POLICY,
+                version="1",
+                text_sha256={Language.EN: digest},
+                purposes=PURPOSES,
+                optional_purposes=OPTIONAL,
+                recipient_categories=DELIVERY,
+            ),
         )
 
 
@@ -246,12 +255,17 @@ def test_languages_and_categories_given_as_plain_words_are_understood(ledger):
 # Which version is in effect (clause 9.2), as a pure rule.
 
 
-def _terms(version: str, effective_from: datetime, recorded_at: datetime | None = None) -> PolicyVersionTerms:
-    return PolicyVersionTerms(
-        policy_id=POLICY, version=version, text_sha256={Language.EN: "0" * 64}, purposes=PURPOSES,
-        optional_purposes=OPTIONAL, recipient_categories=DELIVERY, effective_from=effective_from,
-        recorded_at=recorded_at or effective_from,
+def _terms(version: str, effective_from: datetime, recorded_at: datetime | None = None) -> PolicyVersion:
+    posted = PolicyVersion(
+        policy_id=POLICY,
+        version=version,
+        text_sha256={Language.EN: "0" * 64},
+        purposes=PURPOSES,
+        optional_purposes=OPTIONAL,
+        recipient_categories=DELIVERY,
+        effective_from=effective_from,
     )
+    return recorded(posted, 2, effective_from, recorded_at)
 
 
 JAN, FEB, MAR = (datetime(2026, m, 1, tzinfo=UTC) for m in (1, 2, 3))

@@ -25,6 +25,7 @@ from ledger.errors import LedgerError
 from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
 from ledger.subject import subject_key
+from ledger.subject_facts import Block, BlockLift, Destruction, Permission, Retraction, Withdrawal
 from ledger.terms import (
     BlockGround,
     BlockOutcome,
@@ -95,30 +96,34 @@ def run(ledger: ConsentLedger, clock: FakeClock, history: list[Step]) -> None:
                     ledger, subject, "2" if step.arg % 2 and "2" in ledger.policy(POLICY).versions else "1", at=at
                 )
             elif step.kind == "withdraw":
-                ledger.withdraw_consent(SERVICE, subject, policy_id=POLICY, channel="app", occurred_at=at)
+                ledger.record(SERVICE, Withdrawal(subject_id=subject, policy_id=POLICY, channel="app"), at)
             elif step.kind == "block":
-                ledger.block_data(
+                ledger.record(
                     SERVICE,
-                    subject,
-                    block_id=f"b{step.arg % 2}",
-                    requester=BlockRequester.SUBJECT,
-                    ground=BlockGround.INACCURATE_DATA,
-                    occurred_at=at,
+                    Block(
+                        subject_id=subject,
+                        block_id=f"b{step.arg % 2}",
+                        requester=BlockRequester.SUBJECT,
+                        ground=BlockGround.INACCURATE_DATA,
+                    ),
+                    at,
                 )
             elif step.kind == "lift":
-                ledger.lift_block(
+                ledger.record(
                     SERVICE,
-                    subject,
-                    block_id=f"b{step.arg % 2}",
-                    outcome=BlockOutcome.REQUEST_UNFOUNDED,
-                    occurred_at=at,
+                    BlockLift(subject_id=subject, block_id=f"b{step.arg % 2}", outcome=BlockOutcome.REQUEST_UNFOUNDED),
+                    at,
                 )
             elif step.kind in {"permit", "destroy"}:
                 permit_or_destroy(ledger, step, subject, at)
             elif step.kind == "retract":
                 entries = ledger.subject(subject).entries
                 target = entries[-1 - step.arg % len(entries)].number if entries else 2
-                ledger.retract_entry(Request("clerk"), subject, number=target, reason="typed wrongly", occurred_at=at)
+                ledger.record(
+                    Request("clerk"),
+                    Retraction(subject_id=subject, retracted_number=target, reason="typed wrongly"),
+                    at,
+                )
         except LedgerError:
             continue
 
@@ -126,20 +131,22 @@ def run(ledger: ConsentLedger, clock: FakeClock, history: list[Step]) -> None:
 def permit_or_destroy(ledger: ConsentLedger, step: Step, subject: SubjectId, at: datetime) -> None:
     """Written permissions (some already expired, some for purposes no consent names) and destruction."""
     if step.kind == "permit":
-        ledger.grant_written_permission(
+        ledger.record(
             SERVICE,
-            subject,
-            permission_id=f"p{step.arg % 3}",
-            recipient="Bank",
-            recipient_category=PERMIT_CATEGORIES[step.arg % 2],
-            purpose=Purpose(PURPOSES[step.arg % 3]),
-            document="scan.pdf",
-            valid_from=at - timedelta(days=step.arg),
-            valid_until=at + timedelta(days=step.arg * 3) if step.arg else None,
-            occurred_at=at,
+            Permission(
+                subject_id=subject,
+                permission_id=f"p{step.arg % 3}",
+                recipient="Bank",
+                recipient_category=PERMIT_CATEGORIES[step.arg % 2],
+                purpose=Purpose(PURPOSES[step.arg % 3]),
+                document="scan.pdf",
+                valid_from=at - timedelta(days=step.arg),
+                valid_until=at + timedelta(days=step.arg * 3) if step.arg else None,
+            ),
+            at,
         )
     else:
-        ledger.destroy_data(Request("clerk"), subject, ground=DestructionGround.PURPOSE_ACHIEVED, occurred_at=at)
+        ledger.record(Request("clerk"), Destruction(subject_id=subject, ground=DestructionGround.PURPOSE_ACHIEVED), at)
 
 
 # The reference: a plain loop over stored events, rules written out independently.

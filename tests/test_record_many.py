@@ -10,6 +10,7 @@ import pytest
 from given import SERVICE, consented, published
 
 from ledger.application import Receipt, Request, open_ledger
+from ledger.breach import BreachFinding
 from ledger.errors import (
     IdempotencyKeyReused,
     LedgerError,
@@ -18,6 +19,7 @@ from ledger.errors import (
     SubjectBlocked,
     SubjectDestroyed,
 )
+from ledger.subject_facts import Block, BlockLift, Correction, Destruction, Disclosure
 from ledger.terms import DataCategory, DestructionGround, SubjectId
 
 if TYPE_CHECKING:
@@ -32,20 +34,22 @@ ADDRESS = frozenset({DataCategory("address")})
 
 
 def disclose(ledger: ConsentLedger, subject: str, reference: str, request: Request = SERVICE) -> Callable[[], Receipt]:
-    return lambda: ledger.record_disclosure(
+    return lambda: ledger.record(
         request,
-        SubjectId(subject),
-        recipient="Kazpost",
-        recipient_category="postal",
-        purpose="4.1.1",
-        data_categories=ADDRESS,
-        ground="order_fulfilment",
-        reference=reference,
+        Disclosure(
+            subject_id=SubjectId(subject),
+            recipient="Kazpost",
+            recipient_category="postal",
+            purpose="4.1.1",
+            data_categories=ADDRESS,
+            ground="order_fulfilment",
+            reference=reference,
+        ),
     )
 
 
 def correct(ledger: ConsentLedger, subject: str, request: Request = SERVICE) -> Callable[[], Receipt]:
-    return lambda: ledger.record_correction(request, SubjectId(subject), data_categories=ADDRESS)
+    return lambda: ledger.record(request, Correction(subject_id=SubjectId(subject), data_categories=ADDRESS))
 
 
 def receipts(answers: list[Receipt | LedgerError]) -> list[Receipt]:
@@ -100,7 +104,9 @@ def test_a_refused_command_gets_its_own_error_and_records_nothing_while_the_othe
         [
             disclose(ledger, "u-1", "o-1"),
             disclose(ledger, "u-2", "o-2"),  # never consented: no ground
-            lambda: ledger.lift_block(SERVICE, SubjectId("u-1"), block_id="B-9", outcome="data_corrected"),
+            lambda: ledger.record(
+                SERVICE, BlockLift(subject_id=SubjectId("u-1"), block_id="B-9", outcome="data_corrected")
+            ),
             disclose(ledger, "u-1", "o-3"),
         ]
     )
@@ -133,10 +139,16 @@ def test_a_key_used_twice_in_a_batch_or_again_in_a_later_one_gets_the_first_rece
     assert later[0] == replace(first, replayed=True)
     assert [topic for _, topic, _, _ in in_the_log(ledger, start)] == ["DataDisclosed", "Given", "DataCorrected"]
     assert end == first.position + 1  # the fact and its acknowledgement, nothing else
-    assert ledger.record_disclosure(  # and the ordinary command agrees
-        keyed, SubjectId("u-1"), recipient="Kazpost", recipient_category="postal", purpose="4.1.1",
-        data_categories=ADDRESS, ground="order_fulfilment", reference="o-1",
-    ) == replace(first, replayed=True)  # fmt: skip
+    again = Disclosure(
+        subject_id=SubjectId("u-1"),
+        recipient="Kazpost",
+        recipient_category="postal",
+        purpose="4.1.1",
+        data_categories=ADDRESS,
+        ground="order_fulfilment",
+        reference="o-1",
+    )
+    assert ledger.record(keyed, again) == replace(first, replayed=True)
 
 
 def test_a_key_reused_for_another_request_in_a_batch_is_refused_in_its_slot(ledger: ConsentLedger) -> None:
@@ -159,7 +171,9 @@ def test_a_destruction_in_a_batch_stops_later_commands_for_that_subject(ledger: 
 
     answers = ledger.record_many(
         [
-            lambda: ledger.destroy_data(SERVICE, SubjectId("u-1"), ground=DestructionGround.SUBJECT_REQUEST),
+            lambda: ledger.record(
+                SERVICE, Destruction(subject_id=SubjectId("u-1"), ground=DestructionGround.SUBJECT_REQUEST)
+            ),
             disclose(ledger, "u-1", "o-1"),
             correct(ledger, "u-2"),
         ]
@@ -185,7 +199,7 @@ def test_a_batch_that_loses_a_race_to_another_writer_loses_and_duplicates_nothin
 
     def meanwhile() -> Receipt:
         if not raced:  # only while the batch first runs: it then saves on top of a stale record
-            raced.append(other.record_correction(SERVICE, SubjectId("u-1"), data_categories=ADDRESS))
+            raced.append(other.record(SERVICE, Correction(subject_id=SubjectId("u-1"), data_categories=ADDRESS)))
             raced.append(correct(other, "u-2", taken)())
         return raced[0]
 
@@ -221,7 +235,9 @@ def test_a_record_another_process_moved_on_is_read_again_so_the_answer_is_that_o
     try:
         consented(other, "u-1")
         consented(other, "u-2")
-        other.block_data(SERVICE, SubjectId("u-3"), block_id="B-1", requester="subject", ground="inaccurate_data")
+        other.record(
+            SERVICE, Block(subject_id=SubjectId("u-3"), block_id="B-1", requester="subject", ground="inaccurate_data")
+        )
         consented(other, "u-3")
 
         alone = disclose(ledger, "u-1", "o-1")()  # kept without consent: refused, unless read again
@@ -245,7 +261,7 @@ def test_a_kept_record_destroyed_by_another_process_takes_no_personal_value_alon
     start = ledger.max_position()
     try:
         for subject in ("u-1", "u-2"):
-            other.destroy_data(SERVICE, SubjectId(subject), ground=DestructionGround.SUBJECT_REQUEST)
+            other.record(SERVICE, Destruction(subject_id=SubjectId(subject), ground=DestructionGround.SUBJECT_REQUEST))
         after_destruction = ledger.max_position()
         with pytest.raises(SubjectDestroyed):
             consented(ledger, "u-1", evidence="ip=10.0.0.8")
@@ -261,8 +277,11 @@ def test_a_breach_sent_again_with_its_key_in_a_later_batch_gets_its_first_receip
     keyed = replace(SERVICE, idempotency_key="breach-once")
 
     def breach() -> Receipt:
-        return ledger.record_breach(
-            keyed, breach_ref="br-1", data_categories=frozenset({"contact"}), subject_ids=frozenset({SubjectId("u-1")})
+        return ledger.record(
+            keyed,
+            BreachFinding(
+                breach_ref="br-1", data_categories=frozenset({"contact"}), subject_ids=frozenset({SubjectId("u-1")})
+            ),
         )
 
     [first] = ledger.record_many([breach])

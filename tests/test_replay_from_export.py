@@ -11,6 +11,7 @@ from audit.export import export_file
 from audit.log import AuditLog
 from audit.notes import SigningKey
 from audit.replay import load_export, original_position
+from ledger.claim import ClaimFiling
 from ledger.storage import Database
 from ledger.terms import SubjectId
 from projections.compliance import check_history
@@ -35,7 +36,7 @@ def test_replaying_an_export_rebuilds_the_same_answers_and_findings_at_the_expor
 ) -> None:
     published(ledger, at=clock.now - timedelta(days=3))
     consented(ledger, "u-1", at=clock.now - timedelta(days=2))
-    ledger.receive_claim(SERVICE, claim_ref="CL-1", subject_id=SubjectId("u-1"), claimant="A. Person")
+    ledger.record(SERVICE, ClaimFiling(claim_ref="CL-1", subject_id=SubjectId("u-1"), claimant="A. Person"))
     clock.advance(days=45)  # the claim's answer is now overdue
     export = tmp_path / "ledger.jsonl"
     log = AuditLog(ledger, SigningKey.from_seed("consent-ledger", bytes(32)))

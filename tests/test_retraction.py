@@ -6,11 +6,20 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from given import POLICY, SERVICE, consented, published
+from given import POLICY, SERVICE, consented, published, recorded
 
 from ledger import rules
 from ledger.errors import InvalidFact, NoGroundForDisclosure, NotFound, NothingToAct, SubjectDestroyed
-from ledger.history import Correction, Retraction
+from ledger.subject_facts import (
+    Block,
+    BlockLift,
+    Correction,
+    Destruction,
+    Disclosure,
+    Permission,
+    Retraction,
+    Withdrawal,
+)
 from ledger.terms import DataCategory, DisclosureGround, RecipientCategory, SubjectId
 
 if TYPE_CHECKING:
@@ -19,17 +28,24 @@ if TYPE_CHECKING:
 ANNA = SubjectId("subject-anna")
 
 
-def retract(ledger: ConsentLedger, number: int, reason: str = "recorded for the wrong subject", **when):
+def retract(ledger: ConsentLedger, number: int, reason: str = "recorded for the wrong subject", occurred_at=None):
     """Strike out entry `number` of the subject's record."""
-    return ledger.retract_entry(SERVICE, ANNA, number=number, reason=reason, **when)
+    return ledger.record(SERVICE, Retraction(subject_id=ANNA, retracted_number=number, reason=reason), occurred_at)
 
 
 def deliver(ledger: ConsentLedger):
     """Hand the subject's address to a courier to fulfil an order (clause 5.2)."""
-    return ledger.record_disclosure(
-        SERVICE, ANNA, recipient="Kazpost Courier", recipient_category=RecipientCategory.COURIER, purpose="4.1.1",
-        data_categories=frozenset({DataCategory("address")}), ground=DisclosureGround.ORDER_FULFILMENT,
-        reference="order-1001",
+    return ledger.record(
+        SERVICE,
+        Disclosure(
+            subject_id=ANNA,
+            recipient="Kazpost Courier",
+            recipient_category=RecipientCategory.COURIER,
+            purpose="4.1.1",
+            data_categories=frozenset({DataCategory("address")}),
+            ground=DisclosureGround.ORDER_FULFILMENT,
+            reference="order-1001",
+        ),
     )
 
 
@@ -50,7 +66,7 @@ def test_a_mistaken_consent_stops_counting_once_retracted(ledger):
     with pytest.raises(NoGroundForDisclosure):
         deliver(ledger)
     with pytest.raises(NothingToAct):
-        ledger.withdraw_consent(SERVICE, ANNA, policy_id=POLICY, channel="app")
+        ledger.record(SERVICE, Withdrawal(subject_id=ANNA, policy_id=POLICY, channel="app"))
 
 
 def test_a_retracted_entry_stays_in_the_history_and_the_retraction_names_it(ledger):
@@ -63,14 +79,15 @@ def test_a_retracted_entry_stays_in_the_history_and_the_retraction_names_it(ledg
     assert [f.event_type for f in facts] == ["Opened", "ConsentGranted", "EntryRetracted"]
     assert facts[1].fields["evidence"] == "ip=10.0.0.7 device=android"
     assert facts[2].fields == facts[2].fields | {
-        "retracted_number": mistaken.version, "reason": "the form belonged to another customer",
+        "retracted_number": mistaken.version,
+        "reason": "the form belonged to another customer",
     }
 
 
 def test_a_mistaken_withdrawal_once_retracted_restores_the_consent(ledger):
     published(ledger)
     consented(ledger, ANNA)
-    mistaken = ledger.withdraw_consent(SERVICE, ANNA, policy_id=POLICY, channel="app")
+    mistaken = ledger.record(SERVICE, Withdrawal(subject_id=ANNA, policy_id=POLICY, channel="app"))
     assert not consent_stands(ledger)
 
     retract(ledger, mistaken.version, reason="another customer's request")
@@ -80,16 +97,31 @@ def test_a_mistaken_withdrawal_once_retracted_restores_the_consent(ledger):
 
 
 def test_a_mistaken_permission_once_retracted_covers_nothing(ledger):
-    mistaken = ledger.grant_written_permission(
-        SERVICE, ANNA, permission_id="perm-1", recipient="Survey LLP", recipient_category="other",
-        purpose="survey", document="scan 77",
+    mistaken = ledger.record(
+        SERVICE,
+        Permission(
+            subject_id=ANNA,
+            permission_id="perm-1",
+            recipient="Survey LLP",
+            recipient_category="other",
+            purpose="survey",
+            document="scan 77",
+        ),
     )
     retract(ledger, mistaken.version)
 
     with pytest.raises(NoGroundForDisclosure):
-        ledger.record_disclosure(
-            SERVICE, ANNA, recipient="Survey LLP", recipient_category="other", purpose="survey",
-            data_categories=frozenset({"contact"}), ground="written_permission", reference="perm-1",
+        ledger.record(
+            SERVICE,
+            Disclosure(
+                subject_id=ANNA,
+                recipient="Survey LLP",
+                recipient_category="other",
+                purpose="survey",
+                data_categories=frozenset({"contact"}),
+                ground="written_permission",
+                reference="perm-1",
+            ),
         )
 
 
@@ -97,13 +129,13 @@ def test_a_mistaken_disclosure_and_correction_can_be_struck_out(ledger):
     published(ledger)
     consented(ledger, ANNA)
     disclosure = deliver(ledger)
-    correction = ledger.record_correction(SERVICE, ANNA, data_categories=frozenset({"address"}))
+    correction = ledger.record(SERVICE, Correction(subject_id=ANNA, data_categories=frozenset({"address"})))
 
     retract(ledger, disclosure.version)
     retract(ledger, correction.version)
 
     known = rules.known_entries(ledger.subject(ANNA).entries)
-    assert [type(e).__name__ for e in known] == ["Acceptance", "Retraction", "Retraction"]
+    assert [type(e).__name__ for e in known] == ["ConsentGranted", "EntryRetracted", "EntryRetracted"]
 
 
 def test_an_entry_is_retracted_once(ledger):
@@ -125,8 +157,8 @@ def test_an_entry_is_retracted_once(ledger):
 def test_only_a_retractable_entry_can_be_struck_out(ledger, entry):
     published(ledger)
     consented(ledger, ANNA)  # 2
-    ledger.block_data(SERVICE, ANNA, block_id="b-1", requester="subject", ground="inaccurate_data")  # 3
-    ledger.lift_block(SERVICE, ANNA, block_id="b-1", outcome="data_corrected")  # 4
+    ledger.record(SERVICE, Block(subject_id=ANNA, block_id="b-1", requester="subject", ground="inaccurate_data"))  # 3
+    ledger.record(SERVICE, BlockLift(subject_id=ANNA, block_id="b-1", outcome="data_corrected"))  # 4
     retract(ledger, 2)  # 5
     number = {"opening": 1, "block": 3, "lift": 4, "retraction": 5, "no-such-entry": 99}[entry]
 
@@ -137,7 +169,7 @@ def test_only_a_retractable_entry_can_be_struck_out(ledger, entry):
 def test_a_destruction_cannot_be_retracted(ledger):
     published(ledger)
     consented(ledger, ANNA)
-    destroyed = ledger.destroy_data(SERVICE, ANNA, ground="subject_request")
+    destroyed = ledger.record(SERVICE, Destruction(subject_id=ANNA, ground="subject_request"))
 
     with pytest.raises(SubjectDestroyed):
         retract(ledger, destroyed.version)
@@ -165,8 +197,8 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 def test_an_entry_counts_until_the_moment_its_retraction_was_recorded():
     struck_at = T0 + timedelta(days=5)
-    correction = Correction(2, T0, T0, data_categories=frozenset({DataCategory("address")}))
-    retraction = Retraction(3, struck_at, struck_at, retracted_number=2, reason="wrong subject")
+    correction = recorded(Correction(subject_id=ANNA, data_categories=frozenset({DataCategory("address")})), 2, T0)
+    retraction = recorded(Retraction(subject_id=ANNA, retracted_number=2, reason="wrong subject"), 3, struck_at)
 
     assert rules.known_entries([correction, retraction], as_known_at=struck_at - timedelta(seconds=1)) == [correction]
     assert rules.known_entries([correction, retraction], as_known_at=struck_at) == [retraction]

@@ -30,8 +30,20 @@ from ledger.errors import (
     SubjectBlocked,
     SubjectDestroyed,
 )
+from ledger.policy import PolicyVersion
 from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
+from ledger.subject_facts import (
+    Acceptance,
+    Block,
+    BlockLift,
+    Correction,
+    Destruction,
+    Disclosure,
+    Permission,
+    Retraction,
+    Withdrawal,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,9 +56,15 @@ OPTIONAL = "4.1.6"
 DELIVERY = frozenset({"courier", "postal", "telecom"})
 RETRACTABLE = {"consent", "withdrawal", "permission", "disclosure", "correction"}
 ENTRY_NAMES = {
-    "consent": "Acceptance", "withdrawal": "Withdrawal", "permission": "Permission", "disclosure": "Disclosure",
-    "block": "Block", "lift": "BlockLift", "correction": "Correction", "destruction": "Destruction",
-    "retraction": "Retraction",
+    "consent": "ConsentGranted",
+    "withdrawal": "ConsentWithdrawn",
+    "permission": "WrittenPermissionGranted",
+    "disclosure": "DataDisclosed",
+    "block": "DataBlocked",
+    "lift": "BlockLifted",
+    "correction": "DataCorrected",
+    "destruction": "DataDestroyed",
+    "retraction": "EntryRetracted",
 }
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LATE = 12
@@ -185,20 +203,39 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @initialize(categories=st.sampled_from([DELIVERY, *CATEGORY_SETS]), third_parties=st.booleans(), term=terms)
     def a_version_two_consents_and_a_permission(
-        self, *, categories: frozenset[str], third_parties: bool, term: timedelta | None,
+        self,
+        *,
+        categories: frozenset[str],
+        third_parties: bool,
+        term: timedelta | None,
     ) -> None:
         """Start where most rules have something to judge; the same checks apply to these steps."""
         self.publish(version="1", text="a", categories=categories, starts_in=None)
         self.consent(
-            name="subject-1", version="1", back=timedelta(0), opt_in=False, shown_right_text=True, third_parties=True,
+            name="subject-1",
+            version="1",
+            back=timedelta(0),
+            opt_in=False,
+            shown_right_text=True,
+            third_parties=True,
             term=None,
         )
         self.consent(
-            name="subject-2", version="1", back=timedelta(0), opt_in=True, shown_right_text=True,
-            third_parties=third_parties, term=term,
+            name="subject-2",
+            version="1",
+            back=timedelta(0),
+            opt_in=True,
+            shown_right_text=True,
+            third_parties=third_parties,
+            term=term,
         )
         self.permit(
-            name="subject-1", permission_id="p1", recipient="R1", category="other", purpose="survey", lasts=False,
+            name="subject-1",
+            permission_id="p1",
+            recipient="R1",
+            category="other",
+            purpose="survey",
+            lasts=False,
             back=timedelta(0),
         )
         self.clock.advance(days=3)  # so that facts stated to have happened earlier still come after these
@@ -214,15 +251,27 @@ class LedgerMachine(RuleBasedStateMachine):
         known = self.versions.get(version)
         refusals: set[type[LedgerError]] = set()
         if known is not None and (
-            known.text != text or known.categories != categories
+            known.text != text
+            or known.categories != categories
             or (effective is not None and effective != known.effective_from)
         ):
             refusals.add(PolicyVersionConflict)
-        receipt = self.attempt("publish", refusals, lambda: self.ledger.publish_policy_version(
-            CALLER, policy_id=POLICY, version=version, text_sha256={"en": text_sha256(f"v{version} {text}")},
-            purposes=MANDATORY | {OPTIONAL}, optional_purposes=frozenset({OPTIONAL}),
-            recipient_categories=categories, effective_from=effective,
-        ))
+        receipt = self.attempt(
+            "publish",
+            refusals,
+            lambda: self.ledger.record(
+                CALLER,
+                PolicyVersion(
+                    policy_id=POLICY,
+                    version=version,
+                    text_sha256={"en": text_sha256(f"v{version} {text}")},
+                    purposes=MANDATORY | {OPTIONAL},
+                    optional_purposes=frozenset({OPTIONAL}),
+                    recipient_categories=categories,
+                    effective_from=effective,
+                ),
+            ),
+        )
         if receipt is None:
             return
         if known is not None:
@@ -234,11 +283,23 @@ class LedgerMachine(RuleBasedStateMachine):
     # Consent and withdrawal (clauses 2.1, 2.2, 4.1.6; Art. 8).
 
     @rule(
-        name=subjects, version=st.sampled_from(["1", "1", "2", "3"]), back=backs, opt_in=st.booleans(),
-        shown_right_text=mostly, third_parties=mostly, term=terms,
+        name=subjects,
+        version=st.sampled_from(["1", "1", "2", "3"]),
+        back=backs,
+        opt_in=st.booleans(),
+        shown_right_text=mostly,
+        third_parties=mostly,
+        term=terms,
     )
     def consent(
-        self, *, name: str, version: str, back: timedelta, opt_in: bool, shown_right_text: bool, third_parties: bool,
+        self,
+        *,
+        name: str,
+        version: str,
+        back: timedelta,
+        opt_in: bool,
+        shown_right_text: bool,
+        third_parties: bool,
         term: timedelta | None,
     ) -> None:
         at = self.clock.now - back
@@ -257,16 +318,36 @@ class LedgerMachine(RuleBasedStateMachine):
                 refusals.add(InvalidFact)
         shown = f"v{version} {chosen.text if chosen else 'a'}" if shown_right_text else "some other text"
         valid_until = None if term is None else self.clock.now + term
-        receipt = self.attempt("consent", refusals, lambda: self.ledger.grant_consent(
-            CALLER, name, policy_id=POLICY, policy_version=version, language="en", text_sha256=text_sha256(shown),
-            method="app_use", channel="app", optional_purposes=frozenset({OPTIONAL}) if opt_in else frozenset(),
-            third_parties=third_parties, valid_until=valid_until, evidence="ip=10.0.0.1",
-            occurred_at=self.at(back),
-        ))
+        receipt = self.attempt(
+            "consent",
+            refusals,
+            lambda: self.ledger.record(
+                CALLER,
+                Acceptance(
+                    subject_id=name,
+                    policy_id=POLICY,
+                    policy_version=version,
+                    language="en",
+                    text_sha256=text_sha256(shown),
+                    method="app_use",
+                    channel="app",
+                    optional_purposes=frozenset({OPTIONAL}) if opt_in else frozenset(),
+                    third_parties=third_parties,
+                    valid_until=valid_until,
+                    evidence="ip=10.0.0.1",
+                ),
+                self.at(back),
+            ),
+        )
         if receipt is not None:
             purposes = MANDATORY | {OPTIONAL} if opt_in else MANDATORY
             self.record(
-                name, "consent", back, version=version, purposes=purposes, third_parties=third_parties,
+                name,
+                "consent",
+                back,
+                version=version,
+                purposes=purposes,
+                third_parties=third_parties,
                 valid_until=valid_until,
             )
 
@@ -282,21 +363,36 @@ class LedgerMachine(RuleBasedStateMachine):
             standing = record.consent_at(at)
             if standing is None or not purposes <= standing[1]:
                 refusals.add(NothingToAct)
-        receipt = self.attempt("withdraw", refusals, lambda: self.ledger.withdraw_consent(
-            CALLER, name, policy_id=POLICY, purposes=purposes, channel="app", occurred_at=self.at(back),
-        ))
+        receipt = self.attempt(
+            "withdraw",
+            refusals,
+            lambda: self.ledger.record(
+                CALLER, Withdrawal(subject_id=name, policy_id=POLICY, purposes=purposes, channel="app"), self.at(back)
+            ),
+        )
         if receipt is not None:
             self.record(name, "withdrawal", back, purposes=purposes)
 
     # Written permission and disclosure (clauses 5.2, 6.2.2; Art. 9).
 
     @rule(
-        name=subjects, permission_id=st.sampled_from(["p1", "p2"]), recipient=st.sampled_from(["R1", "R2"]),
-        category=st.sampled_from(["other", "courier"]), purpose=st.sampled_from(["survey", "ads"]),
-        lasts=st.booleans(), back=backs,
+        name=subjects,
+        permission_id=st.sampled_from(["p1", "p2"]),
+        recipient=st.sampled_from(["R1", "R2"]),
+        category=st.sampled_from(["other", "courier"]),
+        purpose=st.sampled_from(["survey", "ads"]),
+        lasts=st.booleans(),
+        back=backs,
     )
     def permit(
-        self, *, name: str, permission_id: str, recipient: str, category: str, purpose: str, lasts: bool,
+        self,
+        *,
+        name: str,
+        permission_id: str,
+        recipient: str,
+        category: str,
+        purpose: str,
+        lasts: bool,
         back: timedelta,
     ) -> None:
         record = self.subject(name)
@@ -306,19 +402,41 @@ class LedgerMachine(RuleBasedStateMachine):
         elif any(e.kind == "permission" and e.terms["id"] == permission_id for e in record.live()):
             refusals.add(InvalidFact)
         until = None if lasts else self.clock.now - back + timedelta(days=1)
-        receipt = self.attempt("permit", refusals, lambda: self.ledger.grant_written_permission(
-            CALLER, name, permission_id=permission_id, recipient=recipient, recipient_category=category,
-            purpose=purpose, document="scan", valid_until=until, occurred_at=self.at(back),
-        ))
+        receipt = self.attempt(
+            "permit",
+            refusals,
+            lambda: self.ledger.record(
+                CALLER,
+                Permission(
+                    subject_id=name,
+                    permission_id=permission_id,
+                    recipient=recipient,
+                    recipient_category=category,
+                    purpose=purpose,
+                    document="scan",
+                    valid_until=until,
+                ),
+                self.at(back),
+            ),
+        )
         if receipt is not None:
             self.record(
-                name, "permission", back, id=permission_id, recipient=recipient, category=category,
-                purpose=purpose, valid_from=self.clock.now - back, valid_until=until,
+                name,
+                "permission",
+                back,
+                id=permission_id,
+                recipient=recipient,
+                category=category,
+                purpose=purpose,
+                valid_from=self.clock.now - back,
+                valid_until=until,
             )
 
     @rule(
-        name=subjects, category=st.sampled_from(["courier", "courier", *sorted(EVERY_CATEGORY)]),
-        purpose=st.sampled_from(["4.1.1", "4.1.1", OPTIONAL]), back=backs,
+        name=subjects,
+        category=st.sampled_from(["courier", "courier", *sorted(EVERY_CATEGORY)]),
+        purpose=st.sampled_from(["4.1.1", "4.1.1", OPTIONAL]),
+        back=backs,
     )
     def fulfil_order(self, *, name: str, category: str, purpose: str, back: timedelta) -> None:
         at = self.clock.now - back
@@ -339,11 +457,16 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             if not allowed:
                 refusals.add(NoGroundForDisclosure)
-        self.disclose(name, refusals, back, category=category, purpose=purpose, ground="order_fulfilment",
-                      reference="order-1")
+        self.disclose(
+            name, refusals, back, category=category, purpose=purpose, ground="order_fulfilment", reference="order-1"
+        )
 
-    @rule(name=subjects, category=st.sampled_from(["state_authority", "state_authority", "courier"]),
-          reference=st.sampled_from(["", "req-1", "req-1"]), back=backs)
+    @rule(
+        name=subjects,
+        category=st.sampled_from(["state_authority", "state_authority", "courier"]),
+        reference=st.sampled_from(["", "req-1", "req-1"]),
+        back=backs,
+    )
     def answer_state_request(self, *, name: str, category: str, reference: str, back: timedelta) -> None:
         record = self.subject(name)
         refusals: set[type[LedgerError]] = set()
@@ -352,19 +475,37 @@ class LedgerMachine(RuleBasedStateMachine):
         elif category != "state_authority" or not reference:
             refusals.add(NoGroundForDisclosure)
         flagged = bool(record.blocks_at(self.clock.now - back))
-        receipt = self.disclose(name, refusals, back, category=category, purpose="investigation",
-                                ground="state_request", reference=reference)
+        receipt = self.disclose(
+            name,
+            refusals,
+            back,
+            category=category,
+            purpose="investigation",
+            ground="state_request",
+            reference=reference,
+        )
         if receipt is not None:
             stored = self.ledger.subject_facts(name)[-1]
             assert stored.fields["flagged_while_blocked"] is flagged
 
     @rule(
-        name=subjects, permission_id=st.sampled_from(["p1", "p2"]), recipient=st.sampled_from(["R1", "R2"]),
-        category=st.sampled_from(["other", "courier"]), purpose=st.sampled_from(["survey", "ads"]), back=backs,
+        name=subjects,
+        permission_id=st.sampled_from(["p1", "p2"]),
+        recipient=st.sampled_from(["R1", "R2"]),
+        category=st.sampled_from(["other", "courier"]),
+        purpose=st.sampled_from(["survey", "ads"]),
+        back=backs,
         as_permitted=mostly,
     )
     def disclose_with_permission(
-        self, *, name: str, permission_id: str, recipient: str, category: str, purpose: str, back: timedelta,
+        self,
+        *,
+        name: str,
+        permission_id: str,
+        recipient: str,
+        category: str,
+        purpose: str,
+        back: timedelta,
         as_permitted: bool,
     ) -> None:
         at = self.clock.now - back
@@ -389,17 +530,46 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             if not covered:
                 refusals.add(NoGroundForDisclosure)
-        self.disclose(name, refusals, back, category=category, purpose=purpose, ground="written_permission",
-                      reference=permission_id, recipient=recipient)
+        self.disclose(
+            name,
+            refusals,
+            back,
+            category=category,
+            purpose=purpose,
+            ground="written_permission",
+            reference=permission_id,
+            recipient=recipient,
+        )
 
     def disclose(
-        self, name: str, refusals: set[type[LedgerError]], back: timedelta, *, category: str, purpose: str,
-        ground: str, reference: str, recipient: str = "R1",
+        self,
+        name: str,
+        refusals: set[type[LedgerError]],
+        back: timedelta,
+        *,
+        category: str,
+        purpose: str,
+        ground: str,
+        reference: str,
+        recipient: str = "R1",
     ) -> Receipt | None:
-        receipt = self.attempt(f"disclose on {ground}", refusals, lambda: self.ledger.record_disclosure(
-            CALLER, name, recipient=recipient, recipient_category=category, purpose=purpose,
-            data_categories=frozenset({"address"}), ground=ground, reference=reference, occurred_at=self.at(back),
-        ))
+        receipt = self.attempt(
+            f"disclose on {ground}",
+            refusals,
+            lambda: self.ledger.record(
+                CALLER,
+                Disclosure(
+                    subject_id=name,
+                    recipient=recipient,
+                    recipient_category=category,
+                    purpose=purpose,
+                    data_categories=frozenset({"address"}),
+                    ground=ground,
+                    reference=reference,
+                ),
+                self.at(back),
+            ),
+        )
         if receipt is not None:
             self.record(name, "disclosure", back)
         return receipt
@@ -414,9 +584,15 @@ class LedgerMachine(RuleBasedStateMachine):
             refusals.add(SubjectDestroyed)
         elif any(e.kind == "block" and e.terms["id"] == block_id for e in record.entries):
             refusals.add(InvalidFact)
-        receipt = self.attempt("block", refusals, lambda: self.ledger.block_data(
-            CALLER, name, block_id=block_id, requester="subject", ground="inaccurate_data", occurred_at=self.at(back),
-        ))
+        receipt = self.attempt(
+            "block",
+            refusals,
+            lambda: self.ledger.record(
+                CALLER,
+                Block(subject_id=name, block_id=block_id, requester="subject", ground="inaccurate_data"),
+                self.at(back),
+            ),
+        )
         if receipt is not None:
             self.record(name, "block", back, id=block_id)
 
@@ -433,18 +609,26 @@ class LedgerMachine(RuleBasedStateMachine):
             e.kind == "lift" and e.terms["id"] == block_id for e in record.entries
         ):
             refusals.add(NothingToAct)
-        receipt = self.attempt("lift", refusals, lambda: self.ledger.lift_block(
-            CALLER, name, block_id=block_id, outcome="request_unfounded", occurred_at=self.at(back),
-        ))
+        receipt = self.attempt(
+            "lift",
+            refusals,
+            lambda: self.ledger.record(
+                CALLER, BlockLift(subject_id=name, block_id=block_id, outcome="request_unfounded"), self.at(back)
+            ),
+        )
         if receipt is not None:
             self.record(name, "lift", back, id=block_id)
 
     @rule(name=subjects, back=backs)
     def correct(self, *, name: str, back: timedelta) -> None:
         refusals: set[type[LedgerError]] = {SubjectDestroyed} if self.subject(name).destroyed() else set()
-        receipt = self.attempt("correct", refusals, lambda: self.ledger.record_correction(
-            CALLER, name, data_categories=frozenset({"address"}), occurred_at=self.at(back),
-        ))
+        receipt = self.attempt(
+            "correct",
+            refusals,
+            lambda: self.ledger.record(
+                CALLER, Correction(subject_id=name, data_categories=frozenset({"address"})), self.at(back)
+            ),
+        )
         if receipt is not None:
             self.record(name, "correction", back)
 
@@ -464,9 +648,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 refusals.add(SubjectBlocked)
             elif at < latest:
                 refusals.add(InvalidFact)
-        receipt = self.attempt("destroy", refusals, lambda: self.ledger.destroy_data(
-            CALLER, name, ground="subject_request", occurred_at=self.at(back),
-        ))
+        receipt = self.attempt(
+            "destroy",
+            refusals,
+            lambda: self.ledger.record(CALLER, Destruction(subject_id=name, ground="subject_request"), self.at(back)),
+        )
         if receipt is not None:
             self.record(name, "destruction", back)
             assert self.ledger.subject_facts(name)[1].fields.get("evidence") is None
@@ -487,9 +673,13 @@ class LedgerMachine(RuleBasedStateMachine):
             refusals.add(SubjectDestroyed)
         elif target is None or target.kind not in RETRACTABLE or target not in record.live():
             refusals.add(NothingToAct)
-        receipt = self.attempt("retract", refusals, lambda: self.ledger.retract_entry(
-            CALLER, name, number=number, reason="recorded by mistake",
-        ))
+        receipt = self.attempt(
+            "retract",
+            refusals,
+            lambda: self.ledger.record(
+                CALLER, Retraction(subject_id=name, retracted_number=number, reason="recorded by mistake")
+            ),
+        )
         if receipt is not None:
             self.record(name, "retraction", timedelta(0), number=number)
 

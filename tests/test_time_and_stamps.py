@@ -9,8 +9,21 @@ import pytest
 from given import POLICY, PURPOSES, SERVICE, consented, published, sha
 
 from ledger.application import Request
+from ledger.breach import AuthorityNotice, BreachFinding, BreachNotice
+from ledger.claim import ClaimAnswer, ClaimFiling, CourtCase
 from ledger.errors import InvalidFact
+from ledger.policy import PolicyVersion
 from ledger.stamp import CLOCK_SKEW, Stamp
+from ledger.subject_facts import (
+    Block,
+    BlockLift,
+    Correction,
+    Disclosure,
+    Permission,
+    Retraction,
+    Withdrawal,
+    WithdrawalRefusal,
+)
 from ledger.terms import SubjectId
 
 if TYPE_CHECKING:
@@ -23,52 +36,82 @@ ALMATY = timezone(timedelta(hours=5))
 NAIVE = datetime(2026, 3, 1, 10, 0)  # noqa: DTZ001  (the naive time under test)
 
 WRITES: dict[str, Callable[[ConsentLedger, datetime], Receipt]] = {
-    "publish": lambda ledger, at: ledger.publish_policy_version(
-        SERVICE, policy_id=POLICY, version="2", text_sha256={"en": sha("2")}, purposes=PURPOSES,
-        optional_purposes=frozenset(), recipient_categories=frozenset(), occurred_at=at,
+    "publish": lambda ledger, at: ledger.record(
+        SERVICE,
+        PolicyVersion(
+            policy_id=POLICY,
+            version="2",
+            text_sha256={"en": sha("2")},
+            purposes=PURPOSES,
+            optional_purposes=frozenset(),
+            recipient_categories=frozenset(),
+        ),
+        at,
     ),
     "consent": lambda ledger, at: consented(ledger, "subject-boris", at=at),
-    "withdraw": lambda ledger, at: ledger.withdraw_consent(
-        SERVICE, ANNA, policy_id=POLICY, channel="app", occurred_at=at,
+    "withdraw": lambda ledger, at: ledger.record(
+        SERVICE, Withdrawal(subject_id=ANNA, policy_id=POLICY, channel="app"), at
     ),
-    "refuse-withdrawal": lambda ledger, at: ledger.refuse_withdrawal(
-        SERVICE, ANNA, policy_id=POLICY, open_obligation="order-1", reason="undelivered", occurred_at=at,
+    "refuse-withdrawal": lambda ledger, at: ledger.record(
+        SERVICE,
+        WithdrawalRefusal(subject_id=ANNA, policy_id=POLICY, open_obligation="order-1", reason="undelivered"),
+        at,
     ),
-    "permit": lambda ledger, at: ledger.grant_written_permission(
-        SERVICE, ANNA, permission_id="p-1", recipient="R", recipient_category="other", purpose="survey",
-        document="scan", occurred_at=at,
+    "permit": lambda ledger, at: ledger.record(
+        SERVICE,
+        Permission(
+            subject_id=ANNA,
+            permission_id="p-1",
+            recipient="R",
+            recipient_category="other",
+            purpose="survey",
+            document="scan",
+        ),
+        at,
     ),
-    "disclose": lambda ledger, at: ledger.record_disclosure(
-        SERVICE, ANNA, recipient="KNB", recipient_category="state_authority", purpose="investigation",
-        data_categories=frozenset({"contact"}), ground="state_request", reference="req-1", occurred_at=at,
+    "disclose": lambda ledger, at: ledger.record(
+        SERVICE,
+        Disclosure(
+            subject_id=ANNA,
+            recipient="KNB",
+            recipient_category="state_authority",
+            purpose="investigation",
+            data_categories=frozenset({"contact"}),
+            ground="state_request",
+            reference="req-1",
+        ),
+        at,
     ),
-    "block": lambda ledger, at: ledger.block_data(
-        SERVICE, ANNA, block_id="b-2", requester="subject", ground="inaccurate_data", occurred_at=at,
+    "block": lambda ledger, at: ledger.record(
+        SERVICE, Block(subject_id=ANNA, block_id="b-2", requester="subject", ground="inaccurate_data"), at
     ),
-    "lift": lambda ledger, at: ledger.lift_block(
-        SERVICE, ANNA, block_id="b-1", outcome="data_corrected", occurred_at=at,
+    "lift": lambda ledger, at: ledger.record(
+        SERVICE, BlockLift(subject_id=ANNA, block_id="b-1", outcome="data_corrected"), at
     ),
-    "correct": lambda ledger, at: ledger.record_correction(
-        SERVICE, ANNA, data_categories=frozenset({"address"}), occurred_at=at,
+    "correct": lambda ledger, at: ledger.record(
+        SERVICE, Correction(subject_id=ANNA, data_categories=frozenset({"address"})), at
     ),
-    "retract": lambda ledger, at: ledger.retract_entry(SERVICE, ANNA, number=3, reason="wrong subject", occurred_at=at),
-    "breach": lambda ledger, at: ledger.record_breach(
-        SERVICE, breach_ref="br-2", data_categories=frozenset({"contact"}), subject_ids=frozenset({ANNA}),
-        occurred_at=at,
+    "retract": lambda ledger, at: ledger.record(
+        SERVICE, Retraction(subject_id=ANNA, retracted_number=3, reason="wrong subject"), at
     ),
-    "tell-authority": lambda ledger, at: ledger.record_authority_notice(
-        SERVICE, breach_ref="br-1", channel="email", reference="out-1", occurred_at=at,
+    "breach": lambda ledger, at: ledger.record(
+        SERVICE,
+        BreachFinding(breach_ref="br-2", data_categories=frozenset({"contact"}), subject_ids=frozenset({ANNA})),
+        at,
     ),
-    "tell-subject": lambda ledger, at: ledger.record_subject_notice(
-        SERVICE, breach_ref="br-1", subject_id=ANNA, channel="sms", occurred_at=at,
+    "tell-authority": lambda ledger, at: ledger.record(
+        SERVICE, AuthorityNotice(breach_ref="br-1", channel="email", reference="out-1"), at
     ),
-    "claim": lambda ledger, at: ledger.receive_claim(
-        SERVICE, claim_ref="c-2", subject_id=ANNA, claimant="A. N.", occurred_at=at,
+    "tell-subject": lambda ledger, at: ledger.record(
+        SERVICE, BreachNotice(breach_ref="br-1", subject_id=ANNA, channel="sms"), at
     ),
-    "answer": lambda ledger, at: ledger.answer_claim(
-        SERVICE, claim_ref="c-1", outcome="rejected", channel="paper", occurred_at=at,
+    "claim": lambda ledger, at: ledger.record(
+        SERVICE, ClaimFiling(claim_ref="c-2", subject_id=ANNA, claimant="A. N."), at
     ),
-    "court": lambda ledger, at: ledger.take_claim_to_court(SERVICE, claim_ref="c-1", court_case="2-1", occurred_at=at),
+    "answer": lambda ledger, at: ledger.record(
+        SERVICE, ClaimAnswer(claim_ref="c-1", outcome="rejected", channel="paper"), at
+    ),
+    "court": lambda ledger, at: ledger.record(SERVICE, CourtCase(claim_ref="c-1", court_case="2-1"), at),
 }
 """One write of each kind, each valid on `history` when its time is sound."""
 
@@ -78,15 +121,16 @@ def history(ledger: ConsentLedger) -> None:
     day_before = ledger.clock() - timedelta(days=1)
     published(ledger, at=day_before)
     consented(ledger, ANNA, at=day_before)  # entry 2
-    ledger.record_correction(SERVICE, ANNA, data_categories=frozenset({"contact"}), occurred_at=day_before)  # 3
-    ledger.block_data(
-        SERVICE, ANNA, block_id="b-1", requester="subject", ground="inaccurate_data", occurred_at=day_before,
+    ledger.record(SERVICE, Correction(subject_id=ANNA, data_categories=frozenset({"contact"})), day_before)  # 3
+    ledger.record(
+        SERVICE, Block(subject_id=ANNA, block_id="b-1", requester="subject", ground="inaccurate_data"), day_before
     )
-    ledger.record_breach(
-        SERVICE, breach_ref="br-1", data_categories=frozenset({"contact"}), subject_ids=frozenset({ANNA}),
-        occurred_at=day_before,
+    ledger.record(
+        SERVICE,
+        BreachFinding(breach_ref="br-1", data_categories=frozenset({"contact"}), subject_ids=frozenset({ANNA})),
+        day_before,
     )
-    ledger.receive_claim(SERVICE, claim_ref="c-1", subject_id=ANNA, claimant="A. N.", occurred_at=day_before)
+    ledger.record(SERVICE, ClaimFiling(claim_ref="c-1", subject_id=ANNA, claimant="A. N."), day_before)
 
 
 @pytest.mark.parametrize("write", list(WRITES.values()), ids=list(WRITES))

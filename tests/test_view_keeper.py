@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from given import POLICY, SERVICE, consented, published
 
 from ledger.subject import subject_key
+from ledger.subject_facts import Withdrawal
 from ledger.terms import SubjectId
 from projections.keeper import BackgroundKeeper, ViewKeeper, open_view
 from projections.questions import LedgerQuestions
@@ -43,7 +44,7 @@ def test_a_restarted_keeper_resumes_from_its_tracked_position_and_applies_each_e
     consented(ledger, "u-1")
     first = ViewKeeper(ledger, open_view(database))
     assert first.catch_up() == ledger.max_position()
-    ledger.withdraw_consent(SERVICE, SubjectId("u-1"), policy_id=POLICY, channel="app")
+    ledger.record(SERVICE, Withdrawal(subject_id=SubjectId("u-1"), policy_id=POLICY, channel="app"))
 
     restarted = ViewKeeper(ledger, open_view(database))
     assert restarted.catch_up() == 1  # only the new event

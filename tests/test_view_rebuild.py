@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 from given import POLICY, SERVICE, consented, published
 
+from ledger.subject_facts import Disclosure, Withdrawal
 from ledger.terms import DataCategory, DisclosureGround, Purpose, RecipientCategory, SubjectId
 from projections.keeper import ViewKeeper, open_view, rebuild
 from projections.questions import LedgerQuestions
-from projections.view import INDEXES, TABLES
+from projections.view import FORMAT, INDEXES, TABLES
 
 if TYPE_CHECKING:
     from conftest import FakeClock
@@ -66,7 +67,7 @@ def test_a_rebuilt_generation_answers_the_same_and_readers_never_stop(
     assert second.position() == ledger.max_position()
     assert questions.accepted_version_at(SubjectId("u-7"), POLICY, clock.now) == expected
     tables = {
-        gen: second._rows(f"SELECT COUNT(*) AS n FROM {second.qualify(f'cl{gen}_subject_entries')}", ())
+        gen: second._rows(f"SELECT COUNT(*) AS n FROM {second.qualify(f'cl{FORMAT}{gen}_subject_entries')}", ())
         for gen in (second.generation,)
     }
     assert tables[second.generation][0]["n"] == 40
@@ -111,14 +112,22 @@ def test_a_rebuild_fills_the_same_rows_as_a_keeper_following_in_small_batches(
     for n in range(90):
         subject = SubjectId(f"u-{n}")
         consented(ledger, subject, at=clock.now - timedelta(days=n % 20))
-        ledger.record_disclosure(
-            SERVICE, subject, recipient="Kazpost Courier", recipient_category=RecipientCategory.COURIER,
-            purpose=Purpose("4.1.1"), data_categories=frozenset({DataCategory("address")}),
-            ground=DisclosureGround.ORDER_FULFILMENT, reference=f"order-{n}",
-        )  # fmt: skip
+        order = f"order-{n}"
+        ledger.record(
+            SERVICE,
+            Disclosure(
+                subject_id=subject,
+                recipient="Kazpost Courier",
+                recipient_category=RecipientCategory.COURIER,
+                purpose=Purpose("4.1.1"),
+                data_categories=frozenset({DataCategory("address")}),
+                ground=DisclosureGround.ORDER_FULFILMENT,
+                reference=order,
+            ),
+        )
         if n % 3 == 0:
             clock.advance(hours=1)
-            ledger.withdraw_consent(SERVICE, subject, policy_id=POLICY, channel="app")
+            ledger.record(SERVICE, Withdrawal(subject_id=subject, policy_id=POLICY, channel="app"))
     live = open_view(database)
     ViewKeeper(ledger, live).catch_up(batch=7)
 

@@ -5,10 +5,15 @@ input is a 422 at the edge and never reaches the event store; every time must ca
 offset, because a time without one cannot be proved in court.
 """
 
+import ast
+import dataclasses
+import inspect
+import itertools
 import re
+import textwrap
+import typing
 from datetime import UTC, datetime, timezone
 from typing import Annotated, get_origin
-from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -17,60 +22,16 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
+    create_model,
     field_validator,
 )
 
-from ledger.application import text_sha256
-from ledger.terms import DataCategory, Purpose, SubjectId
+from ledger.facts import memo
+from ledger.terms import IN_A_PATH
+from ledger.writing import Receipt
 
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
-"""No control characters at all: names, channels, references."""
-
-FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-"""Tabs and line breaks allowed: reasons, documents, evidence."""
-
-IN_A_PATH = r"^[^/\x00-\x1f\x7f]+$"
-"""Ids that later name a resource in a URL (`/v1/claims/{claim_ref}`) cannot hold a `/`."""
-
-
-def nameable(value: str) -> str:
-    """Refuse `.` and `..`: a URL cannot name a resource by them (clients resolve them away)."""
-    if value in {".", ".."}:
-        msg = f"{value!r} cannot name anything in a URL"
-        raise ValueError(msg)
-    return value
-
-
-Ref = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=IN_A_PATH), AfterValidator(nameable)]
-"""An operator's reference that also names something in a URL (a block, a breach, a claim)."""
-
-SubjectRef = Annotated[
-    SubjectId, StringConstraints(min_length=1, max_length=200, pattern=IN_A_PATH), AfterValidator(nameable)
-]
-"""A pseudonymous subject id as the operator chose it; never a name, phone or e-mail."""
-
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=ONE_LINE)]
-"""A short single-line value: a recipient, a reference number, a court case."""
-
-Text = Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=FREE_TEXT)]
-"""Free text a person wrote: a reason, a document reference, evidence of consent."""
-
-PurposeCode = Annotated[Purpose, StringConstraints(min_length=1, max_length=50, pattern=ONE_LINE)]
-"""A purpose of processing as the policy numbers it, e.g. `4.1.1` (clause 4)."""
-
-CategoryCode = Annotated[DataCategory, StringConstraints(min_length=1, max_length=100, pattern=ONE_LINE)]
-"""A category of personal data, e.g. `contact` (never the values)."""
-
-Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-"""SHA-256 of a policy text's exact UTF-8 bytes, as 64 lowercase hex digits (clause 9.1)."""
-
-EXAMPLE_SHA256 = text_sha256("Privacy policy v1")
-"""The hash the OpenAPI examples use: that of the English text in the publishing example."""
-
-MAX_ITEMS = 100
-"""The most purposes, categories or subjects one fact may list."""
+__all__ = ["IN_A_PATH", "Body", "Moment", "ReceiptPublic", "attribute_docstrings"]
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 """Nothing this ledger records happened before; an earlier year is a typo."""
@@ -117,33 +78,53 @@ class Body(BaseModel):
             return value
         field = cls.model_fields.get(info.field_name or "")
         if field is not None and get_origin(field.annotation) is frozenset:
-            repeated = sorted({repr(v) for v in value if value.count(v) > 1})
+            seen: set[object] = set()
+            repeated: set[str] = set()
+            for item in value:  # once each: a list of 40,000 must not cost 40,000 squared
+                key = item if isinstance(item, (str, int)) else repr(item)
+                if key in seen:
+                    repeated.add(repr(item))
+                seen.add(key)
             if repeated:
-                msg = f"each item may appear once; repeated: {', '.join(repeated)}"
+                msg = f"each item may appear once; repeated: {', '.join(sorted(repeated)[:10])}"
                 raise ValueError(msg)
         return value
 
 
-class FactCreate(Body):
-    """A body recording a fact: the writer may say when it happened."""
+@memo
+def attribute_docstrings(cls: type) -> dict[str, str]:
+    """The docstring under each field of a class and its bases, as written in their source."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__module__ in {"builtins", "abc"} or not klass.__module__.startswith("ledger"):
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        body = ast.parse(source).body[0]
+        statements = getattr(body, "body", [])
+        for field, doc in itertools.pairwise(statements):
+            if (
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and isinstance(doc, ast.Expr)
+                and isinstance(doc.value, ast.Constant)
+                and isinstance(doc.value.value, str)
+            ):
+                found[field.target.id] = inspect.cleandoc(doc.value.value)
+    return found
 
-    occurred_at: Moment | None = Field(
-        default=None,
-        description=(
-            "When it happened, as the writer states it (a paper form signed last week), with a UTC offset;"
-            " defaults to the moment the ledger records it. At most a few minutes in the future."
-        ),
+
+def _documented(cls: type) -> type[BaseModel]:
+    """A pydantic model of a dataclass of the ledger's, its fields described by their docstrings."""
+    docs, types = attribute_docstrings(cls), typing.get_type_hints(cls)
+    fields = {f.name: (types[f.name], Field(description=docs.get(f.name))) for f in dataclasses.fields(cls)}
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        cls.__name__, __config__=ConfigDict(from_attributes=True), __doc__=cls.__doc__, **fields
     )
+    return model
 
 
-class Receipt(BaseModel):
-    """What a write answers: which event it recorded and where it sits in the log."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    event_type: str = Field(description="The fact recorded, e.g. `ConsentGranted`; `Unchanged` if nothing new was.")
-    aggregate_id: UUID = Field(description="The record the fact was appended to.")
-    version: int = Field(description="The record's version after the write; send it back as `If-Match`.")
-    position: int = Field(description="The fact's position in the ledger's log; reads can wait for it.")
-    recorded_at: datetime = Field(description="When the ledger recorded the fact.")
-    replayed: bool = Field(description="True when nothing new was recorded: a retry got the first answer.")
+ReceiptPublic = _documented(Receipt)
+"""What a write answers, as the ledger's `Receipt` says it."""

@@ -1,81 +1,35 @@
-"""Policies: publishing a version (clauses 9.1, 9.2) and reading every version with its terms."""
+"""Policies: the body publishing a version (clauses 9.1, 9.2), and the policy read back with every version."""
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from api.schemas.common import MAX_ITEMS, ONE_LINE, FactCreate, Moment, PurposeCode, Sha256Hex
-from ledger.application import ConsentLedger, Receipt, Request, text_sha256
-from ledger.history import PolicyVersionTerms
-from ledger.policy import Policy
-from ledger.terms import Language, PolicyId, Purpose, RecipientCategory
+from api.schemas.facts import FactBody, body_of, translated
+from ledger.application import text_sha256
+from ledger.facts import Fact
+from ledger.policy import Policy, PolicyVersion
+from ledger.terms import Language, Purpose, RecipientCategory, Sha256Hex
 
 PolicyText = Annotated[str, StringConstraints(min_length=1, max_length=300_000)]
 """A policy's exact text in one language, as posted: hashed byte for byte, never stored."""
 
+TextHash = translated(Sha256Hex)
 
-class PolicyVersionCreate(FactCreate):
-    """A version of the policy, posted (clause 9.1): its texts or their SHA-256, purposes and recipients."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "version": "1",
-                    "texts": {
-                        "kk": "Құпиялылық саясаты v1",
-                        "ru": "Политика конфиденциальности v1",
-                        "en": "Privacy policy v1",
-                    },
-                    "purposes": ["4.1.1", "4.1.2", "4.1.3", "4.1.6"],
-                    "optional_purposes": ["4.1.6"],
-                    "recipient_categories": ["courier", "postal", "telecom"],
-                    "operator_name": "Qlever LLP",
-                    "operator_bin": "000000000000",
-                },
-                {
-                    "version": "2",
-                    "text_sha256": {"en": text_sha256("Privacy policy v2")},
-                    "purposes": ["4.1.1"],
-                    "recipient_categories": ["courier"],
-                    "effective_from": "2026-04-01T00:00:00+05:00",
-                },
-            ]
-        }
-    )
+_Derived: Any = body_of(PolicyVersion)
+"""The body as the version's declaration gives it; the model below also takes the texts themselves."""
 
-    version: Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=ONE_LINE)] = Field(
-        description="The operator's number for this version, e.g. `2`; a published version never changes."
-    )
+
+class PolicyVersionBody(_Derived):  # type: ignore[misc]
+    """A version of the policy, posted (clauses 9.1, 9.2): its texts or their SHA-256, purposes and recipients."""
+
     texts: dict[Language, PolicyText] | None = Field(
         default=None,
         description="The exact text per language; the ledger keeps only its SHA-256. Or send `text_sha256`.",
     )
-    text_sha256: dict[Language, Sha256Hex] | None = Field(
+    text_sha256: dict[Language, TextHash] | None = Field(  # type: ignore[valid-type]
         default=None, description="SHA-256 of the exact UTF-8 text per language (kk, ru, en). Or send `texts`."
-    )
-    purposes: frozenset[PurposeCode] = Field(
-        min_length=1, max_length=MAX_ITEMS, description="Purposes of processing the version lists (clause 4)."
-    )
-    optional_purposes: frozenset[PurposeCode] = Field(
-        default=frozenset(), max_length=MAX_ITEMS, description="Purposes a subject opts into (clause 4.1.6)."
-    )
-    recipient_categories: frozenset[RecipientCategory] = Field(
-        max_length=len(RecipientCategory), description="Recipients the version allows (clause 5.2)."
-    )
-    effective_from: Moment | None = Field(
-        default=None, description="When it takes effect (clause 9.2); defaults to the moment it is posted."
-    )
-    notifies_transfers: bool = Field(
-        default=False,
-        description="The version promises to tell the subject of each transfer to a third party (Art. 19: 10 WD).",
-    )
-    operator_name: Annotated[str, StringConstraints(max_length=200, pattern=ONE_LINE)] = Field(
-        default="", description="The operator (clause 1.1; Art. 8(4)); kept from the policy's first version."
-    )
-    operator_bin: Annotated[str, StringConstraints(pattern=r"^([0-9]{12})?$")] = Field(
-        default="", description="The operator's 12-digit BIN (Art. 8(4)); kept from the policy's first version."
     )
 
     @model_validator(mode="after")
@@ -85,28 +39,17 @@ class PolicyVersionCreate(FactCreate):
             raise ValueError(msg)
         return self
 
-    def digests(self) -> dict[Language, str]:
-        """Give the SHA-256 of each language's text, computing it here when the texts themselves were sent."""
-        if self.texts is not None:
-            return {language: text_sha256(text) for language, text in self.texts.items()}
-        return dict(self.text_sha256 or {})
+    def stated(self, **path: object) -> Fact:
+        """The version, its texts' hashes computed here when the texts themselves were sent."""
+        digests = self.text_sha256 or {language: text_sha256(text) for language, text in (self.texts or {}).items()}
+        values = {name: getattr(self, name) for name in type(self).model_fields if name not in {"occurred_at", "texts"}}
+        stated: Any = {**values, "text_sha256": digests, **path}
+        return PolicyVersion(**stated)
 
-    def record(self, ledger: ConsentLedger, request: Request, policy_id: str) -> Receipt:
-        """Publish the version."""
-        return ledger.publish_policy_version(
-            request,
-            policy_id=PolicyId(policy_id),
-            version=self.version,
-            text_sha256=self.digests(),
-            purposes=self.purposes,
-            optional_purposes=self.optional_purposes,
-            recipient_categories=self.recipient_categories,
-            effective_from=self.effective_from,
-            notifies_transfers=self.notifies_transfers,
-            operator_name=self.operator_name,
-            operator_bin=self.operator_bin,
-            occurred_at=self.occurred_at,
-        )
+
+def body_for(fact: type[Fact]) -> type[FactBody]:
+    """The body of a fact: its derived model, or for a policy version the one that also takes the texts."""
+    return PolicyVersionBody if fact is PolicyVersion else body_of(fact)
 
 
 class PolicyVersionPublic(BaseModel):
@@ -121,7 +64,7 @@ class PolicyVersionPublic(BaseModel):
     recorded_at: datetime
 
     @classmethod
-    def of(cls, terms: PolicyVersionTerms) -> Self:
+    def of(cls, terms: PolicyVersion) -> Self:
         """Show the version as the ledger holds it."""
         return cls(
             version=terms.version,
@@ -129,7 +72,7 @@ class PolicyVersionPublic(BaseModel):
             purposes=sorted(terms.purposes),
             optional_purposes=sorted(terms.optional_purposes),
             recipient_categories=sorted(terms.recipient_categories),
-            effective_from=terms.effective_from,
+            effective_from=terms.takes_effect,
             recorded_at=terms.recorded_at,
         )
 

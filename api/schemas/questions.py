@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from ledger.history import Block, BlockLift, PolicyVersionTerms
+from ledger.policy import PolicyVersion
+from ledger.subject_facts import Block, BlockLift
 from projections.questions import AcceptedVersion, BlockStatus, DeadlineAnswer, UntoldBreach
 from projections.view import DisclosureRow
 
@@ -24,7 +25,7 @@ class VersionTerms(BaseModel):
     recorded_at: datetime
 
     @classmethod
-    def of(cls, terms: PolicyVersionTerms) -> VersionTerms:
+    def of(cls, terms: PolicyVersion) -> VersionTerms:
         """From the ledger's terms."""
         return cls(
             policy_id=terms.policy_id,
@@ -33,7 +34,7 @@ class VersionTerms(BaseModel):
             purposes=sorted(terms.purposes),
             optional_purposes=sorted(terms.optional_purposes),
             recipient_categories=sorted(str(c) for c in terms.recipient_categories),
-            effective_from=terms.effective_from,
+            effective_from=terms.takes_effect,
             recorded_at=terms.recorded_at,
         )
 

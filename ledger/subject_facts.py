@@ -1,0 +1,291 @@
+"""What a data subject's record holds: each fact declared once, with the terms the law asks it to name.
+
+The rules read these (as recorded: `ledger.facts`), the subject's aggregate decides them
+(`ledger.subject`), and the API and the import derive their bodies from them. Field names are
+those of the events already stored; where a writer knows a term by another name, `Given` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from ledger.errors import (
+    InvalidFact,
+    NoGroundForDisclosure,
+    NotFound,
+    NothingToAct,
+    SubjectBlocked,
+    SubjectDestroyed,
+    VersionMismatch,
+)
+from ledger.facts import Fact, declared
+from ledger.terms import (
+    DECIDED,
+    MAX_ITEMS,
+    Actor,
+    BlockGround,
+    BlockOutcome,
+    BlockRequester,
+    CategoryCode,
+    Channel,
+    ConsentMethod,
+    Count,
+    DestructionGround,
+    DisclosureGround,
+    EntryNumber,
+    Given,
+    Language,
+    Moment,
+    Name,
+    Personal,
+    PolicyRef,
+    Purpose,
+    PurposeCode,
+    Purposes,
+    RecipientCategory,
+    Ref,
+    RequestKind,
+    RequestOutcome,
+    Sha256Hex,
+    SubjectId,
+    SubjectRef,
+    Text,
+)
+
+
+def subject_key(subject_id: SubjectId) -> UUID:
+    """The aggregate id of a subject: derived from the pseudonymous id, never random."""
+    return _subject_key(subject_id)
+
+
+@lru_cache(maxsize=65_536)
+def _subject_key(subject_id: str) -> UUID:
+    """Kept: one write asks for its subject's id several times, and `uuid5` hashes each time."""
+    return uuid5(NAMESPACE_URL, f"consent-ledger:subject:{subject_id}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubjectFact(Fact):
+    """A fact about one data subject, added to their record (`Subject`)."""
+
+    opens = True
+    refusals = (InvalidFact, SubjectDestroyed, VersionMismatch)
+
+    subject_id: SubjectRef
+    """The subject's pseudonymous id."""
+
+    def key(self) -> UUID:
+        """The subject's record."""
+        return subject_key(self.subject_id)
+
+    def record_name(self) -> str:
+        """`subject <id>`."""
+        return f"subject {self.subject_id}"
+
+
+@declared("grant_consent", "ConsentGranted", "/subjects/{subject_id}/consents", NotFound)
+class Acceptance(SubjectFact):
+    """Consent to a published version in effect or about to be (clauses 2.1, 3.1, 4.1.6; Art. 8(1), 8(4))."""
+
+    policy_id: PolicyRef
+    policy_version: Name
+    language: Language
+    """The language of the text the subject was shown."""
+    text_sha256: Sha256Hex
+    """SHA-256 of the text shown: the version's text in `language`."""
+    method: ConsentMethod
+    """How consent was given (clauses 2.1, 3.1)."""
+    channel: Channel
+    """Where it was given (Art. 8(1))."""
+    optional_purposes: Purposes = frozenset()
+    """Opt-in purposes accepted (clause 4.1.6)."""
+    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS)] = frozenset()
+    """Which data are collected (Art. 8(4))."""
+    third_parties: bool = False
+    """Whether data go to third parties (Art. 8(4))."""
+    cross_border: bool = False
+    """Whether data cross the border (Art. 8(4), 16)."""
+    publication: bool = False
+    """Whether data are made public (Art. 8(4))."""
+    valid_until: Moment | None = None
+    """The consent's term (Art. 8(4)-(5)); none: until the purpose is met."""
+    actor: Actor = Actor.SUBJECT
+    """The subject or a legal representative (Art. 8(7))."""
+    representative: Personal | None = None
+    """The representative and their authority; required when one acted. Sealed."""
+    evidence: Personal | None = None
+    """Proof the consent was received, e.g. IP and device (Art. 25(2)(5)). Sealed."""
+    purposes: Annotated[frozenset[Purpose], DECIDED] = frozenset()
+    """Every purpose consented to: the version's required ones and the optional ones accepted."""
+
+
+@declared("withdraw_consent", "ConsentWithdrawn", "/subjects/{subject_id}/withdrawals", NothingToAct)
+class Withdrawal(SubjectFact):
+    """Consent withdrawn, wholly or for some purposes (clause 2.2; Art. 8(7))."""
+
+    policy_id: PolicyRef
+    purposes: Purposes = frozenset()
+    """Purposes withdrawn; none means all of them."""
+    channel: Channel
+    actor: Actor = Actor.SUBJECT
+    representative: Personal | None = None
+    """Who acted for the subject, by what right. Sealed."""
+    evidence: Personal | None = None
+    """Proof the withdrawal was received. Sealed."""
+
+
+@declared("refuse_withdrawal", "WithdrawalRefused", "/subjects/{subject_id}/withdrawal-refusals", NothingToAct)
+class WithdrawalRefusal(SubjectFact):
+    """A withdrawal refused with reasons while an obligation stays open (Art. 8(2))."""
+
+    policy_id: PolicyRef
+    open_obligation: Name
+    """The unfulfilled obligation, e.g. an open order."""
+    reason: Text
+
+
+@declared("grant_written_permission", "WrittenPermissionGranted", "/subjects/{subject_id}/written-permissions")
+class Permission(SubjectFact):
+    """Prior written permission for a disclosure to one recipient, for one purpose (clause 6.2.2)."""
+
+    permission_id: Ref
+    recipient: Name
+    recipient_category: RecipientCategory
+    purpose: PurposeCode
+    document: Personal
+    """The signed document's reference. Sealed."""
+    valid_from: Moment | None = None
+    """Defaults to when the permission was given (`occurred_at`)."""
+    valid_until: Moment | None = None
+
+
+@declared(
+    "record_disclosure", "DataDisclosed", "/subjects/{subject_id}/disclosures", NoGroundForDisclosure, SubjectBlocked
+)
+class Disclosure(SubjectFact):
+    """Personal data given to a third party, only if a ground holds at its time (clauses 5.2, 6.2.2; Art. 9)."""
+
+    recipient: Name
+    recipient_category: RecipientCategory
+    purpose: PurposeCode
+    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)]
+    ground: DisclosureGround
+    reference: Name
+    """The order reference, the state request reference, or the written permission id, per `ground`."""
+    legal_basis: Annotated[str, DECIDED] = ""
+    """The ground as the ledger found it, e.g. `consent to qlever-privacy version 2`."""
+    flagged_while_blocked: Annotated[bool, DECIDED] = False
+    """A state request served while the data were blocked (Art. 9 allows it; the law asks it flagged)."""
+    notice_owed: Annotated[bool, DECIDED] = False
+    """Art. 19: a consent standing then promised the subject notice of transfers (within 10 WD)."""
+
+
+@declared("block_data", "DataBlocked", "/subjects/{subject_id}/blocks")
+class Block(SubjectFact):
+    """Data blocked from the moment of a request, for verification (clause 6.2.4)."""
+
+    block_id: Ref
+    requester: BlockRequester
+    ground: BlockGround
+    request: Annotated[Personal | None, Given("request_details")] = None
+    """The request as received. Sealed."""
+
+
+@declared("lift_block", "BlockLifted", "/subjects/{subject_id}/blocks/{block_id}/lift", NotFound, NothingToAct)
+class BlockLift(SubjectFact):
+    """A block in force lifted, with the outcome of its verification (clause 6.2.4)."""
+
+    opens = False
+    block_id: Ref
+    outcome: BlockOutcome
+
+
+@declared("record_correction", "DataCorrected", "/subjects/{subject_id}/corrections")
+class Correction(SubjectFact):
+    """Data corrected (clause 6.1.2): which categories changed, never the values."""
+
+    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)]
+
+
+@declared("destroy_data", "DataDestroyed", "/subjects/{subject_id}/destruction", NotFound, SubjectBlocked)
+class Destruction(SubjectFact):
+    """The subject's data destroyed and their key deleted: personal values become unreadable (clause 5.3; Art. 1(6))."""
+
+    opens = False
+    ground: DestructionGround
+
+
+@declared("retract_entry", "EntryRetracted", "/subjects/{subject_id}/retractions", NotFound, NothingToAct)
+class Retraction(SubjectFact):
+    """A fact recorded by mistake, struck out by its number; the fact itself stays in the history."""
+
+    opens = False
+    retracted_number: Annotated[EntryNumber, Given("number")]
+    """The `number` of the fact, as `GET .../facts` shows it."""
+    reason: Text
+
+
+@declared("receive_request", "RequestReceived", "/subjects/{subject_id}/requests")
+class SubjectRequest(SubjectFact):
+    """A request (access, correction, blocking, destruction, withdrawal, objection); its legal deadline starts."""
+
+    request_id: Ref
+    """The operator's reference for the request, e.g. its incoming number."""
+    kind: RequestKind
+    channel: Name
+    actor: Actor = Actor.SUBJECT
+    details: Personal | None = None
+    """What exactly was asked. Sealed."""
+
+
+@declared(
+    "answer_request", "RequestAnswered", "/subjects/{subject_id}/requests/{request_id}/answer", NotFound, NothingToAct
+)
+class RequestAnswer(SubjectFact):
+    """How a request was met (done, answered, refused with reasons); its deadline stops."""
+
+    opens = False
+    request_id: Ref
+    outcome: RequestOutcome
+    by_entry: EntryNumber | None = None
+    """The entry that did what was asked (e.g. the correction); required when the request is `done`."""
+    reason: Text = ""
+    """Required when the request is refused."""
+
+
+@declared(
+    "complete_verification",
+    "VerificationCompleted",
+    "/subjects/{subject_id}/blocks/{block_id}/verification",
+    NotFound,
+    NothingToAct,
+)
+class Verification(SubjectFact):
+    """The verification behind a block ended; with no violation the block must go within 1 working day."""
+
+    opens = False
+    block_id: Ref
+    violation_found: bool
+
+
+@declared(
+    "record_disclosure_notice",
+    "SubjectToldOfDisclosure",
+    "/subjects/{subject_id}/disclosures/{number}/notice",
+    NotFound,
+    NothingToAct,
+)
+class TransferNotice(SubjectFact):
+    """The subject was told of a disclosure of their data (Art. 19); its 10 working-day deadline stops."""
+
+    opens = False
+    disclosure_number: Annotated[EntryNumber, Given("number")]
+    """The disclosure's entry number."""
+    channel: Name
+
+
+RETRACTABLE = (Acceptance, Withdrawal, WithdrawalRefusal, Permission, Disclosure, Correction)
+"""Entries a mistake can strike out; blocks, lifts and destruction are mended by new facts."""
