@@ -32,11 +32,13 @@ from api.schemas.evidence import (
 from api.tokens import Scope
 from audit.evidence import build_bundle, bundle_bytes
 from audit.evidence_html import render
+from audit.evidence_words import Lang, pick_language
 from audit.log import AuditLog, CheckpointRefused, ProofUnavailable
 from audit.notes import SigningKey
 from ledger.errors import InvalidFact, NotFound
 from projections.errors import ViewBehind
 from projections.keeper import ViewKeeper
+from projections.projection import LedgerProjection
 from projections.questions import LedgerQuestions
 
 router = APIRouter()
@@ -89,7 +91,10 @@ def read_evidence(
     = None,
     format: Annotated[Literal["json", "html"] | None, Query(  # noqa: A002  (the query parameter's public name)
         description="`html` for the printable page (as `Accept: text/html` asks)")] = None,
+    lang: Annotated[Lang | None, Query(description="The printable page's language (default: by `Accept-Language`, "
+                                       "else English); the facts stay as recorded.")] = None,
     accept: Annotated[str | None, Header()] = None,
+    accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The evidence for one subject at T: what they had accepted and why, every event proven (Art. 8(4), 24)."""
     state = connection.app.state
@@ -104,7 +109,9 @@ def read_evidence(
     access.record(subject_id)
     wants_html = format == "html" or (format is None and "text/html" in (accept or ""))
     if wants_html:
-        return HTMLResponse(render(bundle))
+        language = pick_language(lang, accept_language)
+        page = render(bundle, language, LedgerProjection.calendar.zone)
+        return HTMLResponse(page, headers={"Content-Language": language, "Vary": "Accept, Accept-Language"})
     return Response(bundle_bytes(bundle), media_type="application/json")
 
 
