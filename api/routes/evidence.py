@@ -15,13 +15,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import HTMLResponse, Response
+from pydantic import AfterValidator
 from starlette.requests import HTTPConnection
 
-from api.deps import LedgerDep, SubjectEvidence, SubjectIdPath, scoped
+from api.deps import LedgerDep, SubjectEvidence, scoped
 from api.problems import problem_responses
-from api.schemas.common import Moment
+from api.routes.questions import demo_example
+from api.schemas.common import IN_A_PATH, nameable
+from api.schemas.common import QueryMoment as Moment
 from api.schemas.evidence import (
     CheckpointPublic,
     CheckpointsPublic,
@@ -36,6 +39,7 @@ from audit.evidence_words import Lang, pick_language
 from audit.log import AuditLog, CheckpointRefused, ProofUnavailable
 from audit.notes import SigningKey
 from ledger.errors import InvalidFact, NotFound
+from ledger.terms import SubjectId
 from projections.errors import ViewBehind
 from projections.keeper import ViewKeeper
 from projections.projection import LedgerProjection
@@ -70,6 +74,14 @@ def _signing_key(log: AuditLog) -> SigningKey:
     return log.signing_key
 
 
+DemoSubject = Annotated[
+    SubjectId,
+    Path(min_length=1, max_length=200, pattern=IN_A_PATH,
+         openapi_examples=demo_example("cust-1002", "the demo's minor whose paper consent was entered late")),
+    AfterValidator(nameable),
+]
+"""A subject id in the path, as `SubjectIdPath`, with an example that answers against the demo."""
+
 EVIDENCE_RESPONSES = {
     200: {
         "description": "The evidence bundle: JSON (keys sorted), or the printable page with `Accept: text/html`.",
@@ -82,12 +94,13 @@ EVIDENCE_RESPONSES = {
 @router.get("/subjects/{subject_id}/evidence", tags=["evidence"], response_class=Response,
             responses=EVIDENCE_RESPONSES)
 def read_evidence(
-    subject_id: SubjectIdPath,
+    subject_id: DemoSubject,
     ledger: LedgerDep,
     log: AuditLogDep,
     access: SubjectEvidence,
     connection: HTTPConnection,
-    at: Annotated[Moment | None, Query(description="The moment T the dispute is about (default: now), with offset.")]
+    at: Annotated[Moment | None, Query(description="The moment T the dispute is about (default: now), with offset.",
+                                       openapi_examples=demo_example("2026-02-01T12:00:00+05:00", "1 Feb 2026"))]
     = None,
     format: Annotated[Literal["json", "html"] | None, Query(  # noqa: A002  (the query parameter's public name)
         description="`html` for the printable page (as `Accept: text/html` asks)")] = None,
