@@ -55,7 +55,17 @@ app = typer.Typer(
     help=(
         "An event-sourced ledger of personal-data consent (Kazakhstan): every consent, disclosure, block, "
         "destruction, breach and claim as an immutable fact that can be proved in court.\n\n"
-        "Settings come from CONSENT_LEDGER_* environment variables; an option given here wins over them."
+        "Settings come from CONSENT_LEDGER_* environment variables; an option given here wins over them:\n\n"
+        "- CONSENT_LEDGER_DATABASE_URL (--database-url), default sqlite:///var/consent-ledger.db\n"
+        "- CONSENT_LEDGER_MASTER_KEY, or CONSENT_LEDGER_MASTER_KEY_FILE (--master-key-file); with SQLite "
+        "generated into var/master.key if absent\n"
+        "- CONSENT_LEDGER_SIGNING_KEY (base64 Ed25519 seed), or CONSENT_LEDGER_SIGNING_KEY_FILE "
+        "(--signing-key-file); with SQLite generated into var/signing.key if absent\n"
+        "- CONSENT_LEDGER_HOST (--host), CONSENT_LEDGER_PORT (--port): where `serve` listens\n"
+        "- CONSENT_LEDGER_TIMEZONE, default Asia/Almaty: the operator's zone (deadlines, the desk's times)\n"
+        "- CONSENT_LEDGER_CHECKPOINT_INTERVAL, default 300: seconds between signed checkpoints (0: none)\n"
+        "- CONSENT_LEDGER_LOG_ORIGIN (--origin): the log's name in its checkpoints\n"
+        "- CONSENT_LEDGER_BROWSER: a chromium the desk prints evidence PDFs with (none: no PDF)"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -72,6 +82,7 @@ MasterKeyFile = Annotated[
         help="A file holding the master key, URL-safe base64 of 32 bytes (env CONSENT_LEDGER_MASTER_KEY_FILE, "
         "or the key itself in CONSENT_LEDGER_MASTER_KEY; with SQLite, generated beside the database if absent)",
         show_default=False,
+        metavar="FILE",
     ),
 ]
 
@@ -98,10 +109,15 @@ def main() -> None:
 def serve(
     host: Annotated[
         str | None,
-        typer.Option(help="Interface to listen on (env CONSENT_LEDGER_HOST; default 127.0.0.1)", show_default=False),
+        typer.Option(
+            help="Interface to listen on (env CONSENT_LEDGER_HOST; default 127.0.0.1)",
+            show_default=False,
+            metavar="HOST",
+        ),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="TCP port (env CONSENT_LEDGER_PORT; default 8000)", show_default=False)
+        int | None,
+        typer.Option(help="TCP port (env CONSENT_LEDGER_PORT; default 8000)", show_default=False, metavar="PORT"),
     ] = None,
     database_url: DatabaseUrl = None,
     master_key_file: MasterKeyFile = None,
@@ -112,6 +128,10 @@ def serve(
     """Serve the HTTP API with uvicorn: writes and queries under /v1/, the OpenAPI document at /openapi.json.
 
     The database is created on first start (SQLite by default, under ./var/ of the working directory).
+    Also read from the environment: CONSENT_LEDGER_TIMEZONE (the operator's zone, default Asia/Almaty),
+    CONSENT_LEDGER_SIGNING_KEY (with SQLite, var/signing.key is generated if absent),
+    CONSENT_LEDGER_CHECKPOINT_INTERVAL (seconds between signed checkpoints, default 300; 0 turns them
+    off) and CONSENT_LEDGER_BROWSER (a chromium for the desk's PDF). The disputes desk is at /desk/.
     With `--workers N` (PostgreSQL only) the workers keep no read model of their own: run
     `consent-ledger project` beside them.
     """

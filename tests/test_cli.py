@@ -291,3 +291,19 @@ def test_the_demo_history_is_import_lines_whose_consents_name_the_published_text
     assert len(consents) == 7
     for body in consents:
         assert body.text_sha256 == published[body.policy_version, body.language]
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["replay"], ["audit", "verify"], ["import"], ["demo"]])
+def test_help_reads_well_no_bare_types_after_flags_and_no_eaten_metavars(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout
+    assert "++" not in result.stdout
+
+
+def test_help_names_every_setting_the_signing_key_included() -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+
+    for setting in ("DATABASE_URL", "MASTER_KEY_FILE", "SIGNING_KEY", "TIMEZONE", "CHECKPOINT_INTERVAL", "HOST", "PORT"):
+        assert f"CONSENT_LEDGER_{setting}" in result.stdout
