@@ -10,9 +10,11 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import AUTH_RESPONSES
+from api.desk.routes import router as desk
 from api.limits import BodyLimit
 from api.observability import Observed
 from api.routes import access_log, breaches, claims, evidence, facts, feed, health, policies, questions, subjects
+from api.routes.docs import router as docs_page
 from projections.keeper import ViewKeeper
 from projections.questions import LedgerQuestions
 
@@ -59,6 +61,8 @@ def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> 
         version="1",
         description=DESCRIPTION,
         exception_handlers=problems.HANDLERS,
+        docs_url=None,  # served from packaged assets by api.routes.docs, not from a CDN
+        redoc_url=None,
     )
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(Observed)  # outermost of ours: times, counts and logs every answer, refusals included
@@ -67,6 +71,8 @@ def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> 
     for resource in (facts, policies, subjects, breaches, claims, questions, feed, access_log, evidence):
         app.include_router(resource.router, prefix="/v1", responses=AUTH_RESPONSES)  # every /v1 route needs a token
     app.include_router(health.router)
+    app.include_router(docs_page)
+    app.include_router(desk)  # the disputes desk's pages, under /desk/
     app.router.lifespan_context = _draining_writes(app.router.lifespan_context)
     return app
 

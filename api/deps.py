@@ -162,6 +162,7 @@ Purpose = Annotated[
         max_length=200,
         description="Why the caller reads this subject's data (1-200 characters), kept in the access log that "
         "auditors read (the protection rules ask for a log of actions on personal data).",
+        openapi_examples={"claim": {"summary": "answering a claim", "value": "answering claim CL-2026-014"}},
     ),
 ]
 """The purpose a caller declares for reading one subject's data."""

@@ -7,35 +7,26 @@ an expert needs to verify the bundle offline: the signed checkpoint, tree size, 
 key. Every value is escaped; the CSS is inline and prints on A4 without the browser's help.
 Parts have stable ids and classes (`#answer`, `#timeline`, `.event`, `#verification`) so tests
 and readers can find them.
+
+The page reads in Kazakh, Russian or English (`language`), with times in the operator's zone
+(`zone`) as people write them; the facts stay as recorded, and every time keeps its exact ISO
+value in a `<time datetime=...>` element.
 """
 
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
+from zoneinfo import ZoneInfo
+
+from audit.evidence_words import NO_POLICY, OBLIGATIONS, STATUSES, Lang, accepted_sentence, kind_text, moment_text, word
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from datetime import tzinfo
 
-KIND_LABELS = {
-    "Opened": "Record opened",
-    "Adopted": "Policy adopted",
-    "VersionPublished": "Policy version published",
-    "ConsentGranted": "Consent given",
-    "ConsentWithdrawn": "Consent withdrawn",
-    "WithdrawalRefused": "Withdrawal refused",
-    "WrittenPermissionGranted": "Written permission given",
-    "DataDisclosed": "Data disclosed",
-    "DataBlocked": "Data blocked",
-    "BlockLifted": "Block lifted",
-    "VerificationCompleted": "Verification completed",
-    "DataCorrected": "Data corrected",
-    "DataDestroyed": "Data destroyed",
-    "EntryRetracted": "Entry retracted",
-    "RequestReceived": "Request received",
-    "RequestAnswered": "Request answered",
-}
-"""The judge's words for each kind of event; an unknown kind is shown by its own name."""
+OPERATOR_ZONE: Final = ZoneInfo("Asia/Almaty")
+"""The zone times are shown in when the caller names none (CONSENT_LEDGER_TIMEZONE's default)."""
 
 STYLE = """
 body { font: 11pt/1.45 Georgia, 'Times New Roman', serif; color: #111; margin: 2em auto; max-width: 60em; }
@@ -57,6 +48,111 @@ pre { white-space: pre-wrap; background: #f8f8f8; border: 1px solid #ddd; paddin
 """
 
 
+PAGE: Final[dict[str, dict[Lang, str]]] = {
+    "title": {
+        "kk": "Дәлел: {subject} субъектісі, {at}",
+        "ru": "Доказательства: субъект {subject}, {at}",
+        "en": "Evidence: subject {subject} at {at}",
+    },
+    "h1": {
+        "kk": "Келісімнің дәлелі: субъект",
+        "ru": "Доказательства согласия: субъект",
+        "en": "Evidence of consent: subject",
+    },
+    "moment": {"kk": "Сұралған сәт (T)", "ru": "Момент, о котором вопрос (T)", "en": "Moment asked about (T)"},
+    "known": {"kk": "Леджер білген күйі", "ru": "Как было известно реестру на", "en": "As known to the ledger at"},
+    "answer": {"kk": "Жауап", "ru": "Ответ", "en": "Answer"},
+    "policy": {"kk": "Саясат", "ru": "Политика", "en": "Policy"},
+    "accepted_version": {"kk": "Қабылданған редакция", "ru": "Принятая редакция", "en": "Version accepted"},
+    "accepted_occurred": {"kk": "Қабылданған (болған)", "ru": "Принято (когда)", "en": "Accepted (occurred)"},
+    "accepted_recorded": {"kk": "Қабылданған (тіркелген)", "ru": "Принято (записано)", "en": "Accepted (recorded)"},
+    "in_effect": {
+        "kk": "T сәтінде күшіндегі редакция",
+        "ru": "Редакция, действовавшая в T",
+        "en": "Version in effect at T",
+    },
+    "behind": {"kk": "Артта қалған", "ru": "Отставал", "en": "Behind"},
+    "accepted_hash": {
+        "kk": "Қабылданған мәтіннің SHA-256",
+        "ru": "SHA-256 принятого текста",
+        "en": "SHA-256 of the text accepted",
+    },
+    "yes": {"kk": "иә", "ru": "да", "en": "yes"},
+    "no": {"kk": "жоқ", "ru": "нет", "en": "no"},
+    "hashes": {"kk": "Саясат мәтіндерінің хэштері", "ru": "Хэши текстов политики", "en": "Policy text hashes"},
+    "hash_item": {
+        "kk": "{policy} саясаты, {version}-редакция, {lang}",
+        "ru": "политика {policy}, редакция {version}, {lang}",
+        "en": "policy {policy}, version {version}, {lang}",
+    },
+    "hash_note": {
+        "kk": "Саясат мәтіні оның дәл UTF-8 байттарының SHA-256 мәнімен анықталады (9.1-тармақ): оператор "
+        "ұсынған мәтіннің хэші осы мәнге тең болуы тиіс.",
+        "ru": "Текст политики определяется SHA-256 его точных байтов UTF-8 (пункт 9.1): хэш текста, который "
+        "представит оператор, должен совпасть с этим значением.",
+        "en": "A policy text is identified by the SHA-256 of its exact UTF-8 bytes (clause 9.1): hashing the text "
+        "the operator produces must give this value.",
+    },
+    "timeline": {"kk": "Оқиғалар хронологиясы", "ru": "Хронология", "en": "Timeline"},
+    "timeline_note": {
+        "kk": "Төмендегі әр оқиға қол қойылған журналда бар (Тексеру бөлімін қараңыз). «Болған» — оқиға болған "
+        "уақыт, «тіркелген» — леджер оны жазған уақыт; T-дан кейін тіркелген оқиға белгіленген.",
+        "ru": "Каждое событие ниже есть в подписанном журнале (см. «Проверка»). «Когда» — время события, "
+        "«записано» — время записи в реестр; событие, записанное после T, отмечено.",
+        "en": 'Every event below is in the signed log (see Verification). "Occurred" is when it happened, '
+        '"recorded" when the ledger recorded it; an event recorded after T is marked.',
+    },
+    "position": {"kk": "Журналдағы орны", "ru": "Позиция в журнале", "en": "Log position"},
+    "event": {"kk": "Оқиға", "ru": "Событие", "en": "Event"},
+    "occurred": {"kk": "Болған", "ru": "Когда", "en": "Occurred"},
+    "recorded": {"kk": "Тіркелген", "ru": "Записано", "en": "Recorded"},
+    "details": {"kk": "Мәліметтер", "ru": "Подробности", "en": "Details"},
+    "recorded_after": {"kk": "T-дан кейін тіркелген", "ru": "записано после T", "en": "recorded after T"},
+    "after": {"kk": "T-дан кейін", "ru": "после T", "en": "after T"},
+    "deadlines": {"kk": "Ашық мерзімдер", "ru": "Открытые сроки", "en": "Open deadlines"},
+    "due": {"kk": "мерзімі", "ru": "срок", "en": "due"},
+    "none": {"kk": "Жоқ.", "ru": "Нет.", "en": "None."},
+    "personal": {
+        "kk": "Дербес мәндер (дәлелдің бөлігі емес)",
+        "ru": "Персональные значения (не часть доказательства)",
+        "en": "Personal values (not part of the proof)",
+    },
+    "personal_note": {
+        "kk": "Сот ыңғайлылығы үшін ашылған дербес мәндер. Олар дәлелдің бөлігі ЕМЕС: жоғарыдағы дәлелденген "
+        "оқиғаларда бұл өрістер шифрланған (субъект кілтімен AES-GCM), тек шифрланған байттар хэштеледі.",
+        "ru": "Раскрытые персональные значения, для удобства суда. Они НЕ часть доказательства: в доказанных "
+        "событиях выше эти поля зашифрованы (AES-GCM ключом субъекта), и хэшируются только зашифрованные "
+        "байты.",
+        "en": "Opened personal values, given for the court's convenience. They are NOT part of the proof: the proven "
+        "events above carry these fields sealed (AES-GCM under the subject's key), and only the sealed bytes "
+        "are hashed.",
+    },
+    "not_given": {"kk": "Берілмеген", "ru": "Не приводятся", "en": "Not given"},
+    "entry": {"kk": "жазба", "ru": "запись", "en": "entry"},
+    "none_recorded": {"kk": "Ештеңе тіркелмеген.", "ru": "Ничего не записано.", "en": "None recorded."},
+    "verification": {"kk": "Тексеру", "ru": "Проверка", "en": "Verification"},
+    "verification_note": {
+        "kk": "Хронологиядағы әр оқиға бумада леджер сақтаған дәл байттармен, төмендегі қол қойылған бақылау "
+        "нүктесіне қатысты RFC 9162 енгізу дәлелімен бірге берілген. Оны біздің серверлерсіз кез келген адам "
+        "тексере алады:",
+        "ru": "Каждое событие хронологии дано в пакете точными байтами, которые хранит реестр, с доказательством "
+        "включения по RFC 9162 относительно подписанной контрольной точки ниже. Проверить его может любой, "
+        "без наших серверов:",
+        "en": "Every event in the timeline is carried in the bundle as the exact bytes the ledger stored, with its "
+        "RFC 9162 inclusion proof against the signed checkpoint below. Anyone can check it without our "
+        "servers:",
+    },
+    "checkpoint": {"kk": "Бақылау нүктесі", "ru": "Контрольная точка", "en": "Checkpoint"},
+    "issued": {"kk": "берілген уақыты", "ru": "выдана", "en": "issued"},
+    "tree_size": {"kk": "Ағаш өлшемі", "ru": "Размер дерева", "en": "Tree size"},
+    "events": {"kk": "оқиға", "ru": "событий", "en": "events"},
+    "root": {"kk": "Түбір хэші (SHA-256)", "ru": "Корневой хэш (SHA-256)", "en": "Root hash (SHA-256)"},
+    "public_key": {"kk": "Ашық кілт", "ru": "Открытый ключ", "en": "Public key"},
+    "signed": {"kk": "Қол қойылған бақылау нүктесі", "ru": "Подписанная контрольная точка", "en": "Signed checkpoint"},
+}
+"""The page's own sentences; the facts in between stay as recorded."""
+
+
 def _e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
@@ -69,129 +165,176 @@ def _map(value: object) -> Mapping[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def render(bundle: Mapping[str, object]) -> str:
+class _Words:
+    """The page's words and times in one language and zone."""
+
+    def __init__(self, language: Lang, zone: tzinfo) -> None:
+        self.lang, self.zone = language, zone
+
+    def __getitem__(self, key: str) -> str:
+        return PAGE[key][self.lang]
+
+    def when(self, value: object) -> str:
+        """A `<time>` element: the time as people read it, its exact value in `datetime`."""
+        if value is None or value == "":
+            return "—"
+        return f'<time datetime="{_e(value)}">{_e(moment_text(value, self.zone, self.lang))}</time>'
+
+    def text(self, value: object) -> str:
+        """A time as plain text (for sentences and the title)."""
+        return moment_text(value, self.zone, self.lang)
+
+
+def render(bundle: Mapping[str, object], language: Lang = "en", zone: tzinfo = OPERATOR_ZONE) -> str:
     """The page for one bundle: header and answer, timeline, text hashes, personal values apart, verification."""
-    subject, at = _e(bundle.get("subject_id")), _e(bundle.get("at"))
+    w = _Words(language, zone)
+    subject, at = _e(bundle.get("subject_id")), bundle.get("at")
     answer = _map(bundle.get("answer"))
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Evidence: subject {subject} at {at}</title>",
+        f'<html lang="{language}"><head><meta charset="utf-8">',
+        f"<title>{_e(w['title'].format(subject=bundle.get('subject_id'), at=w.text(at)))}</title>",
         f"<style>{STYLE}</style></head><body>",
         '<header id="header">',
-        f'<h1>Evidence of consent: subject <span id="subject">{subject}</span></h1>',
-        (f'<p class="meta">Moment asked about (T): <strong id="moment">{at}</strong>. '
-        f"As known to the ledger at {_e(bundle.get('as_known_at'))}.</p>"),
+        f'<h1>{w["h1"]} <span id="subject">{subject}</span></h1>',
+        (
+            f'<p class="meta">{w["moment"]}: <strong id="moment">{w.when(at)}</strong>. '
+            f"{w['known']} {w.when(bundle.get('as_known_at'))}.</p>"
+        ),
         "</header>",
-        '<section id="answer"><h2>Answer</h2>',
-        f'<p class="sentence">{_e(answer.get("sentence"))}</p>',
-        *_policy_table(_list(answer.get("policies"))),
+        f'<section id="answer"><h2>{w["answer"]}</h2>',
+        f'<p class="sentence">{_e(_sentence(bundle, w))}</p>',
+        *_policy_table(_list(answer.get("policies")), w),
         "</section>",
-        *_timeline(_list(bundle.get("events"))),
-        *_deadlines(_list(bundle.get("open_deadlines"))),
-        *_personal(_map(bundle.get("not_part_of_proof"))),
-        *_verification(bundle),
+        *_timeline(_list(bundle.get("events")), w),
+        *_deadlines(_list(bundle.get("open_deadlines")), w),
+        *_personal(_map(bundle.get("not_part_of_proof")), w),
+        *_verification(bundle, w),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
 
 
-def _policy_table(policies: list[Mapping[str, object]]) -> Iterable[str]:
+def _sentence(bundle: Mapping[str, object], w: _Words) -> str:
+    """The answer in the page's language, from the bundle's own fields (the facts as recorded)."""
+    subject, at = str(bundle.get("subject_id")), w.text(bundle.get("at"))
+    policies = _list(_map(bundle.get("answer")).get("policies"))
+    if not policies:
+        return NO_POLICY[w.lang].format(at=at, subject=subject)
+    sentences = []
+    for p in policies:
+        accepted = None
+        if p.get("accepted_version"):
+            later = w.text(p.get("accepted_recorded_at")) if p.get("accepted_recorded_after_t") else None
+            accepted = (str(p.get("accepted_version")), w.text(p.get("accepted_occurred_at")), later)
+        in_effect = str(p["in_effect_version"]) if p.get("in_effect_version") else None
+        sentences.append(
+            accepted_sentence(w.lang, subject, at, str(p.get("policy_id")), accepted, in_effect, bool(p.get("behind")))
+        )
+    return " ".join(sentences)
+
+
+def _policy_table(policies: list[Mapping[str, object]], w: _Words) -> Iterable[str]:
     if not policies:
         return []
     rows = [
         "<tr>"
         f"<td>{_e(p.get('policy_id'))}</td><td>{_e(p.get('accepted_version') or '—')}</td>"
-        f"<td>{_e(p.get('accepted_occurred_at') or '—')}</td><td>{_e(p.get('accepted_recorded_at') or '—')}</td>"
-        f"<td>{_e(p.get('in_effect_version') or '—')}</td><td>{'yes' if p.get('behind') else 'no'}</td>"
+        f"<td>{w.when(p.get('accepted_occurred_at'))}</td><td>{w.when(p.get('accepted_recorded_at'))}</td>"
+        f"<td>{_e(p.get('in_effect_version') or '—')}</td><td>{w['yes'] if p.get('behind') else w['no']}</td>"
         f"<td><code>{_e(p.get('accepted_text_sha256') or '—')}</code></td>"
         "</tr>"
         for p in policies
     ]
     hashes = [
-        f'<li class="text-hash">policy {_e(p.get("policy_id"))}, version {_e(p.get("in_effect_version"))}, '
-        f"{_e(lang)}: <code>{_e(digest)}</code></li>"
+        '<li class="text-hash">'
+        + _e(w["hash_item"].format(policy=p.get("policy_id"), version=p.get("in_effect_version"), lang=lang))
+        + f": <code>{_e(digest)}</code></li>"
         for p in policies
         for lang, digest in _map(p.get("in_effect_text_sha256")).items()
     ]
     return [
-        ('<table id="policies"><thead><tr><th>Policy</th><th>Version accepted</th><th>Accepted (occurred)</th>'
-        "<th>Accepted (recorded)</th><th>Version in effect at T</th><th>Behind</th>"
-        "<th>SHA-256 of the text accepted</th></tr></thead><tbody>"),
+        (
+            f'<table id="policies"><thead><tr><th>{w["policy"]}</th><th>{w["accepted_version"]}</th>'
+            f"<th>{w['accepted_occurred']}</th><th>{w['accepted_recorded']}</th><th>{w['in_effect']}</th>"
+            f"<th>{w['behind']}</th><th>{w['accepted_hash']}</th></tr></thead><tbody>"
+        ),
         *rows,
         "</tbody></table>",
-        '<h2>Policy text hashes</h2><ul id="text-hashes">',
+        f'<h2>{w["hashes"]}</h2><ul id="text-hashes">',
         *hashes,
         "</ul>",
-        ('<p class="note">A policy text is identified by the SHA-256 of its exact UTF-8 bytes (clause 9.1): '
-        "hashing the text the operator produces must give this value.</p>"),
+        f'<p class="note">{w["hash_note"]}</p>',
     ]
 
 
-def _timeline(events: list[Mapping[str, object]]) -> Iterable[str]:
+def _timeline(events: list[Mapping[str, object]], w: _Words) -> Iterable[str]:
     rows = []
     for e in events:
         late = bool(e.get("recorded_after_t"))
         kind = str(e.get("kind"))
         details = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in sorted(_map(e.get("summary")).items()))
-        badge = ' <span class="badge late-mark">recorded after T</span>' if late else ""
-        after = ' <span class="badge">after T</span>' if e.get("occurred_after_t") else ""
+        badge = f' <span class="badge late-mark">{w["recorded_after"]}</span>' if late else ""
+        after = f' <span class="badge">{w["after"]}</span>' if e.get("occurred_after_t") else ""
         rows.append(
             f'<tr class="event{" late" if late else ""}" data-kind="{_e(kind)}" '
             f'data-position="{_e(e.get("position"))}">'
-            f"<td>{_e(e.get('position'))}</td><td>{_e(KIND_LABELS.get(kind, kind))}{badge}{after}</td>"
-            f"<td>{_e(e.get('occurred_at'))}</td><td>{_e(e.get('recorded_at'))}</td><td>{details}</td></tr>"
+            f"<td>{_e(e.get('position'))}</td><td>{_e(kind_text(kind, w.lang))}{badge}{after}</td>"
+            f"<td>{w.when(e.get('occurred_at'))}</td><td>{w.when(e.get('recorded_at'))}</td><td>{details}</td></tr>"
         )
     return [
-        '<section id="timeline"><h2>Timeline</h2>',
-        ('<p class="note">Every event below is in the signed log (see Verification). "Occurred" is when it '
-        'happened, "recorded" when the ledger recorded it; an event recorded after T is marked.</p>'),
-        ("<table><thead><tr><th>Log position</th><th>Event</th><th>Occurred</th><th>Recorded</th><th>Details</th>"
-        "</tr></thead><tbody>"),
+        f'<section id="timeline"><h2>{w["timeline"]}</h2>',
+        f'<p class="note">{w["timeline_note"]}</p>',
+        (
+            f"<table><thead><tr><th>{w['position']}</th><th>{w['event']}</th><th>{w['occurred']}</th>"
+            f"<th>{w['recorded']}</th><th>{w['details']}</th></tr></thead><tbody>"
+        ),
         *rows,
         "</tbody></table></section>",
     ]
 
 
-def _deadlines(deadlines: list[Mapping[str, object]]) -> Iterable[str]:
+def _deadlines(deadlines: list[Mapping[str, object]], w: _Words) -> Iterable[str]:
     items = [
-        f'<li class="deadline">{_e(d.get("obligation"))} ({_e(d.get("reference"))}): due {_e(d.get("due_at"))}, '
-        f"{_e(d.get('status'))}</li>"
+        f'<li class="deadline">{_e(word(OBLIGATIONS, d.get("obligation"), w.lang))} ({_e(d.get("reference"))}): '
+        f"{w['due']} {w.when(d.get('due_at'))}, {_e(word(STATUSES, d.get('status'), w.lang))}</li>"
         for d in deadlines
     ]
-    head = '<section id="deadlines"><h2>Open deadlines</h2>'
-    return [head, "<ul>", *(items or ["<li>None.</li>"]), "</ul></section>"]
+    head = f'<section id="deadlines"><h2>{w["deadlines"]}</h2>'
+    return [head, "<ul>", *(items or [f"<li>{w['none']}</li>"]), "</ul></section>"]
 
 
-def _personal(apart: Mapping[str, object]) -> Iterable[str]:
+def _personal(apart: Mapping[str, object], w: _Words) -> Iterable[str]:
     values = apart.get("personal_values")
-    head = ['<section id="personal-values"><h2>Personal values (not part of the proof)</h2>',
-            f'<p class="note">{_e(apart.get("label"))}</p>']
+    head = [f'<section id="personal-values"><h2>{w["personal"]}</h2>', f'<p class="note">{w["personal_note"]}</p>']
     if not isinstance(values, list):
-        return [*head, f"<p>Not given: {_e(apart.get('why_absent'))}.</p></section>"]
+        return [*head, f"<p>{w['not_given']}: {_e(apart.get('why_absent'))}.</p></section>"]
     items = [
-        f"<li>entry {_e(v.get('version'))} ({_e(v.get('kind'))}): "
+        f"<li>{w['entry']} {_e(v.get('version'))} ({_e(kind_text(str(v.get('kind')), w.lang))}): "
         + ", ".join(f"{_e(k)}: {_e(x)}" for k, x in _map(v.get("fields")).items())
         + "</li>"
         for v in _list(values)
     ]
-    return [*head, "<ul>", *(items or ["<li>None recorded.</li>"]), "</ul></section>"]
+    return [*head, "<ul>", *(items or [f"<li>{w['none_recorded']}</li>"]), "</ul></section>"]
 
 
-def _verification(bundle: Mapping[str, object]) -> Iterable[str]:
+def _verification(bundle: Mapping[str, object], w: _Words) -> Iterable[str]:
     checkpoint = _map(bundle.get("checkpoint"))
     return [
-        '<section id="verification"><h2>Verification</h2>',
-        ('<p class="note">Every event in the timeline is carried in the bundle as the exact bytes the ledger stored, '
-        "with its RFC 9162 inclusion proof against the signed checkpoint below. Anyone can check it without our "
-        "servers: <code>consent-ledger audit verify --bundle FILE --public-key KEY</code>.</p>"),
+        f'<section id="verification"><h2>{w["verification"]}</h2>',
+        (
+            f'<p class="note">{w["verification_note"]} '
+            "<code>consent-ledger audit verify --bundle FILE --public-key KEY</code>.</p>"
+        ),
         "<dl>",
-        (f'<dt>Checkpoint</dt><dd id="checkpoint-number">{_e(checkpoint.get("number"))}, issued '
-        f"{_e(checkpoint.get('issued_at'))}</dd>"),
-        f'<dt>Tree size</dt><dd id="tree-size">{_e(checkpoint.get("tree_size"))} events</dd>',
-        f'<dt>Root hash (SHA-256)</dt><dd><code id="root">{_e(checkpoint.get("root"))}</code></dd>',
-        f'<dt>Public key</dt><dd><code id="public-key">{_e(bundle.get("public_key"))}</code></dd>',
+        (
+            f'<dt>{w["checkpoint"]}</dt><dd id="checkpoint-number">{_e(checkpoint.get("number"))}, {w["issued"]} '
+            f"{w.when(checkpoint.get('issued_at'))}</dd>"
+        ),
+        f'<dt>{w["tree_size"]}</dt><dd id="tree-size">{_e(checkpoint.get("tree_size"))} {w["events"]}</dd>',
+        f'<dt>{w["root"]}</dt><dd><code id="root">{_e(checkpoint.get("root"))}</code></dd>',
+        f'<dt>{w["public_key"]}</dt><dd><code id="public-key">{_e(bundle.get("public_key"))}</code></dd>',
         "</dl>",
-        f'<h3>Signed checkpoint</h3><pre id="checkpoint-note">{_e(checkpoint.get("note"))}</pre>',
+        f'<h3>{w["signed"]}</h3><pre id="checkpoint-note">{_e(checkpoint.get("note"))}</pre>',
         "</section>",
     ]

@@ -173,7 +173,9 @@ def verify(
         ),
     ] = None,
     public_key: Annotated[
-        str, typer.Option(help="The log's verifier key <name>+<key id>+<key>, or a file holding it")
+        str,
+        typer.Option(help="The log's verifier key (NAME+KEYID+KEY, as `audit public-key` prints it), or a file "
+                     "holding it", metavar="KEY"),
     ] = "",
     bundle: Annotated[
         Path | None,

@@ -14,7 +14,7 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from cli.settings import ConfigurationError, master_key_for
-from ledger.application import ConsentLedger, open_ledger
+from ledger.application import ConsentLedger, open_ledger, utc_now
 from ledger.deadlines import KazakhCalendar
 from ledger.sealing import MasterKeyError
 from ledger.storage import DatabaseUrlError
@@ -22,6 +22,8 @@ from projections.keeper import open_view
 from projections.projection import LedgerProjection
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
     from pathlib import Path
 
     from cli.settings import Settings
@@ -33,8 +35,11 @@ class StartupError(RuntimeError):
     """The service cannot start with this configuration; the message is one line a person can act on."""
 
 
-def open_configured_ledger(settings: Settings) -> ConsentLedger:
-    """Open the ledger on the configured database with the configured (or generated) master key."""
+def open_configured_ledger(settings: Settings, clock: Callable[[], datetime] = utc_now) -> ConsentLedger:
+    """Open the ledger on the configured database with the configured (or generated) master key.
+
+    `clock` is the ledger's: the real one, except for the demo, which records its history at 2026's times.
+    """
     try:
         database = settings.database
         if database.sqlite_path is None:
@@ -44,7 +49,7 @@ def open_configured_ledger(settings: Settings) -> ConsentLedger:
             database.prepare()
             empty = _is_empty_sqlite_file(database.sqlite_path)
             master_key = master_key_for(settings, database, may_generate=empty)  # generated beside an empty file
-        return open_ledger(database, master_key)
+        return open_ledger(database, master_key, clock)
     except (ConfigurationError, DatabaseUrlError, MasterKeyError) as e:
         raise StartupError(str(e)) from None
     except (OSError, sqlite3.Error, psycopg.Error, PersistenceError) as e:

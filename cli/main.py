@@ -30,10 +30,11 @@ from audit.periodic import PeriodicCheckpoints
 from audit.replay import load_export, original_position
 from cli import audit_commands, token_commands
 from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
-from cli.demo import POLICY, record_demo_history
+from cli.demo import POLICY, TIME_TRAVEL, DemoClock, record_demo_history
 from cli.import_commands import import_command
 from cli.options import DatabaseUrl, stderr
 from cli.settings import ConfigurationError, Settings, load_settings
+from ledger.application import utc_now
 from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
 from ledger.storage import Database
@@ -42,7 +43,8 @@ from projections.keeper import BackgroundKeeper, ViewKeeper, rebuild
 from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
+    from datetime import datetime
 
     from fastapi import FastAPI
 
@@ -53,7 +55,17 @@ app = typer.Typer(
     help=(
         "An event-sourced ledger of personal-data consent (Kazakhstan): every consent, disclosure, block, "
         "destruction, breach and claim as an immutable fact that can be proved in court.\n\n"
-        "Settings come from CONSENT_LEDGER_* environment variables; an option given here wins over them."
+        "Settings come from CONSENT_LEDGER_* environment variables; an option given here wins over them:\n\n"
+        "- CONSENT_LEDGER_DATABASE_URL (--database-url), default sqlite:///var/consent-ledger.db\n"
+        "- CONSENT_LEDGER_MASTER_KEY, or CONSENT_LEDGER_MASTER_KEY_FILE (--master-key-file); with SQLite "
+        "generated into var/master.key if absent\n"
+        "- CONSENT_LEDGER_SIGNING_KEY (base64 Ed25519 seed), or CONSENT_LEDGER_SIGNING_KEY_FILE "
+        "(--signing-key-file); with SQLite generated into var/signing.key if absent\n"
+        "- CONSENT_LEDGER_HOST (--host), CONSENT_LEDGER_PORT (--port): where `serve` listens\n"
+        "- CONSENT_LEDGER_TIMEZONE, default Asia/Almaty: the operator's zone (deadlines, the desk's times)\n"
+        "- CONSENT_LEDGER_CHECKPOINT_INTERVAL, default 300: seconds between signed checkpoints (0: none)\n"
+        "- CONSENT_LEDGER_LOG_ORIGIN (--origin): the log's name in its checkpoints\n"
+        "- CONSENT_LEDGER_BROWSER: a chromium the desk prints evidence PDFs with (none: no PDF)"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -70,6 +82,7 @@ MasterKeyFile = Annotated[
         help="A file holding the master key, URL-safe base64 of 32 bytes (env CONSENT_LEDGER_MASTER_KEY_FILE, "
         "or the key itself in CONSENT_LEDGER_MASTER_KEY; with SQLite, generated beside the database if absent)",
         show_default=False,
+        metavar="FILE",
     ),
 ]
 
@@ -96,10 +109,15 @@ def main() -> None:
 def serve(
     host: Annotated[
         str | None,
-        typer.Option(help="Interface to listen on (env CONSENT_LEDGER_HOST; default 127.0.0.1)", show_default=False),
+        typer.Option(
+            help="Interface to listen on (env CONSENT_LEDGER_HOST; default 127.0.0.1)",
+            show_default=False,
+            metavar="HOST",
+        ),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="TCP port (env CONSENT_LEDGER_PORT; default 8000)", show_default=False)
+        int | None,
+        typer.Option(help="TCP port (env CONSENT_LEDGER_PORT; default 8000)", show_default=False, metavar="PORT"),
     ] = None,
     database_url: DatabaseUrl = None,
     master_key_file: MasterKeyFile = None,
@@ -110,6 +128,10 @@ def serve(
     """Serve the HTTP API with uvicorn: writes and queries under /v1/, the OpenAPI document at /openapi.json.
 
     The database is created on first start (SQLite by default, under ./var/ of the working directory).
+    Also read from the environment: CONSENT_LEDGER_TIMEZONE (the operator's zone, default Asia/Almaty),
+    CONSENT_LEDGER_SIGNING_KEY (with SQLite, var/signing.key is generated if absent),
+    CONSENT_LEDGER_CHECKPOINT_INTERVAL (seconds between signed checkpoints, default 300; 0 turns them
+    off) and CONSENT_LEDGER_BROWSER (a chromium for the desk's PDF). The disputes desk is at /desk/.
     With `--workers N` (PostgreSQL only) the workers keep no read model of their own: run
     `consent-ledger project` beside them.
     """
@@ -333,14 +355,18 @@ def demo(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = None
     """Fill the database with a small, realistic 2026 history of an online shop, to try every query at once.
 
     A policy in kk/ru/en with two versions, six pseudonymous customers with consents (one through a
-    parent, one opting into 4.1.6), order deliveries, a written permission, a state request, a block
-    and its lift, a correction, a refused and an accepted withdrawal, a destruction, a breach and two
-    claims. Every fact carries an idempotency key: running the demo again records nothing new.
+    parent, on paper, entered weeks late; one opting into 4.1.6), order deliveries, a written
+    permission, a state request, a block and its lift, a correction, a withdrawal filed under the
+    wrong customer and struck out, a refused and an accepted withdrawal, a destruction, a breach and
+    two claims. The demo sets the ledger's clock to each fact's recording time in 2026, so questions
+    "as known at" a past moment have a past to answer from. Every fact carries an idempotency key:
+    running the demo again records nothing new.
     """
     settings = _settings(database_url=database_url, master_key_file=master_key_file)
-    ledger = _open(settings)
+    clock = DemoClock(utc_now)
+    ledger = _open(settings, clock)
     try:
-        receipts = record_demo_history(ledger)
+        receipts = record_demo_history(ledger, clock)
         secret = _demo_token(ledger)
     except (LedgerError, MasterKeyError) as e:
         _fail(f"the demo history could not be recorded: {e}")
@@ -349,8 +375,11 @@ def demo(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = None
     _print_summary(settings, receipts)
     if secret is not None:
         stdout.print(
-            "A token with every scope, for trying the API (shown once; `consent-ledger token revoke demo` ends it):\n"
-            f"  Authorization: Bearer {secret}"
+            "\nA token with every scope, shown once\n"
+            "(`consent-ledger token revoke demo` ends it).\n"
+            "Paste it into Authorize at /docs, or sign in at /desk/:\n"
+            f"  {secret}",
+            soft_wrap=True,
         )
 
 
@@ -371,9 +400,9 @@ def _settings(**options: object) -> Settings:
         _fail(str(e))
 
 
-def _open(settings: Settings) -> ConsentLedger:
+def _open(settings: Settings, clock: Callable[[], datetime] = utc_now) -> ConsentLedger:
     try:
-        return open_configured_ledger(settings)
+        return open_configured_ledger(settings, clock)
     except StartupError as e:
         _fail(str(e))
 
@@ -394,6 +423,7 @@ FACT_NAMES = {
     "BlockLifted": "block lifted",
     "DataCorrected": "data corrected",
     "DataDestroyed": "data destroyed",
+    "EntryRetracted": "entry struck out",
     "Found": "breach found",
     "AuthorityTold": "authority told of a breach",
     "SubjectTold": "subject told of a breach",
@@ -407,18 +437,27 @@ FACT_NAMES = {
 def _print_summary(settings: Settings, receipts: list[Receipt]) -> None:
     new = Counter(r.event_type for r in receipts if not r.replayed)
     known = Counter(r.event_type for r in receipts if r.replayed)
-    table = Table("fact", "recorded now", "already there", box=None, pad_edge=False)
+    table = Table("fact", "now", "already", box=None, pad_edge=False)
     order = list(FACT_NAMES)
     for event_type in sorted(new | known, key=lambda t: order.index(t) if t in order else len(order)):
         table.add_row(FACT_NAMES.get(event_type, event_type), str(new[event_type]), str(known[event_type]))
+    subject, moment = TIME_TRAVEL
+    base = f"http://{settings.host}:{settings.port}"
     stdout.print(
-        f"Demo history in [bold]{escape(url_without_password(settings.database_url))}[/]: "
-        f"{new.total()} facts recorded now, {known.total()} already there.",
+        f"Demo history in\n  [bold]{escape(url_without_password(settings.database_url))}[/]:\n"
+        f"  {new.total()} facts recorded now, {known.total()} already there.\n"
+        "The demo set the ledger's clock to 2026, fact by fact:\n"
+        "  each fact was recorded at the time it would have been,\n"
+        f"  so as_known_at has a past ({subject} at {moment[:10]}).",
         soft_wrap=True,
     )
     stdout.print(table)
     stdout.print(
-        f"Subjects cust-1001 to cust-1006, policy {POLICY} versions 1 and 2, January to October 2026.\n"
-        f"Try it: consent-ledger serve, then open http://{settings.host}:{settings.port}/docs",
+        f"Subjects cust-1001 to cust-1006; policy {POLICY},\n"
+        "versions 1 and 2; January to October 2026.\n"
+        "Try it:\n"
+        "  consent-ledger serve\n"
+        f"  then open {base}/desk/\n"
+        f"  or {base}/docs",
         soft_wrap=True,
     )

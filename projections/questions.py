@@ -105,6 +105,15 @@ class LedgerQuestions:
     def _entries(self, subject_id: SubjectId, as_known_at: datetime | None) -> list[Entry]:
         return rules.known_entries(self.view.entries(subject_key(subject_id)), as_known_at)
 
+    def record_as_known(self, subject_id: SubjectId, as_known_at: datetime | None = None) -> list[Entry]:
+        """Every entry of the subject's record the ledger had recorded by `as_known_at`, struck-out ones included.
+
+        The timeline a person reads (the disputes desk): an entry struck out stays in it, beside the
+        retraction that struck it; the answers above never see it (`rules.known_entries`).
+        """
+        entries = self.view.entries(subject_key(subject_id))
+        return [e for e in entries if as_known_at is None or e.recorded_at <= as_known_at]
+
     def accepted_version_at(
         self, subject_id: SubjectId, policy_id: PolicyId, at: datetime, as_known_at: datetime | None = None
     ) -> AcceptedVersion:

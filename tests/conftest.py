@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -19,6 +20,9 @@ import pytest
 from ledger.application import ConsentLedger, open_ledger
 from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 POSTGRES_URL = os.environ.get("CONSENT_LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RUN_ID = uuid.uuid4().hex[:8]
@@ -80,3 +84,13 @@ def ledger(database: Database, master_key: bytes, clock: FakeClock) -> Iterator[
     app = open_ledger(database, master_key, clock)
     yield app
     app.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless chromium from the project's own cache (`tests/browser.py`), one per test module."""
+    from browser import launched  # noqa: PLC0415  (same)
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415  (only browser tests load Playwright)
+
+    with sync_playwright() as playwright, launched(playwright) as started:
+        yield started

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 runner = CliRunner()
 ALMATY = timezone(timedelta(hours=5))
-DEMO_FACTS = 34
+DEMO_FACTS = 36
 SETTINGS = ("DATABASE_URL", "MASTER_KEY", "MASTER_KEY_FILE", "HOST", "PORT", "TIMEZONE")
 CONSOLE_SCRIPT = shutil.which("consent-ledger", path=str(Path(sys.executable).parent)) or "consent-ledger"
 
@@ -143,7 +143,7 @@ def test_by_default_the_database_and_its_generated_key_live_under_var_of_the_wor
     assert sorted(p.name for p in (tmp_path / "var").iterdir()) == ["consent-ledger.db", "master.key"]
     assert "generated a new master key in var/master.key" in first.stderr
     assert second.stderr == ""
-    assert "sqlite:///var/consent-ledger.db: 0 facts recorded now" in second.stdout
+    assert "sqlite:///var/consent-ledger.db:\n  0 facts recorded now" in second.stdout
     key = parse_master_key((tmp_path / "var" / "master.key").read_text())
     ledger = open_ledger(Database.from_url(f"sqlite:///{tmp_path}/var/consent-ledger.db"), key)
     try:
@@ -238,7 +238,7 @@ def test_the_demo_hands_out_one_token_with_every_scope_once(tmp_path: Path) -> N
     url = f"sqlite:///{tmp_path}/ledger.db"
     first = runner.invoke(app, ["demo", "--database-url", url])
     again = runner.invoke(app, ["demo", "--database-url", url])
-    secret = first.stdout.split("Authorization: Bearer ")[1].split()[0]
+    secret = first.stdout.split("sign in at /desk/:\n")[1].split()[0]
     key = parse_master_key((tmp_path / "master.key").read_text())
     ledger = open_ledger(Database.from_url(url), key)
     try:
@@ -247,4 +247,63 @@ def test_the_demo_hands_out_one_token_with_every_scope_once(tmp_path: Path) -> N
         ledger.close()
     assert token is not None
     assert set(token.scopes) == set(Scope)
-    assert "Authorization: Bearer" not in again.stdout
+    assert secret not in again.stdout
+    assert "Bearer" not in first.stdout, "the bare token, as Swagger's Authorize box and the desk take it"
+
+
+def test_the_demo_records_each_fact_at_its_own_2026_recording_time_and_says_so(
+    demo_filled: tuple[ConsentLedger, str],
+) -> None:
+    ledger, output = demo_filled
+    paper, delivery = ledger.subject_facts(SubjectId("cust-1002"))[1:3]
+    assert paper.occurred_at == datetime(2026, 1, 20, 16, tzinfo=ALMATY)
+    assert paper.recorded_at == datetime(2026, 2, 16, 11, 20, tzinfo=ALMATY), "the paper form was entered weeks late"
+    assert delivery.recorded_at == datetime(2026, 2, 20, 12, 0, 3, tzinfo=ALMATY)
+    struck = ledger.subject_facts(SubjectId("cust-1001"))[3:5]
+    assert [f.event_type for f in struck] == ["ConsentWithdrawn", "EntryRetracted"]
+    assert struck[1].fields["retracted_number"] == struck[0].number
+    assert "The demo set the ledger's clock to 2026" in output
+
+
+def test_the_demos_output_fits_a_narrow_terminal(demo_filled: tuple[ConsentLedger, str]) -> None:
+    _, output = demo_filled
+    ours = [line for line in output.splitlines() if "://" not in line]  # the database URL is the operator's
+    assert max(len(line) for line in ours) <= 72
+
+
+def test_the_demo_history_is_import_lines_whose_consents_name_the_published_texts() -> None:
+    import orjson  # noqa: PLC0415
+
+    from cli.demo import HISTORY  # noqa: PLC0415
+    from cli.import_lines import parse_line  # noqa: PLC0415
+    from ledger.application import text_sha256  # noqa: PLC0415
+
+    items = [orjson.loads(raw) for raw in HISTORY.read_bytes().splitlines()]
+    times = [datetime.fromisoformat(item.pop("recorded_at")) for item in items]
+    lines = [parse_line(orjson.dumps(item)) for item in items]
+    published = {
+        (line.body.version, language): text_sha256(text)
+        for line in lines if line.op == "publish_policy_version"  # type: ignore[attr-defined]
+        for language, text in line.body.texts.items()  # type: ignore[attr-defined]
+    }
+    consents = [line.body for line in lines if line.op == "grant_consent"]  # type: ignore[attr-defined]
+    assert times == sorted(times), "lines in the order the ledger recorded them"
+    assert len(consents) == 7
+    for body in consents:
+        assert body.text_sha256 == published[body.policy_version, body.language]
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["replay"], ["audit", "verify"], ["import"], ["demo"]])
+def test_help_reads_well_no_bare_types_after_flags_and_no_eaten_metavars(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    assert "<bool>" not in result.stdout
+    assert "++" not in result.stdout
+
+
+def test_help_names_every_setting_the_signing_key_included() -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+
+    for setting in ("DATABASE_URL", "MASTER_KEY_FILE", "SIGNING_KEY", "TIMEZONE", "CHECKPOINT_INTERVAL", "PORT"):
+        assert f"CONSENT_LEDGER_{setting}" in result.stdout

@@ -185,3 +185,30 @@ def test_audit_routes_need_the_audit_scope(served: TestClient, ledger: ConsentLe
     assert served.request(method, path).status_code == 401
     assert served.request(method, path, headers=others).status_code == 403
     assert served.request(method, path, headers=bearer(ledger, "auditor", Scope.AUDIT)).status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("ask", "language", "words"),
+    [
+        ({"params": {"lang": "kk"}}, "kk", ("Келісімнің дәлелі", "2026 жылғы")),
+        ({"headers": {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}}, "ru",
+         ("Доказательства согласия", "марта 2026 г.")),
+        ({"headers": {"Accept-Language": "de, en;q=0.3"}}, "en", ("Evidence of consent", "March 2026")),
+    ],
+)
+def test_the_printable_page_reads_in_the_language_asked_for_with_times_in_the_operators_zone(
+    served: TestClient, ledger: ConsentLedger, ask, language: str, words: tuple[str, str]
+) -> None:
+    headers = {**bearer(ledger, "disputes-team", Scope.EVIDENCE), **ask.get("headers", {})}
+
+    page = served.get(f"/v1/subjects/{PAPER}/evidence", headers=headers,
+                      params={"at": (PAPER_SIGNED + timedelta(days=1)).isoformat(), "format": "html",
+                              **ask.get("params", {})})
+
+    assert page.status_code == 200, page.text
+    assert page.headers["content-language"] == language
+    assert f'<html lang="{language}">' in page.text
+    for expected in words:
+        assert expected in page.text
+    assert "(UTC+5)</time>" in page.text, "every time in the operator's zone, with its offset"
+    assert str(PAPER) in page.text, "the facts stay as recorded"

@@ -8,7 +8,7 @@ from api.access_log import AccessLog
 from api.deps import RefPath, access_log, scoped
 from api.problems import problem_responses
 from api.schemas.access_log import AccessEntry, AccessLogPage
-from api.schemas.common import Moment
+from api.schemas.common import QueryMoment as Moment
 from api.tokens import Scope
 
 router = APIRouter(tags=["audit"])

@@ -15,13 +15,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.requests import HTTPConnection
 
-from api.deps import LedgerDep, SubjectEvidence, SubjectIdPath, scoped
+from api.deps import LedgerDep, SubjectEvidence, scoped
 from api.problems import problem_responses
-from api.schemas.common import Moment
+from api.routes.questions import demo_example
+from api.schemas.common import IN_A_PATH
+from api.schemas.common import QueryMoment as Moment
 from api.schemas.evidence import (
     CheckpointPublic,
     CheckpointsPublic,
@@ -32,11 +34,14 @@ from api.schemas.evidence import (
 from api.tokens import Scope
 from audit.evidence import build_bundle, bundle_bytes
 from audit.evidence_html import render
+from audit.evidence_words import Lang, pick_language
 from audit.log import AuditLog, CheckpointRefused, ProofUnavailable
 from audit.notes import SigningKey
 from ledger.errors import InvalidFact, NotFound
+from ledger.terms import SubjectId
 from projections.errors import ViewBehind
 from projections.keeper import ViewKeeper
+from projections.projection import LedgerProjection
 from projections.questions import LedgerQuestions
 
 router = APIRouter()
@@ -68,6 +73,13 @@ def _signing_key(log: AuditLog) -> SigningKey:
     return log.signing_key
 
 
+DemoSubject = Annotated[
+    SubjectId,
+    Path(min_length=1, max_length=200, pattern=IN_A_PATH,
+         openapi_examples=demo_example("cust-1002", "the demo's minor whose paper consent was entered late")),
+]
+"""A subject id in the path, as `SubjectIdPath`, with an example that answers against the demo."""
+
 EVIDENCE_RESPONSES = {
     200: {
         "description": "The evidence bundle: JSON (keys sorted), or the printable page with `Accept: text/html`.",
@@ -80,16 +92,20 @@ EVIDENCE_RESPONSES = {
 @router.get("/subjects/{subject_id}/evidence", tags=["evidence"], response_class=Response,
             responses=EVIDENCE_RESPONSES)
 def read_evidence(
-    subject_id: SubjectIdPath,
+    subject_id: DemoSubject,
     ledger: LedgerDep,
     log: AuditLogDep,
     access: SubjectEvidence,
     connection: HTTPConnection,
-    at: Annotated[Moment | None, Query(description="The moment T the dispute is about (default: now), with offset.")]
+    at: Annotated[Moment | None, Query(description="The moment T the dispute is about (default: now), with offset.",
+                                       openapi_examples=demo_example("2026-02-01T12:00:00+05:00", "1 Feb 2026"))]
     = None,
     format: Annotated[Literal["json", "html"] | None, Query(  # noqa: A002  (the query parameter's public name)
         description="`html` for the printable page (as `Accept: text/html` asks)")] = None,
+    lang: Annotated[Lang | None, Query(description="The printable page's language (default: by `Accept-Language`, "
+                                       "else English); the facts stay as recorded.")] = None,
     accept: Annotated[str | None, Header()] = None,
+    accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The evidence for one subject at T: what they had accepted and why, every event proven (Art. 8(4), 24)."""
     state = connection.app.state
@@ -104,7 +120,9 @@ def read_evidence(
     access.record(subject_id)
     wants_html = format == "html" or (format is None and "text/html" in (accept or ""))
     if wants_html:
-        return HTMLResponse(render(bundle))
+        language = pick_language(lang, accept_language)
+        page = render(bundle, language, LedgerProjection.calendar.zone)
+        return HTMLResponse(page, headers={"Content-Language": language, "Vary": "Accept, Accept-Language"})
     return Response(bundle_bytes(bundle), media_type="application/json")
 
 

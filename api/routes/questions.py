@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar, cast
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from api.deps import LedgerDep, RefPath, SubjectAccess, SubjectRead, scoped
+from api.deps import LedgerDep, SubjectAccess, SubjectRead, scoped
 from api.problems import problem_responses
-from api.schemas.common import Moment
+from api.schemas.common import IN_A_PATH
+from api.schemas.common import QueryMoment as Moment
 from api.schemas.questions import (
     AcceptedVersionAnswer,
     BlockStatusAnswer,
@@ -46,10 +47,50 @@ router = APIRouter(tags=["questions"])
 T = TypeVar("T")
 MAX_WAIT_SECONDS = 5.0
 
-At = Annotated[Moment | None, Query(description="Business time the question is about (default: now), with offset.")]
+
+def demo_example(value: str, summary: str) -> dict[str, dict[str, str]]:
+    """An OpenAPI example that answers against the demo history (`consent-ledger demo`)."""
+    return {"demo": {"summary": summary, "value": value}}
+
+
+At = Annotated[
+    Moment | None,
+    Query(
+        description="Business time the question is about (default: now), with offset.",
+        openapi_examples=demo_example("2026-02-01T12:00:00+05:00", "1 February 2026, noon in Almaty"),
+    ),
+]
 AsKnownAt = Annotated[
     Moment | None,
-    Query(description="Answer only from what the ledger had recorded by this time (default: now), with offset."),
+    Query(
+        description="Answer only from what the ledger had recorded by this time (default: now), with offset.",
+        openapi_examples=demo_example(
+            "2026-02-01T12:00:00+05:00", "as known then: cust-1002's paper form was not in yet"
+        ),
+    ),
+]
+Subject = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        pattern=IN_A_PATH,
+        description="The subject's pseudonymous id.",
+        openapi_examples={
+            **demo_example("cust-1002", "a minor whose father signed on paper on 20 January, entered on 16 February"),
+            "struck": {"summary": "a withdrawal filed by mistake, struck out (at 2026-03-05)", "value": "cust-1001"},
+        },
+    ),
+]
+"""A subject id in the path, with examples from the demo."""
+Policy = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        pattern=IN_A_PATH,
+        openapi_examples=demo_example("dala-market-privacy", "the demo's"),
+    ),
 ]
 WaitFor = Annotated[
     int | None,
@@ -113,8 +154,11 @@ async def _answered(access: SubjectAccess, subject_id: str, question: Callable[[
 
 @router.get("/subjects/{subject_id}/accepted-version", responses=BEHIND)
 async def accepted_version_at(
-    subject_id: RefPath,
-    policy_id: Annotated[str, Query(min_length=1, max_length=200)],
+    subject_id: Subject,
+    policy_id: Annotated[
+        str,
+        Query(min_length=1, max_length=200, openapi_examples=demo_example("dala-market-privacy", "the demo's policy")),
+    ],
     ask: Questions,
     access: SubjectRead,
     at: At = None,
@@ -130,7 +174,7 @@ async def accepted_version_at(
 
 @router.get("/policies/{policy_id}/version-in-effect", responses=BEHIND, dependencies=[scoped(Scope.READ)])
 def version_in_effect(
-    policy_id: RefPath, ask: Questions, ledger: LedgerDep, at: At = None, as_known_at: AsKnownAt = None
+    policy_id: Policy, ask: Questions, ledger: LedgerDep, at: At = None, as_known_at: AsKnownAt = None
 ) -> VersionInEffectAnswer:
     """Which version of the policy was in effect at `at` (clause 9.2), and the version history."""
     when, known = _times(ledger, at, as_known_at)
@@ -146,9 +190,11 @@ def version_in_effect(
 
 @router.get("/subjects/{subject_id}/disclosure-check", responses=BEHIND)
 async def may_disclose(
-    subject_id: RefPath,
-    recipient_category: RecipientCategory,
-    purpose: Annotated[str, Query(min_length=1, max_length=50)],
+    subject_id: Subject,
+    recipient_category: Annotated[RecipientCategory, Query(openapi_examples=demo_example("courier", "a courier"))],
+    purpose: Annotated[
+        str, Query(min_length=1, max_length=50, openapi_examples=demo_example("4.1.1", "deliver orders"))
+    ],
     ask: Questions,
     access: SubjectRead,
     at: At = None,
@@ -176,7 +222,7 @@ async def may_disclose(
 
 @router.get("/subjects/{subject_id}/block-status", responses=BEHIND)
 def block_status(
-    subject_id: RefPath,
+    subject_id: Subject,
     ask: Questions,
     ledger: LedgerDep,
     access: SubjectRead,
@@ -192,7 +238,7 @@ def block_status(
 
 @router.get("/subjects/{subject_id}/disclosures", responses=BEHIND)
 def disclosures(
-    subject_id: RefPath,
+    subject_id: Subject,
     ask: Questions,
     ledger: LedgerDep,
     access: SubjectRead,

@@ -65,6 +65,40 @@ Moment = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(
 """An ISO 8601 time with its UTC offset, e.g. `2026-03-01T10:00:00+05:00`; naive times are refused."""
 
 
+OFFSET_AS_SPACE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9:.]+) ([0-9]{2}(?::?[0-9]{2})?)$")
+"""A time whose offset's `+` a URL query turned into a space: `2026-03-01T10:00:00 05:00`."""
+
+IN_A_URL = (
+    "must be an ISO 8601 date and time with a UTC offset, e.g. 2026-03-01T10:00:00+05:00; in a URL write the + "
+    "as %2B (2026-03-01T10:00:00%2B05:00), or give the time in UTC with Z (2026-03-01T05:00:00Z)"
+)
+
+
+def _offset_restored(value: object) -> object:
+    """Give back the `+` of an offset that URL decoding made a space (a space before `HH:MM` can mean nothing else).
+
+    A query string's `+` means a space (HTML forms, curl, browsers), so `at=...T10:00:00+05:00` typed
+    unencoded arrives as `...T10:00:00 05:00`. Any other time that does not parse is refused with how to
+    write it in a URL.
+    """
+    if not isinstance(value, str):
+        return value
+    restored = OFFSET_AS_SPACE.sub(r"\1+\2", value.strip())
+    try:
+        parsed = datetime.fromisoformat(restored)
+    except ValueError:
+        raise ValueError(IN_A_URL) from None
+    if parsed.tzinfo is None:
+        raise ValueError(IN_A_URL)
+    return restored
+
+
+QueryMoment = Annotated[
+    AwareDatetime, BeforeValidator(_written_out), BeforeValidator(_offset_restored), AfterValidator(_plausible)
+]
+"""A `Moment` in a URL's query: the same times, and a `+` decoded to a space before the offset is read as `+`."""
+
+
 class Body(BaseModel):
     """A request body: unknown fields are refused, so a misspelt `occured_at` is never silently ignored."""
 
