@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from ledger.storage import Database
     from ledger.terms import PolicyId
 
-__all__ = ["FACTS", "ConsentLedger", "Receipt", "RecordedFact", "Request", "open_ledger", "text_sha256"]
+__all__ = ["FACTS", "ConsentLedger", "Receipt", "RecordedFact", "Request", "open_ledger", "text_sha256", "utc_now"]
 
 RECORDS: dict[type[Fact], type[Any]] = {
     SubjectFact: Subject,
