@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from audit.alarms import LogDamaged
 from audit.evidence_verify import EVIDENCE_FORMAT, BundleVerdict, verify_bundle
-from audit.formats import encoded_hashes, event_record
+from audit.formats import encoded_hashes, event_record, tlog_proof
 from audit.log import CheckpointRefused
+from audit.merkle import verify_inclusion
 from ledger.deadlines import DeadlineStatus
 from ledger.errors import InvalidFact
 from ledger.history import Block
@@ -152,8 +154,7 @@ def build_bundle(
             "number": issued.number,
             "tree_size": issued.size,
             "root": issued.checkpoint.root.hex(),
-            "issued_at": issued.checkpoint.issued_at.isoformat(),
-            "note": issued.note,
+            "note": issued.published,
         },
         "public_key": str(key.verifier),
         "not_part_of_proof": _personal_values(ledger, subject_id, subject_events),
@@ -209,6 +210,13 @@ def _event(log: AuditLog, included: _Included, at: datetime, issued: IssuedCheck
     leaf = log.tree.leaf_of(included.position)
     assert stored is not None  # noqa: S101  (the checkpoint covers every included event)
     assert leaf is not None  # noqa: S101  (same)
+    path = log.tree.inclusion_proof(leaf, issued.size)
+    if not verify_inclusion(stored.leaf_hash(), leaf, issued.size, path, issued.checkpoint.root):
+        msg = (
+            f"the event stored at log position {included.position} does not hash to leaf {leaf} of the signed tree: "
+            "its row was changed after it was logged; no evidence is built on it (run `consent-ledger audit check`)"
+        )
+        raise LogDamaged(msg)
     event = included.event
     recorded: datetime = event.timestamp
     fields = {
@@ -228,7 +236,8 @@ def _event(log: AuditLog, included: _Included, at: datetime, issued: IssuedCheck
         "summary": fields,
         "stored": event_record(stored),
         "leaf_index": leaf,
-        "inclusion": encoded_hashes(log.tree.inclusion_proof(leaf, issued.size)),
+        "inclusion": encoded_hashes(path),
+        "tlog_proof": tlog_proof(stored, leaf, path, issued.published),
     }
 
 

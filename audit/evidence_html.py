@@ -186,8 +186,7 @@ def _verification(bundle: Mapping[str, object]) -> Iterable[str]:
         "with its RFC 9162 inclusion proof against the signed checkpoint below. Anyone can check it without our "
         "servers: <code>consent-ledger audit verify --bundle FILE --public-key KEY</code>.</p>"),
         "<dl>",
-        (f'<dt>Checkpoint</dt><dd id="checkpoint-number">{_e(checkpoint.get("number"))}, issued '
-        f"{_e(checkpoint.get('issued_at'))}</dd>"),
+        f'<dt>Checkpoint</dt><dd id="checkpoint-number">{_e(checkpoint.get("number"))}</dd>',
         f'<dt>Tree size</dt><dd id="tree-size">{_e(checkpoint.get("tree_size"))} events</dd>',
         f'<dt>Root hash (SHA-256)</dt><dd><code id="root">{_e(checkpoint.get("root"))}</code></dd>',
         f'<dt>Public key</dt><dd><code id="public-key">{_e(bundle.get("public_key"))}</code></dd>',
