@@ -28,7 +28,7 @@ from rich.table import Table
 from audit.log import AuditLog
 from audit.periodic import PeriodicCheckpoints
 from audit.replay import load_export, original_position
-from cli import audit_commands, token_commands
+from cli import audit_commands, token_commands, witness_commands
 from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
 from cli.demo import POLICY, record_demo_history
 from cli.import_commands import import_command
@@ -61,6 +61,7 @@ app = typer.Typer(
 )
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(token_commands.app, name="token")
+app.add_typer(witness_commands.app, name="witness")
 app.command("import")(import_command)
 stdout = Console(highlight=False)
 
