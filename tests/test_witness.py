@@ -56,7 +56,7 @@ def signed(size: int, root: bytes, key: SigningKey = LOG_KEY, origin: str = ORIG
     return key.sign(Checkpoint(origin, size, root).text())
 
 
-def grown_log(ledger: ConsentLedger, clock: FakeClock, subjects: int) -> AuditLog:
+def grown_log(ledger: ConsentLedger, subjects: int) -> AuditLog:
     log = AuditLog(ledger, LOG_KEY)
     if ledger.max_position() == 0:
         published(ledger)
@@ -68,7 +68,7 @@ def grown_log(ledger: ConsentLedger, clock: FakeClock, subjects: int) -> AuditLo
 def test_the_witness_cosigns_a_first_checkpoint_and_then_only_one_that_extends_it(
     witness_url: str, ledger: ConsentLedger, clock: FakeClock
 ) -> None:
-    log = grown_log(ledger, clock, 3)
+    log = grown_log(ledger, 3)
     first = log.issue_checkpoint(clock.now)
     answer = submit(witness_url, 0, [], first.note)
     assert answer.status_code == 200, answer.text
@@ -76,7 +76,7 @@ def test_the_witness_cosigns_a_first_checkpoint_and_then_only_one_that_extends_i
     cosignature = WITNESS.verifier.cosignature_in(first.note + answer.text)
     assert cosignature is not None
 
-    grown_log(ledger, clock, 2)
+    grown_log(ledger, 2)
     second = log.issue_checkpoint(clock.advance(minutes=1))
     proof = log.tree.consistency_proof(first.size, second.size)
     assert submit(witness_url, first.size, proof, second.note).status_code == 200
@@ -89,10 +89,10 @@ def test_the_witness_cosigns_a_first_checkpoint_and_then_only_one_that_extends_i
 def test_a_stale_old_size_gets_409_naming_the_size_the_witness_holds(
     witness_url: str, ledger: ConsentLedger, clock: FakeClock
 ) -> None:
-    log = grown_log(ledger, clock, 3)
+    log = grown_log(ledger, 3)
     first = log.issue_checkpoint(clock.now)
     submit(witness_url, 0, [], first.note)
-    grown_log(ledger, clock, 1)
+    grown_log(ledger, 1)
     second = log.issue_checkpoint(clock.now)
 
     answer = submit(witness_url, 0, [], second.note)
@@ -131,7 +131,7 @@ def test_each_refusal_has_the_status_the_specification_gives(witness_url: str, b
 def test_a_proof_that_does_not_verify_and_another_root_at_the_same_size_get_422(
     witness_url: str, ledger: ConsentLedger, clock: FakeClock
 ) -> None:
-    log = grown_log(ledger, clock, 2)
+    log = grown_log(ledger, 2)
     first = log.issue_checkpoint(clock.now)
     assert submit(witness_url, 0, [], first.note).status_code == 200
     forged = signed(first.size + 3, bytes(32))
@@ -146,7 +146,7 @@ def test_the_log_keeps_and_serves_the_cosignature_and_follows_the_witness_409(
     witness_url: str, ledger: ConsentLedger, clock: FakeClock
 ) -> None:
     panel = WitnessPanel([Witnessed(witness_url, WITNESS.verifier)], quorum=1)
-    log = grown_log(ledger, clock, 2)
+    log = grown_log(ledger, 2)
     log.witnesses = panel
     first = log.issue_checkpoint(clock.now)
     assert len(first.cosignatures) == 1
@@ -155,7 +155,7 @@ def test_the_log_keeps_and_serves_the_cosignature_and_follows_the_witness_409(
     forgetful = AuditLog(ledger, LOG_KEY, panel)  # a second process that knows nothing of what was cosigned
     with ledger.recorder.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
         c.execute(f"DELETE FROM {forgetful.cosignatures_table}")
-    grown_log(ledger, clock, 2)
+    grown_log(ledger, 2)
     second = forgetful.issue_checkpoint(clock.now)
 
     assert len(second.cosignatures) == 1
