@@ -12,7 +12,19 @@ from api import problems
 from api.deps import AUTH_RESPONSES
 from api.limits import BodyLimit
 from api.observability import Observed
-from api.routes import access_log, breaches, claims, evidence, feed, health, policies, questions, requests, subjects
+from api.routes import (
+    access_log,
+    breaches,
+    claims,
+    evidence,
+    feed,
+    health,
+    policies,
+    public_log,
+    questions,
+    requests,
+    subjects,
+)
 from projections.keeper import ViewKeeper
 from projections.questions import LedgerQuestions
 
@@ -66,6 +78,7 @@ def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> 
     attach_view(app, ledger, view)
     for resource in (policies, subjects, requests, breaches, claims, questions, feed, access_log, evidence):
         app.include_router(resource.router, prefix="/v1", responses=AUTH_RESPONSES)  # every /v1 route needs a token
+    app.include_router(public_log.router, prefix="/v1")  # the log's checkpoint, key and proofs: public, no token
     app.include_router(health.router)
     app.router.lifespan_context = _draining_writes(app.router.lifespan_context)
     return app

@@ -24,7 +24,8 @@ import orjson
 from audit.alarms import LogDamaged
 from audit.evidence_verify import EVIDENCE_FORMAT, BundleVerdict, verify_bundle
 from audit.formats import encoded_hashes, event_record, tlog_proof
-from audit.log import CheckpointRefused
+from audit.integrity import UNREADABLE, require_sound, unreadable
+from audit.log import CheckpointRefused, NotWitnessed
 from audit.merkle import verify_inclusion
 from ledger.deadlines import DeadlineStatus
 from ledger.errors import InvalidFact
@@ -74,15 +75,39 @@ def build_bundle(
     *,
     at: datetime,
     now: datetime,
+    quorum: int = 0,
 ) -> dict[str, object]:
-    """The bundle for `subject_id` at business time `at`, as known at `now` (a checkpoint is signed if needed)."""
+    """The bundle for `subject_id` at business time `at`, as known at `now` (a checkpoint is signed if needed).
+
+    Nothing is built on a log with a raised alarm, nor on stored rows of the subject that no longer
+    match their leaves: that is refused (LogDamaged, LogHalted) naming the positions, before any
+    row is decoded. With a `quorum`, the checkpoint must carry that many witness cosignatures.
+    """
     if at.tzinfo is None or now.tzinfo is None:
         msg = "give the moment with its offset (e.g. 2026-03-02T09:00:00+05:00): a naive time is ambiguous"
         raise InvalidFact(msg)
-    key = log.signing_key
-    if key is None:
+    if log.signing_key is None:
         msg = "the evidence bundle needs the ledger's signing key, to name its public key and sign a checkpoint"
         raise CheckpointRefused(msg)
+    require_sound(log, subject_key(subject_id))
+    try:
+        return _bundle(ledger, questions, log, subject_id, at=at, now=now, quorum=quorum)
+    except UNREADABLE as e:
+        raise unreadable(log, subject_key(subject_id), e) from None
+
+
+def _bundle(
+    ledger: ConsentLedger,
+    questions: LedgerQuestions,
+    log: AuditLog,
+    subject_id: SubjectId,
+    *,
+    at: datetime,
+    now: datetime,
+    quorum: int,
+) -> dict[str, object]:
+    key = log.signing_key
+    assert key is not None  # noqa: S101  (checked by the caller)
     ledger.subject(subject_id)  # NotFound if never recorded
     subject_events = list(ledger.events.get(subject_key(subject_id)))
     included = [
@@ -95,7 +120,7 @@ def build_bundle(
     included += _publications(ledger, answers)
     included.sort(key=lambda i: i.position)
     by_number = {i.event.originator_version: i.position for i in included if i.aggregate == "subject"}
-    issued = _covering_checkpoint(log, max(i.position for i in included), now)
+    issued = _covering_checkpoint(log, max(i.position for i in included), now, quorum)
     blocks = questions.block_status(subject_id, now)
     in_force = {b.block_id for b in questions.block_status(subject_id, at).in_force}
     deadlines = questions.deadlines(now, {DeadlineStatus.OPEN, DeadlineStatus.OVERDUE}, subject_id=subject_id)
@@ -196,13 +221,21 @@ def _publications(ledger: ConsentLedger, answers: list[AcceptedVersion]) -> list
     return found
 
 
-def _covering_checkpoint(log: AuditLog, newest: int, now: datetime) -> IssuedCheckpoint:
-    """The newest checkpoint if it covers position `newest`; otherwise a new one, signed now."""
-    latest = log.latest_checkpoint()
+def _covering_checkpoint(log: AuditLog, newest: int, now: datetime, quorum: int) -> IssuedCheckpoint:
+    """The newest (witnessed) checkpoint if it covers position `newest`; otherwise a new one, signed now."""
+    latest = log.latest_witnessed(quorum)
     leaf = log.tree.leaf_of(newest)
     if latest is not None and leaf is not None and leaf < latest.size:
         return latest
-    return log.issue_checkpoint(now)
+    issued = log.issue_checkpoint(now)
+    if len(issued.cosignatures) < quorum:
+        msg = (
+            f"checkpoint {issued.number} got {len(issued.cosignatures)} witness cosignature(s) and {quorum} are "
+            "needed: a bundle without them would not verify for auditors who demand them; retry when the witnesses "
+            "answer"
+        )
+        raise NotWitnessed(msg)
+    return issued
 
 
 def _event(log: AuditLog, included: _Included, at: datetime, issued: IssuedCheckpoint) -> dict[str, object]:

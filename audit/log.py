@@ -45,6 +45,12 @@ class CheckpointRefused(LedgerError):
     title = "The checkpoint cannot be issued"
 
 
+class NotWitnessed(CheckpointRefused):
+    """The checkpoint did not get the cosignatures of the witness quorum (a witness is down or refused)."""
+
+    title = "The checkpoint is not witnessed yet"
+
+
 class ProofUnavailable(NotFound):
     """The event or checkpoint a proof was asked for is not there (yet)."""
 

@@ -54,10 +54,11 @@ class Witness:
 
     @classmethod
     def parse(cls, text: str) -> Witness:
-        """`<url> <verifier key>` (or `<url>=<verifier key>`), as CONSENT_LEDGER_WITNESSES lists them."""
-        url, _, key = text.strip().replace("=", " ", 1).partition(" ") if "://" in text else ("", "", "")
+        """`<url>=<verifier key>` (or the two apart by a space), as CONSENT_LEDGER_WITNESSES lists them."""
+        parts = text.strip().split(None, 1)
+        url, _, key = parts[0].partition("=") if len(parts) == 1 else (parts[0], "", parts[1])
         if not url.startswith(("http://", "https://")) or not key.strip():
-            msg = f"{text!r} is not '<http(s) URL> <witness verifier key>'"
+            msg = f"{text.strip()!r} is not '<http(s) URL>=<witness verifier key>'"
             raise ValueError(msg)
         try:
             return cls(url.rstrip("/"), WitnessKey.parse(key.strip()))

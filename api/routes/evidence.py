@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.requests import HTTPConnection
 
 from api.deps import LedgerDep, SubjectEvidence, SubjectIdPath, scoped
+from api.log_watch import audit_log_of
 from api.problems import problem_responses
 from api.schemas.common import Moment
 from api.schemas.evidence import (
@@ -30,9 +31,10 @@ from api.schemas.evidence import (
     PublicKeyPublic,
 )
 from api.tokens import Scope
+from audit.alarms import LogDamaged, LogHalted
 from audit.evidence import build_bundle, bundle_bytes
 from audit.evidence_html import render
-from audit.log import AuditLog, CheckpointRefused, ProofUnavailable
+from audit.log import AuditLog, CheckpointRefused, NotWitnessed, ProofUnavailable
 from audit.notes import SigningKey
 from ledger.errors import InvalidFact, NotFound
 from projections.errors import ViewBehind
@@ -48,14 +50,8 @@ Size = Annotated[int, Query(ge=0, le=2**62)]
 
 
 def audit_log(connection: HTTPConnection) -> AuditLog:
-    """The audit log of the ledger this app serves, with the signing key it was given (made on first use)."""
-    state = connection.app.state
-    log: AuditLog | None = getattr(state, "audit_log", None)
-    key = cast("SigningKey | None", getattr(state, "signing_key", None))
-    if log is None or log.ledger is not state.ledger:
-        log = state.audit_log = AuditLog(state.ledger)
-    log.signing_key = key
-    return log
+    """The audit log of the ledger this app serves, with the signing key and witnesses it was given."""
+    return audit_log_of(connection)
 
 
 AuditLogDep = Annotated[AuditLog, Depends(audit_log)]
@@ -73,7 +69,7 @@ EVIDENCE_RESPONSES = {
         "description": "The evidence bundle: JSON (keys sorted), or the printable page with `Accept: text/html`.",
         "content": {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}},
     },
-    **problem_responses(NotFound, CheckpointRefused, ViewBehind, InvalidFact),
+    **problem_responses(NotFound, CheckpointRefused, ViewBehind, InvalidFact, LogDamaged, LogHalted, NotWitnessed),
 }
 
 
@@ -100,7 +96,8 @@ def read_evidence(
     cast("ViewKeeper", state.keeper).catch_up()
     _signing_key(log)
     now: datetime = ledger.clock()
-    bundle = build_bundle(ledger, questions, log, subject_id, at=at or now, now=now)
+    quorum = int(getattr(state, "quorum", 0))
+    bundle = build_bundle(ledger, questions, log, subject_id, at=at or now, now=now, quorum=quorum)
     access.record(subject_id)
     wants_html = format == "html" or (format is None and "text/html" in (accept or ""))
     if wants_html:
