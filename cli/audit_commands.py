@@ -33,12 +33,15 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.table import Table
 from rich.text import Text
 
+from audit.alarms import AlarmKind
 from audit.cosignature import Trust, WitnessKey
 from audit.evidence import build_bundle, bundle_bytes, verify_bundle
 from audit.evidence_html import render
 from audit.export import export_file, resume_export
+from audit.integrity import IntegrityReport, record, sweep
 from audit.log import AuditLog
 from audit.notes import NoteError, VerifierKey
 from audit.verify import verify_file
@@ -296,6 +299,67 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
                 keyed.close()
     out.write_bytes(render(bundle).encode() if html else bundle_bytes(bundle))
     stderr.print(f"evidence for {escape(subject)} at {moment.isoformat()} written to {escape(str(out))}")
+
+
+@app.command()
+def check(
+    database_url: DatabaseUrl = None, signing_key_file: SigningKeyFile = None, origin: Origin = None
+) -> None:
+    """Rehash every stored event against the tree and the signed checkpoints (and the witnesses' view of the log).
+
+    Names each event whose row was changed, deleted or slipped in, by log position, and says when
+    the log cannot prove it extends what it signed (a fork). Exits 1 if anything does not hold.
+    When everything holds, a fork alarm raised earlier is lowered and the log signs and records
+    again: run this after restoring the database from a backup.
+    """
+    with _ledger(database_url) as (ledger, _):
+        log = _checking_log(ledger, database_url, signing_key_file, origin)
+        with _bar("rehashing events", total=log.tree.size()) as advance:
+            report = sweep(log, progress=advance)
+        now = ledger.clock()
+        record(log, report, now)
+        if report.ok:
+            was_halted = log.alarms.of(AlarmKind.FORK) is not None
+            log.alarms.clear(AlarmKind.FORK)
+            lowered = " The fork alarm is lowered: the log signs and records again." if was_halted else ""
+            intact = f"INTACT: {report.events} events match their leaves and {report.checkpoints} signed checkpoint(s)."
+            stdout.print(f"[bold green]{escape(intact + lowered)}[/]")
+            return
+    print_integrity_findings(report)
+    raise typer.Exit(code=1)
+
+
+def _checking_log(
+    ledger: ConsentLedger, database_url: str | None, key_file: Path | None, origin: str | None
+) -> AuditLog:
+    """The audit log with the witnesses and, when it can be found, the signing key (to read the witnesses' view)."""
+    try:
+        settings = load_settings(database_url=database_url, signing_key_file=key_file, log_origin=origin)
+        log = AuditLog(ledger, witnesses=witness_panel(settings))
+    except ConfigurationError as e:
+        _fail(str(e))
+    try:
+        log.signing_key = signing_key(settings, log, known_master_key(settings))
+    except (ConfigurationError, MasterKeyError):
+        log.signing_key = None  # the check holds the events against the tree without it
+    return log
+
+
+def print_integrity_findings(report: IntegrityReport) -> None:
+    """The findings of a sweep as a table on stdout, then what to do."""
+    table = Table("position", "leaf", "what does not hold", box=None, pad_edge=False)
+    for finding in report.findings[:100]:
+        table.add_row(
+            "" if finding.position is None else str(finding.position),
+            "" if finding.leaf is None else str(finding.leaf),
+            escape(finding.what),
+        )
+    stdout.print(table)
+    forks = " (the log cannot prove it extends what it signed: it is halted)" if report.forks else ""
+    stdout.print(
+        f"[bold red]DAMAGED: {len(report.findings)} finding(s) over {report.events} events{escape(forks)}.[/] "
+        "Restore the rows from a backup (or the database), then run `consent-ledger audit check` again."
+    )
 
 
 @app.command()

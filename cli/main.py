@@ -24,6 +24,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from audit.integrity import record, sweep
+from audit.log import AuditLog
 from audit.periodic import IntegritySweeps, Periodic, PeriodicCheckpoints
 from audit.replay import load_export, original_position
 from cli import audit_commands, token_commands, witness_commands
@@ -50,7 +52,6 @@ if TYPE_CHECKING:
 
     from fastapi import FastAPI
 
-    from audit.log import AuditLog
     from ledger.application import ConsentLedger, Receipt
 
 app = typer.Typer(
@@ -297,6 +298,7 @@ def replay(
             settings = _settings(database_url=database_url, master_key_file=master_key_file)
             database = settings.database
             ledger = _open(settings)
+            _require_intact(ledger)
         try:
             with _progress("rebuilding the view") as bar:
                 task = bar.add_task("events", total=ledger.max_position())
@@ -316,6 +318,23 @@ def replay(
     _print_findings(found, report)
     if strict and any(f.severity == "violation" for f in found):
         raise typer.Exit(1)
+
+
+def _require_intact(ledger: ConsentLedger) -> None:
+    """Before a replay rebuilds anything: every stored event must still hash to its leaf of the signed log."""
+    audit_log = AuditLog(ledger)
+    try:
+        with _progress("rehashing events") as bar:
+            task = bar.add_task("events", total=audit_log.tree.size())
+            report = sweep(audit_log, progress=lambda n: bar.update(task, completed=n))
+        record(audit_log, report, ledger.clock())
+    except BaseException:
+        ledger.close()
+        raise
+    if not report.ok:
+        ledger.close()
+        audit_commands.print_integrity_findings(report)
+        _fail("the stored events do not match the signed log; a replay would rebuild answers from damaged rows")
 
 
 def _progress(label: str) -> Progress:
