@@ -80,3 +80,12 @@ def ledger(database: Database, master_key: bytes, clock: FakeClock) -> Iterator[
     app = open_ledger(database, master_key, clock)
     yield app
     app.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print how many tampering cases the run tried and how many were detected (tests/tampering.py)."""
+    import tampering  # noqa: PLC0415  (a helper module of the tests, imported once they ran)
+
+    line = tampering.summary()
+    if line is not None:
+        terminalreporter.write_sep("=", line)

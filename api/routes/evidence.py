@@ -34,9 +34,11 @@ from api.tokens import Scope
 from audit.alarms import LogDamaged, LogHalted
 from audit.evidence import build_bundle, bundle_bytes
 from audit.evidence_html import render
+from audit.integrity import UNREADABLE, require_sound, unreadable
 from audit.log import AuditLog, CheckpointRefused, NotWitnessed, ProofUnavailable
 from audit.notes import SigningKey
 from ledger.errors import InvalidFact, NotFound
+from ledger.subject import subject_key
 from projections.errors import ViewBehind
 from projections.keeper import ViewKeeper
 from projections.questions import LedgerQuestions
@@ -93,8 +95,12 @@ def read_evidence(
     if questions is None:
         msg = "this server answers no questions: it was started without a read model"
         raise ViewBehind(msg)
-    cast("ViewKeeper", state.keeper).catch_up()
     _signing_key(log)
+    require_sound(log, subject_key(subject_id))  # before any of the subject's rows is decoded
+    try:
+        cast("ViewKeeper", state.keeper).catch_up()
+    except UNREADABLE as e:  # a row the read model cannot take: damage, not a fault of ours
+        raise unreadable(log, subject_key(subject_id), e) from None
     now: datetime = ledger.clock()
     quorum = int(getattr(state, "quorum", 0))
     bundle = build_bundle(ledger, questions, log, subject_id, at=at or now, now=now, quorum=quorum)
