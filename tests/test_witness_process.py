@@ -109,7 +109,7 @@ def test_a_log_cut_and_rewritten_behind_its_back_is_refused_by_the_witness_and_h
     insider.cut_checkpoints_from(second.number)
     grow(ledger, range(100, 100 + written_on))
 
-    with pytest.raises(LogHalted, match="witness witness.test/w1 holds checkpoint"):
+    with pytest.raises(LogHalted, match=r"witness witness\.test/w1 holds checkpoint"):
         witnessed.issue_checkpoint(clock.advance(minutes=5))
 
     tally(f"events, tree and checkpoint rows cut, {written_on} written on", "a witness process refusing")
@@ -121,8 +121,7 @@ def test_a_log_cut_and_rewritten_behind_its_back_is_refused_by_the_witness_and_h
 
 
 def test_verify_with_a_quorum_of_one_rejects_a_bundle_the_witness_did_not_cosign(
-    witnessed: AuditLog, ledger: ConsentLedger, database: Database, clock: FakeClock,
-    witness_process: tuple[str, WitnessKey], tmp_path: Path,
+    witnessed: AuditLog, ledger: ConsentLedger, database: Database, clock: FakeClock, tmp_path: Path
 ) -> None:
     grow(ledger, range(3))
     view = open_view(database)
@@ -135,7 +134,8 @@ def test_verify_with_a_quorum_of_one_rejects_a_bundle_the_witness_did_not_cosign
                             now=clock.advance(minutes=1), quorum=1)
     (tmp_path / "unwitnessed.json").write_bytes(bundle_bytes(unwitnessed))
     (tmp_path / "cosigned.json").write_bytes(bundle_bytes(cosigned))
-    _, witness_key = witness_process
+    assert witnessed.witnesses is not None
+    witness_key = witnessed.witnesses.keys[0]
 
     def verify(name: str) -> tuple[int, str]:
         result = CliRunner().invoke(audit_app, [
