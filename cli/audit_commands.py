@@ -44,11 +44,12 @@ from audit.export import export_file, resume_export
 from audit.integrity import IntegrityReport, record, sweep
 from audit.log import AuditLog
 from audit.notes import NoteError, VerifierKey
+from audit.signing_keys import wrap_signing_key_file
 from audit.verify import verify_file
 from cli.composition import url_without_password
 from cli.options import DatabaseUrl, SigningKeyFile, stderr, stdout, warnings_to_stderr
 from cli.settings import ConfigurationError, load_settings, master_key_for
-from cli.signing import known_master_key, signing_key, witness_panel
+from cli.signing import SIGNING_KEY_FILE_NAME, known_master_key, signing_key, witness_panel
 from ledger.application import ConsentLedger, open_ledger
 from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
@@ -299,6 +300,38 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
                 keyed.close()
     out.write_bytes(render(bundle).encode() if html else bundle_bytes(bundle))
     stderr.print(f"evidence for {escape(subject)} at {moment.isoformat()} written to {escape(str(out))}")
+
+
+@app.command("wrap-signing-key")
+def wrap_signing_key(
+    database_url: DatabaseUrl = None,
+    signing_key_file: SigningKeyFile = None,
+    master_key_file: Annotated[
+        Path | None,
+        typer.Option(help="A file holding the master key (env CONSENT_LEDGER_MASTER_KEY_FILE)", show_default=False),
+    ] = None,
+) -> None:
+    """Keep the signing key file wrapped by the master key, so a copy of the file alone signs nothing.
+
+    Rewrites the file in place (same key, same public key); every command then needs the master
+    key to sign, as `serve` already has it.
+    """
+    try:
+        settings = load_settings(
+            database_url=database_url, signing_key_file=signing_key_file, master_key_file=master_key_file
+        )
+        path = settings.signing_key_file
+        if path is None and settings.database.sqlite_path is not None:
+            path = settings.database.sqlite_path.parent / SIGNING_KEY_FILE_NAME
+        if path is None or not path.exists():
+            _fail(f"no signing key file to wrap{f' at {path}' if path else ''}: give --signing-key-file")
+        master_key = known_master_key(settings)
+        if master_key is None:
+            _fail("no master key is configured to wrap the signing key with")
+        wrapped = wrap_signing_key_file(path, "log", master_key)
+    except (ConfigurationError, MasterKeyError, NoteError) as e:
+        _fail(str(e))
+    stderr.print(f"{escape(str(path))} is {'now' if wrapped else 'already'} wrapped by the master key")
 
 
 @app.command()
