@@ -146,7 +146,7 @@ def test_serve_on_postgresql_without_a_signing_key_is_refused_in_one_line(master
 
 
 @pytest.fixture
-def public(ledger: ConsentLedger, database: Database, clock: FakeClock) -> Iterator[tuple[TestClient, AuditLog]]:
+def public(ledger: ConsentLedger, database: Database) -> Iterator[tuple[TestClient, AuditLog]]:
     log = AuditLog(ledger, KEY)
     published(ledger)
     consented(ledger, "anna")
