@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from typing import TYPE_CHECKING
 
 import httpx
@@ -16,10 +17,12 @@ from given import consented, published
 from serving import served_in_thread
 
 from api.witness import create_witness_app
-from audit.cosignature import WitnessKey
+from audit.cosignature import Trust, WitnessKey
+from audit.export import export_log
 from audit.log import AuditLog
 from audit.merkle import EMPTY_ROOT
 from audit.notes import Checkpoint, SigningKey, b64
+from audit.verify import verify_export, verify_inclusion_proof
 from audit.witness import Witness, WitnessStore, WitnessStoreError, witness_key_from_seed
 from audit.witnessing import Witness as Witnessed
 from audit.witnessing import WitnessPanel
@@ -189,3 +192,23 @@ def _broken_signature(note: str) -> str:
     raw = bytearray(base64.b64decode(blob))
     raw[10] ^= 1
     return f"{text}\n\n— {name} {b64(bytes(raw))}\n"
+
+
+def test_an_export_and_an_inclusion_proof_carry_the_cosignature_and_verify_only_with_the_quorum(
+    witness_url: str, ledger: ConsentLedger, clock: FakeClock
+) -> None:
+    panel = WitnessPanel([Witnessed(witness_url, WITNESS.verifier)], quorum=1)
+    log = grown_log(ledger, 3)
+    log.witnesses = panel
+    log.issue_checkpoint(clock.now)
+    out = io.BytesIO()
+    export_log(log, out)
+    proof = log.inclusion_proof(2).to_json()
+    panel.close()
+    demanding = Trust(LOG_KEY.verifier, (WITNESS.verifier,), 1)
+    another_witness = witness_key_from_seed("witness.example/w2", b64(bytes(32))).verifier
+
+    assert verify_export(io.BytesIO(out.getvalue()), demanding).ok
+    assert verify_inclusion_proof(proof, demanding).ok
+    assert not verify_export(io.BytesIO(out.getvalue()), Trust(LOG_KEY.verifier, (another_witness,), 1)).ok
+    assert not verify_inclusion_proof(proof, Trust(LOG_KEY.verifier, (another_witness,), 1)).ok
