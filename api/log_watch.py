@@ -8,7 +8,7 @@ process stops this one's writes within a second, and a write costs no extra quer
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -17,7 +17,7 @@ from audit.alarms import Alarm, AlarmKind, LogHalted
 from audit.log import AuditLog
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from prometheus_client.metrics_core import Metric
     from starlette.requests import HTTPConnection
@@ -29,12 +29,25 @@ REFRESH_SECONDS = 1.0
 
 
 class LogWatch:
-    """The alarms of one ledger's log, read fresh for probes and at most once a second for writes."""
+    """The alarms of one ledger's log, read fresh for probes and at most once a second for writes.
 
-    def __init__(self, audit_log: AuditLog) -> None:
-        self.audit_log = audit_log
+    The audit log is opened on first use (it creates its tables), inside the caller's handling of
+    an unreachable database, never when the watch is made.
+    """
+
+    def __init__(self, ledger: ConsentLedger, opener: Callable[[], AuditLog]) -> None:
+        self.ledger = ledger
+        self._opener = opener
+        self._audit_log: AuditLog | None = None
         self._fork: Alarm | None = None
         self._seen = float("-inf")
+
+    @property
+    def audit_log(self) -> AuditLog:
+        """The ledger's audit log (opened now if it was not)."""
+        if self._audit_log is None:
+            self._audit_log = self._opener()
+        return self._audit_log
 
     def alarms(self) -> list[Alarm]:
         """Every raised alarm, read now."""
@@ -63,14 +76,17 @@ def log_watch(connection: HTTPConnection) -> LogWatch:
     """The watch of the log of the ledger this app serves (made on first use)."""
     state = connection.app.state
     watch: LogWatch | None = getattr(state, "log_watch", None)
-    if watch is None or watch.audit_log.ledger is not state.ledger:
-        watch = state.log_watch = LogWatch(audit_log_of(connection))
+    if watch is None or watch.ledger is not state.ledger:
+        watch = state.log_watch = LogWatch(state.ledger, lambda: _audit_log(state))
     return watch
 
 
 def audit_log_of(connection: HTTPConnection) -> AuditLog:
     """The audit log of the ledger this app serves, with the signing key and witnesses it was given."""
-    state = connection.app.state
+    return _audit_log(connection.app.state)
+
+
+def _audit_log(state: Any) -> AuditLog:
     log: AuditLog | None = getattr(state, "audit_log", None)
     if log is None or log.ledger is not state.ledger:
         log = state.audit_log = AuditLog(cast("ConsentLedger", state.ledger))
