@@ -105,7 +105,8 @@ class LogHealth(Collector):
         """Yield one gauge per alarm kind (1 raised, 0 not), the damaged positions, and sizes signed and cosigned."""
         raised = {a.kind: a for a in self.watch.alarms()}
         alarm = GaugeMetricFamily(
-            "consent_ledger_log_alarm", "1 while the log's alarm of this kind is raised (fork: writes stop).",
+            "consent_ledger_log_alarm",
+            "1 while the log's alarm of this kind is raised (fork: writes stop).",
             labels=["kind"],
         )
         for kind in AlarmKind:
@@ -128,7 +129,8 @@ class LogHealth(Collector):
         if audit_log.witnesses is None or latest is None:
             return
         cosigned = GaugeMetricFamily(
-            "consent_ledger_witness_cosigned_size", "Events of the largest checkpoint each witness cosigned.",
+            "consent_ledger_witness_cosigned_size",
+            "Events of the largest checkpoint each witness cosigned.",
             labels=["witness"],
         )
         for witness in audit_log.witnesses.witnesses:

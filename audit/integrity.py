@@ -111,9 +111,7 @@ def sweep(audit_log: AuditLog, *, batch: int = BATCH, progress: Callable[[int], 
     return report
 
 
-def _checked_leaf(
-    report: IntegrityReport, index: int, position: int, note: Any | None, stored: bytes | None
-) -> bytes:
+def _checked_leaf(report: IntegrityReport, index: int, position: int, note: Any | None, stored: bytes | None) -> bytes:
     """The leaf hash of the event at this leaf, as stored now; findings when it is gone or differs from the tree's."""
     if note is None:
         report.findings.append(Finding("the event this leaf logged is gone (its row was deleted)", position, index))

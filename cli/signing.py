@@ -117,4 +117,3 @@ def witness_panel(settings: Settings) -> WitnessPanel | None:
     """The configured witnesses and quorum, or None when no witness is configured."""
     witnesses = settings.witness_list()
     return WitnessPanel(witnesses, settings.quorum) if witnesses else None
-

@@ -46,7 +46,10 @@ def aics_python() -> Path:
     subprocess.run([interpreter(), "-m", "venv", str(VENV)], check=True, timeout=120)  # noqa: S603  (our own venv)
     installed = subprocess.run(  # noqa: S603  (same)
         [str(PYTHON), "-m", "pip", "install", "-q", "--disable-pip-version-check", PACKAGE],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if installed.returncode != 0:
         pytest.fail(f"could not install {PACKAGE} into {VENV}: {installed.stderr.strip()[-2000:]}", pytrace=False)
@@ -67,7 +70,11 @@ def run_script(script: str, data: dict[str, Any]) -> Any:
     """Run a Python script in the virtualenv with `data` as JSON on stdin; its JSON answer on stdout."""
     done = subprocess.run(  # noqa: S603  (our own script in our own venv)
         [str(aics_python()), "-c", script],
-        input=json.dumps(data), capture_output=True, text=True, timeout=120, check=False,
+        input=json.dumps(data),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert done.returncode == 0, done.stderr

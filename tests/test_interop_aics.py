@@ -51,16 +51,23 @@ def aics_witness(tmp_path: Path) -> Iterator[tuple[str, WitnessKey]]:
     config = str(tmp_path / "aics" / "witness.json")
     made = subprocess.run(  # noqa: S603  (the package's own command, in the project's venv)
         aics_witness_command("init", "--config", config, "--name", "aics.test/w1"),
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     subprocess.run(  # noqa: S603  (same)
         aics_witness_command("add-log", "--config", config, "--origin", ORIGIN, "--vkey", str(KEY.verifier)),
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     port = free_port()
     process = subprocess.Popen(  # noqa: S603  (same)
         aics_witness_command("serve", "--config", config, "--listen", f"127.0.0.1:{port}"),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", process)
@@ -123,13 +130,23 @@ def test_aics_witness_cosigns_our_checkpoints_and_its_library_verifies_what_we_s
         bundle = client.get("/v1/subjects/subject-2/evidence", headers=bearer(ledger, "d", Scope.EVIDENCE)).json()
     panel.close()
 
-    found = run_script(VERIFY_WITH_AICS_TLOG, {
-        "log_key": str(KEY.verifier), "witness_key": str(witness_key), "checkpoint": served,
-        "old": first.published, "consistency": consistency, "tlog_proofs": [e["tlog_proof"] for e in bundle["events"]],
-    })
+    found = run_script(
+        VERIFY_WITH_AICS_TLOG,
+        {
+            "log_key": str(KEY.verifier),
+            "witness_key": str(witness_key),
+            "checkpoint": served,
+            "old": first.published,
+            "consistency": consistency,
+            "tlog_proofs": [e["tlog_proof"] for e in bundle["events"]],
+        },
+    )
 
     assert found == {
-        "checkpoint": True, "error": None, "witnesses": ["aics.test/w1"], "consistent": True,
+        "checkpoint": True,
+        "error": None,
+        "witnesses": ["aics.test/w1"],
+        "consistent": True,
         "inclusions": [True] * len(bundle["events"]),
     }
 
@@ -170,10 +187,15 @@ def test_our_witness_cosigns_what_the_aics_feeder_submits_and_refuses_a_forged_p
     proofs[f"{second.size},{third.size + 3}"] = [b64(bytes(32))] * 3
 
     with served_in_thread(create_witness_app(Witness(witness_key, store, {ORIGIN: [KEY.verifier]}))) as url:
-        answers = run_script(FEED_OUR_WITNESS, {
-            "url": url, "vkey": str(witness_key.verifier), "proofs": proofs,
-            "submissions": [["same", first.note], ["same", second.note], ["same", forged], ["fresh", third.note]],
-        })
+        answers = run_script(
+            FEED_OUR_WITNESS,
+            {
+                "url": url,
+                "vkey": str(witness_key.verifier),
+                "proofs": proofs,
+                "submissions": [["same", first.note], ["same", second.note], ["same", forged], ["fresh", third.note]],
+            },
+        )
     store.close()
 
     assert [sorted(a) for a in answers] == [["line"], ["line"], ["status"], ["line"]]

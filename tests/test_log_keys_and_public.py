@@ -45,8 +45,16 @@ KEY = SigningKey.from_seed("consent-ledger.local/public", bytes(range(32)))
 @pytest.fixture(autouse=True)
 def no_deployment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test states its own settings."""
-    for name in ("DATABASE_URL", "SIGNING_KEY", "SIGNING_KEY_FILE", "LOG_ORIGIN", "MASTER_KEY", "MASTER_KEY_FILE",
-                 "WITNESSES", "WITNESS_QUORUM"):
+    for name in (
+        "DATABASE_URL",
+        "SIGNING_KEY",
+        "SIGNING_KEY_FILE",
+        "LOG_ORIGIN",
+        "MASTER_KEY",
+        "MASTER_KEY_FILE",
+        "WITNESSES",
+        "WITNESS_QUORUM",
+    ):
         monkeypatch.delenv(f"CONSENT_LEDGER_{name}", raising=False)
 
 
@@ -88,8 +96,9 @@ def test_a_log_that_signed_checkpoints_is_never_given_a_new_key_when_its_key_fil
 def test_a_configured_signing_key_file_that_does_not_exist_is_refused_not_made(
     sqlite_ledger: str, tmp_path: Path
 ) -> None:
-    code, _, err = cli("audit", "checkpoint", "--database-url", sqlite_ledger,
-                       "--signing-key-file", str(tmp_path / "nowhere.key"))
+    code, _, err = cli(
+        "audit", "checkpoint", "--database-url", sqlite_ledger, "--signing-key-file", str(tmp_path / "nowhere.key")
+    )
     assert code == 1
     assert f"the signing key file {tmp_path}/nowhere.key does not exist" in err
     assert not (tmp_path / "nowhere.key").exists()
@@ -105,15 +114,25 @@ def test_a_signing_key_kept_wrapped_by_the_master_key_signs_only_with_that_maste
     key_file.write_text("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n")
     before = cli("audit", "public-key", "--database-url", sqlite_ledger, "--signing-key-file", str(key_file))[1]
 
-    code, _, err = cli("audit", "wrap-signing-key", "--database-url", sqlite_ledger, "--signing-key-file",
-                       str(key_file), "--master-key-file", str(secrets / "master.key"))
+    code, _, err = cli(
+        "audit",
+        "wrap-signing-key",
+        "--database-url",
+        sqlite_ledger,
+        "--signing-key-file",
+        str(key_file),
+        "--master-key-file",
+        str(secrets / "master.key"),
+    )
 
     assert code == 0, err
     assert key_file.read_text().startswith("wrapped-by-master-key:")
     assert "AAECAwQF" not in key_file.read_text()
     keyed = {"CONSENT_LEDGER_MASTER_KEY_FILE": str(secrets / "master.key")}
-    assert cli("audit", "public-key", "--database-url", sqlite_ledger, "--signing-key-file", str(key_file),
-               env=keyed)[1] == before
+    assert (
+        cli("audit", "public-key", "--database-url", sqlite_ledger, "--signing-key-file", str(key_file), env=keyed)[1]
+        == before
+    )
     code, _, err = cli("audit", "checkpoint", "--database-url", sqlite_ledger, "--signing-key-file", str(key_file))
     assert code == 1
     assert "is wrapped by the master key; configure the master key to sign" in err
@@ -133,8 +152,9 @@ def test_serve_on_postgresql_without_a_signing_key_is_refused_in_one_line(master
     database = fresh_postgres_database()
     try:
         open_ledger(database, master_key, clock).close()
-        code, out, err = cli("serve", "--database-url", database.url,
-                             env={"CONSENT_LEDGER_MASTER_KEY": new_master_key()})
+        code, out, err = cli(
+            "serve", "--database-url", database.url, env={"CONSENT_LEDGER_MASTER_KEY": new_master_key()}
+        )
     finally:
         drop_postgres_schema(database)
     assert code == 1

@@ -70,12 +70,18 @@ def served(history: History, database: Database) -> Iterator[TestClient]:
 
 TAMPERING: dict[str, tuple[Callable[[History], list[int]], str]] = {
     "one byte of a sealed personal value": (
-        lambda h: [h.insider.flip_byte(h.anna_v1, b'"ciphertext":"', 5) or h.anna_v1], "anna"),
+        lambda h: [h.insider.flip_byte(h.anna_v1, b'"ciphertext":"', 5) or h.anna_v1],
+        "anna",
+    ),
     "one byte of a plain field": (lambda h: [h.insider.flip_byte(h.anna_v2, b'"channel":"', 1) or h.anna_v2], "anna"),
     "one byte of the time a fact happened": (
-        lambda h: [h.insider.flip_byte(h.boris_v1, b'"occurred_at":"', 3) or h.boris_v1], "boris"),
+        lambda h: [h.insider.flip_byte(h.boris_v1, b'"occurred_at":"', 3) or h.boris_v1],
+        "boris",
+    ),
     "one byte of a policy version's text hash": (
-        lambda h: [h.insider.flip_byte(h.policy_v2, b'"text_sha256":{"en":"', 0) or h.policy_v2], ""),
+        lambda h: [h.insider.flip_byte(h.policy_v2, b'"text_sha256":{"en":"', 0) or h.policy_v2],
+        "",
+    ),
     "a subject's row deleted": (lambda h: [_delete(h, [h.anna_v1])], "anna"),
     "two rows of one subject swapped": (lambda h: _swap(h, h.anna_v1, h.anna_v2), "anna"),
     "rows of two subjects swapped": (lambda h: _swap(h, h.anna_v2, h.boris_v2), "boris"),

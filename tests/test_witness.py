@@ -119,8 +119,14 @@ def test_a_stale_old_size_gets_409_naming_the_size_the_witness_holds(
         (lambda: f"old 0\n{b64(bytes(32))}\n\n{signed(3, bytes(32))}", 422),
     ],
     ids=[
-        "unknown origin", "another key", "a failing signature of the log's key", "old above the size",
-        "old with a leading zero", "a proof line that is not base64", "no signature", "size 0 with another root",
+        "unknown origin",
+        "another key",
+        "a failing signature of the log's key",
+        "old above the size",
+        "old with a leading zero",
+        "a proof line that is not base64",
+        "no signature",
+        "size 0 with another root",
         "a proof from old 0",
     ],
 )

@@ -52,16 +52,42 @@ def witness_process(tmp_path: Path) -> Iterator[tuple[str, WitnessKey]]:
     """`consent-ledger witness init` then `serve`, trusting the test log's key; (its URL, its key)."""
     home = tmp_path / "witness"
     made = subprocess.run(  # noqa: S603  (our own command)
-        [CLI, "witness", "init", "--name", "witness.test/w1", "--key-file", str(home / "w.key"),
-         "--store", str(home / "w.db")],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            CLI,
+            "witness",
+            "init",
+            "--name",
+            "witness.test/w1",
+            "--key-file",
+            str(home / "w.key"),
+            "--store",
+            str(home / "w.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     key = WitnessKey.parse(made.stdout)
     port = free_port()
     process = subprocess.Popen(  # noqa: S603  (same)
-        [CLI, "witness", "serve", "--name", "witness.test/w1", "--key-file", str(home / "w.key"),
-         "--store", str(home / "w.db"), "--log", str(KEY.verifier), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            CLI,
+            "witness",
+            "serve",
+            "--name",
+            "witness.test/w1",
+            "--key-file",
+            str(home / "w.key"),
+            "--store",
+            str(home / "w.db"),
+            "--log",
+            str(KEY.verifier),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -91,7 +117,10 @@ def grow(ledger: ConsentLedger, subjects: range) -> None:
 
 @pytest.mark.parametrize("written_on", [2, 12], ids=["written on short of the cut", "written on past the cut"])
 def test_a_log_cut_and_rewritten_behind_its_back_is_refused_by_the_witness_and_halts(
-    witnessed: AuditLog, ledger: ConsentLedger, clock: FakeClock, witness_process: tuple[str, WitnessKey],
+    witnessed: AuditLog,
+    ledger: ConsentLedger,
+    clock: FakeClock,
+    witness_process: tuple[str, WitnessKey],
     written_on: int,
 ) -> None:
     url, witness_key = witness_process
@@ -126,22 +155,41 @@ def test_verify_with_a_quorum_of_one_rejects_a_bundle_the_witness_did_not_cosign
     grow(ledger, range(3))
     view = open_view(database)
     ViewKeeper(ledger, view).catch_up()
-    unwitnessed = build_bundle(ledger, LedgerQuestions(view), AuditLog(ledger, KEY), SubjectId("subject-1"),
-                               at=clock.now, now=clock.now)
+    unwitnessed = build_bundle(
+        ledger, LedgerQuestions(view), AuditLog(ledger, KEY), SubjectId("subject-1"), at=clock.now, now=clock.now
+    )
     grow(ledger, range(3, 4))
     ViewKeeper(ledger, view).catch_up()
-    cosigned = build_bundle(ledger, LedgerQuestions(view), witnessed, SubjectId("subject-1"), at=clock.now,
-                            now=clock.advance(minutes=1), quorum=1)
+    cosigned = build_bundle(
+        ledger,
+        LedgerQuestions(view),
+        witnessed,
+        SubjectId("subject-1"),
+        at=clock.now,
+        now=clock.advance(minutes=1),
+        quorum=1,
+    )
     (tmp_path / "unwitnessed.json").write_bytes(bundle_bytes(unwitnessed))
     (tmp_path / "cosigned.json").write_bytes(bundle_bytes(cosigned))
     assert witnessed.witnesses is not None
     witness_key = witnessed.witnesses.keys[0]
 
     def verify(name: str) -> tuple[int, str]:
-        result = CliRunner().invoke(audit_app, [
-            "verify", "--bundle", str(tmp_path / name), "--public-key", str(KEY.verifier),
-            "--witness", str(witness_key), "--quorum", "1",
-        ], env={"COLUMNS": "300"})
+        result = CliRunner().invoke(
+            audit_app,
+            [
+                "verify",
+                "--bundle",
+                str(tmp_path / name),
+                "--public-key",
+                str(KEY.verifier),
+                "--witness",
+                str(witness_key),
+                "--quorum",
+                "1",
+            ],
+            env={"COLUMNS": "300"},
+        )
         return result.exit_code, result.stdout
 
     code, out = verify("unwitnessed.json")

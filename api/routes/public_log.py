@@ -23,6 +23,7 @@ from audit.notes import b64
 
 router = APIRouter(prefix="/log", tags=["public log"])
 
+
 def _log(connection: HTTPConnection) -> AuditLog:
     return audit_log_of(connection)
 
@@ -70,8 +71,9 @@ async def consistency(
     log: PublicLog,
     request: Request,
     old: Annotated[int, Query(ge=0, le=2**62, description="The tree size of a checkpoint you kept.")],
-    new: Annotated[int | None, Query(ge=0, le=2**62, description="A later checkpoint's size (default: the "
-                                     "newest served).")] = None,
+    new: Annotated[
+        int | None, Query(ge=0, le=2**62, description="A later checkpoint's size (default: the newest served).")
+    ] = None,
 ) -> PlainTextResponse:
     """The RFC 9162 consistency proof from the checkpoint of `old` events to that of `new`, a base64 hash a line."""
     quorum = quorum_of(request)
