@@ -335,9 +335,7 @@ def wrap_signing_key(
 
 
 @app.command()
-def check(
-    database_url: DatabaseUrl = None, signing_key_file: SigningKeyFile = None, origin: Origin = None
-) -> None:
+def check(database_url: DatabaseUrl = None, signing_key_file: SigningKeyFile = None, origin: Origin = None) -> None:
     """Rehash every stored event against the tree and the signed checkpoints (and the witnesses' view of the log).
 
     Names each event whose row was changed, deleted or slipped in, by log position, and says when

@@ -113,7 +113,10 @@ def serve(  # noqa: PLR0917  (typer passes options by name; each is one the oper
     CONSENT_LEDGER_INTEGRITY_INTERVAL seconds.
     """
     settings = _settings(
-        host=host, port=port, database_url=database_url, master_key_file=master_key_file,
+        host=host,
+        port=port,
+        database_url=database_url,
+        master_key_file=master_key_file,
         signing_key_file=signing_key_file,
     )
     if workers > 1:
