@@ -17,7 +17,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.markup import escape
 
-from audit.cosignature import WitnessSigningKey
+from audit.cosignature import WitnessKey, WitnessSigningKey
 from audit.notes import NoteError, VerifierKey, b64
 from audit.witness import Witness, WitnessStore, WitnessStoreError, witness_key_from_seed
 from cli.options import stderr, stdout
@@ -55,6 +55,10 @@ def init(name: Name, key_file: KeyFile = Path("witness.key"), store: Store = Pat
     """Make the witness's key (mode 0600) and its store, and print its verifier key for logs and auditors."""
     if key_file.exists() or store.exists():
         _fail(f"{key_file if key_file.exists() else store} exists already; a witness is made once")
+    try:
+        WitnessKey(name, bytes(32))  # the name alone: no spaces, no '+'
+    except NoteError as e:
+        _fail(str(e))
     key_file.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=key_file.parent, prefix=".witness-key-")  # mode 0600
     with os.fdopen(fd, "w") as file:
@@ -115,11 +119,13 @@ def serve(  # noqa: PLR0917  (typer passes options by name; each is one the oper
 
 def _key(name: str, key_file: Path) -> WitnessSigningKey:
     try:
-        return witness_key_from_seed(name, key_file.read_text())
+        key = witness_key_from_seed(name, key_file.read_text())
+        key.verifier  # noqa: B018  (checks the name: no spaces, no '+')
     except OSError as e:
         _fail(f"cannot read the witness key {key_file}: {e.strerror}")
     except (WitnessStoreError, NoteError) as e:
         _fail(f"{key_file}: {e}")
+    return key
 
 
 def _fail(message: str) -> NoReturn:
