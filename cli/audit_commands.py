@@ -181,7 +181,7 @@ def verify(
     witness: Annotated[
         list[str] | None,
         typer.Option(
-            help="A witness's verifier key <name>+<key id>+<key> (or a file holding it) whose cosignature counts; "
+            help="A witness's verifier key NAME+KEYID+KEY (or a file holding it) whose cosignature counts; "
             "repeat for several",
             show_default=False,
         ),

@@ -81,7 +81,7 @@ def serve(  # noqa: PLR0917  (typer passes options by name; each is one the oper
         typer.Option(
             "--log",
             envvar="CONSENT_LEDGER_WITNESS_LOGS",
-            help="A log to witness, by its verifier key <origin>+<key id>+<key> (repeat for several)",
+            help="A log to witness, by its verifier key ORIGIN+KEYID+KEY (repeat for several)",
         ),
     ],
     key_file: KeyFile = Path("witness.key"),
