@@ -13,7 +13,19 @@ from api.deps import AUTH_RESPONSES
 from api.desk.routes import router as desk
 from api.limits import BodyLimit
 from api.observability import Observed
-from api.routes import access_log, breaches, claims, evidence, facts, feed, health, policies, questions, subjects
+from api.routes import (
+    access_log,
+    breaches,
+    claims,
+    evidence,
+    facts,
+    feed,
+    health,
+    policies,
+    public_log,
+    questions,
+    subjects,
+)
 from api.routes.docs import router as docs_page
 from projections.keeper import ViewKeeper
 from projections.questions import LedgerQuestions
@@ -70,6 +82,7 @@ def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> 
     attach_view(app, ledger, view)
     for resource in (facts, policies, subjects, breaches, claims, questions, feed, access_log, evidence):
         app.include_router(resource.router, prefix="/v1", responses=AUTH_RESPONSES)  # every /v1 route needs a token
+    app.include_router(public_log.router, prefix="/v1")  # the log's checkpoint, key and proofs: public, no token
     app.include_router(health.router)
     app.include_router(docs_page)
     app.include_router(desk)  # the disputes desk's pages, under /desk/

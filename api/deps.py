@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 
 from api.access_log import AccessLog
 from api.answers import Reply
+from api.log_watch import log_watch
 from api.schemas.common import IN_A_PATH
 from api.tokens import Scope, Token, TokenStore
 from ledger import application
@@ -233,12 +234,19 @@ class Writing(Reply):
         self.ledger = committer.ledger
 
     async def run(self, command: Callable[[], application.Receipt]) -> application.Receipt:
-        """Run the route's command (`lambda: write.ledger.grant_consent(...)`) in the next group commit."""
+        """Run the route's command (`lambda: write.ledger.record(request, fact)`) in the next group commit."""
         return await self.committer.run(command)
 
 
 async def _writing(connection: HTTPConnection, response: Response) -> Writing:
-    """One dependency for everything a write route needs besides its caller: each one costs FastAPI time."""
+    """One dependency for everything a write route needs besides its caller: each one costs FastAPI time.
+
+    A write is refused (503) while the log is halted: it cannot prove it extends what it signed.
+    """
+    watch = log_watch(connection)
+    if watch.stale():  # at most once a second a write looks at the alarms table, off the event loop
+        await run_in_threadpool(watch.alarms)
+    watch.require_writable()
     return Writing(connection, response, await committer(connection))
 
 

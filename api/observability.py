@@ -22,12 +22,15 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from api.log_watch import LogHealth
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from prometheus_client.metrics_core import Metric
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from api.log_watch import LogWatch
     from ledger.application import ConsentLedger
     from projections.view import LedgerView
 
@@ -213,8 +216,10 @@ def oldest_unprojected_age(ledger: ConsentLedger, projected: int) -> float:
     return max(0.0, (ledger.clock() - datetime.fromisoformat(recorded)).total_seconds())
 
 
-def exposition(ledger: ConsentLedger | None, view: LedgerView | None) -> tuple[bytes, str]:
-    """The metrics page: this process's (or every worker's) metrics, and the projection lag."""
+def exposition(
+    ledger: ConsentLedger | None, view: LedgerView | None, watch: LogWatch | None = None
+) -> tuple[bytes, str]:
+    """The metrics page: this process's (or every worker's) metrics, the projection lag and the log's health."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -225,4 +230,8 @@ def exposition(ledger: ConsentLedger | None, view: LedgerView | None) -> tuple[b
         lag = CollectorRegistry(auto_describe=False)
         lag.register(ProjectionLag(ledger, view))
         page += generate_latest(lag)
+    if watch is not None:
+        health = CollectorRegistry(auto_describe=False)
+        health.register(LogHealth(watch))
+        page += generate_latest(health)
     return page, CONTENT_TYPE_LATEST

@@ -21,6 +21,8 @@ from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
 
 from api.schemas.problem import FieldError, Problem
+from audit.alarms import LogDamaged, LogHalted
+from audit.log import NotWitnessed
 from ledger.errors import (
     ConcurrentWriteConflict,
     IdempotencyKeyReused,
@@ -52,6 +54,9 @@ STATUS: dict[type[LedgerError], int] = {
     ConcurrentWriteConflict: 409,
     VersionMismatch: 412,
     ViewBehind: 503,
+    LogHalted: 503,
+    LogDamaged: 503,
+    NotWitnessed: 503,
     LedgerError: 400,
 }
 """The status of each refusal; a subclass (e.g. `SubjectBlocked` of `RuleBroken`) takes its base's."""

@@ -21,9 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from audit.alarms import LogDamaged
 from audit.evidence_verify import EVIDENCE_FORMAT, BundleVerdict, verify_bundle
-from audit.formats import encoded_hashes, event_record
-from audit.log import CheckpointRefused
+from audit.formats import encoded_hashes, event_record, tlog_proof
+from audit.integrity import UNREADABLE, require_sound, unreadable
+from audit.log import CheckpointRefused, NotWitnessed
+from audit.merkle import verify_inclusion
 from ledger.deadlines import DeadlineStatus
 from ledger.errors import InvalidFact
 from ledger.policy import PolicyVersion, policy_key
@@ -71,15 +74,39 @@ def build_bundle(
     *,
     at: datetime,
     now: datetime,
+    quorum: int = 0,
 ) -> dict[str, object]:
-    """The bundle for `subject_id` at business time `at`, as known at `now` (a checkpoint is signed if needed)."""
+    """The bundle for `subject_id` at business time `at`, as known at `now` (a checkpoint is signed if needed).
+
+    Nothing is built on a log with a raised alarm, nor on stored rows of the subject that no longer
+    match their leaves: that is refused (LogDamaged, LogHalted) naming the positions, before any
+    row is decoded. With a `quorum`, the checkpoint must carry that many witness cosignatures.
+    """
     if at.tzinfo is None or now.tzinfo is None:
         msg = "give the moment with its offset (e.g. 2026-03-02T09:00:00+05:00): a naive time is ambiguous"
         raise InvalidFact(msg)
-    key = log.signing_key
-    if key is None:
+    if log.signing_key is None:
         msg = "the evidence bundle needs the ledger's signing key, to name its public key and sign a checkpoint"
         raise CheckpointRefused(msg)
+    require_sound(log, subject_key(subject_id))
+    try:
+        return _bundle(ledger, questions, log, subject_id, at=at, now=now, quorum=quorum)
+    except UNREADABLE as e:
+        raise unreadable(log, subject_key(subject_id), e) from None
+
+
+def _bundle(
+    ledger: ConsentLedger,
+    questions: LedgerQuestions,
+    log: AuditLog,
+    subject_id: SubjectId,
+    *,
+    at: datetime,
+    now: datetime,
+    quorum: int,
+) -> dict[str, object]:
+    key = log.signing_key
+    assert key is not None  # noqa: S101  (checked by the caller)
     ledger.subject(subject_id)  # NotFound if never recorded
     subject_events = list(ledger.events.get(subject_key(subject_id)))
     included = [
@@ -92,7 +119,7 @@ def build_bundle(
     included += _publications(ledger, answers)
     included.sort(key=lambda i: i.position)
     by_number = {i.event.originator_version: i.position for i in included if i.aggregate == "subject"}
-    issued = _covering_checkpoint(log, max(i.position for i in included), now)
+    issued = _covering_checkpoint(log, max(i.position for i in included), now, quorum)
     blocks = questions.block_status(subject_id, now)
     in_force = {b.block_id for b in questions.block_status(subject_id, at).in_force}
     deadlines = questions.deadlines(now, {DeadlineStatus.OPEN, DeadlineStatus.OVERDUE}, subject_id=subject_id)
@@ -151,8 +178,7 @@ def build_bundle(
             "number": issued.number,
             "tree_size": issued.size,
             "root": issued.checkpoint.root.hex(),
-            "issued_at": issued.checkpoint.issued_at.isoformat(),
-            "note": issued.note,
+            "note": issued.published,
         },
         "public_key": str(key.verifier),
         "not_part_of_proof": _personal_values(ledger, subject_id, subject_events),
@@ -194,13 +220,21 @@ def _publications(ledger: ConsentLedger, answers: list[AcceptedVersion]) -> list
     return found
 
 
-def _covering_checkpoint(log: AuditLog, newest: int, now: datetime) -> IssuedCheckpoint:
-    """The newest checkpoint if it covers position `newest`; otherwise a new one, signed now."""
-    latest = log.latest_checkpoint()
+def _covering_checkpoint(log: AuditLog, newest: int, now: datetime, quorum: int) -> IssuedCheckpoint:
+    """The newest (witnessed) checkpoint if it covers position `newest`; otherwise a new one, signed now."""
+    latest = log.latest_witnessed(quorum)
     leaf = log.tree.leaf_of(newest)
     if latest is not None and leaf is not None and leaf < latest.size:
         return latest
-    return log.issue_checkpoint(now)
+    issued = log.issue_checkpoint(now)
+    if len(issued.cosignatures) < quorum:
+        msg = (
+            f"checkpoint {issued.number} got {len(issued.cosignatures)} witness cosignature(s) and {quorum} are "
+            "needed: a bundle without them would not verify for auditors who demand them; retry when the witnesses "
+            "answer"
+        )
+        raise NotWitnessed(msg)
+    return issued
 
 
 def _event(log: AuditLog, included: _Included, at: datetime, issued: IssuedCheckpoint) -> dict[str, object]:
@@ -208,6 +242,13 @@ def _event(log: AuditLog, included: _Included, at: datetime, issued: IssuedCheck
     leaf = log.tree.leaf_of(included.position)
     assert stored is not None  # noqa: S101  (the checkpoint covers every included event)
     assert leaf is not None  # noqa: S101  (same)
+    path = log.tree.inclusion_proof(leaf, issued.size)
+    if not verify_inclusion(stored.leaf_hash(), leaf, issued.size, path, issued.checkpoint.root):
+        msg = (
+            f"the event stored at log position {included.position} does not hash to leaf {leaf} of the signed tree: "
+            "its row was changed after it was logged; no evidence is built on it (run `consent-ledger audit check`)"
+        )
+        raise LogDamaged(msg)
     event = included.event
     recorded: datetime = event.timestamp
     fields = {
@@ -227,7 +268,8 @@ def _event(log: AuditLog, included: _Included, at: datetime, issued: IssuedCheck
         "summary": fields,
         "stored": event_record(stored),
         "leaf_index": leaf,
-        "inclusion": encoded_hashes(log.tree.inclusion_proof(leaf, issued.size)),
+        "inclusion": encoded_hashes(path),
+        "tlog_proof": tlog_proof(stored, leaf, path, issued.published),
     }
 
 

@@ -327,10 +327,7 @@ def _verification(bundle: Mapping[str, object], w: _Words) -> Iterable[str]:
             "<code>consent-ledger audit verify --bundle FILE --public-key KEY</code>.</p>"
         ),
         "<dl>",
-        (
-            f'<dt>{w["checkpoint"]}</dt><dd id="checkpoint-number">{_e(checkpoint.get("number"))}, {w["issued"]} '
-            f"{w.when(checkpoint.get('issued_at'))}</dd>"
-        ),
+        f'<dt>{w["checkpoint"]}</dt><dd id="checkpoint-number">{_e(checkpoint.get("number"))}</dd>',
         f'<dt>{w["tree_size"]}</dt><dd id="tree-size">{_e(checkpoint.get("tree_size"))} {w["events"]}</dd>',
         f'<dt>{w["root"]}</dt><dd><code id="root">{_e(checkpoint.get("root"))}</code></dd>',
         f'<dt>{w["public_key"]}</dt><dd><code id="public-key">{_e(bundle.get("public_key"))}</code></dd>',

@@ -4,11 +4,13 @@ Like `audit.verify`, this module needs the bundle and the ledger's public key an
 it imports nothing from the ledger, opens no database and calls no server, so a court or an
 expert it appoints can run it (or rewrite it from RFC 9162 and C2SP) without trusting us.
 
-It checks the checkpoint's signature against the key given (not the one the bundle names), then,
-for every event, rebuilds the leaf from the stored bytes the bundle carries, walks its RFC 9162
-section 2.1.3 inclusion proof up to the signed root, and checks that the times and names the
-bundle shows beside the stored bytes are the ones those bytes hold, so the readable part of the
-bundle cannot say something the proven part does not.
+It checks the checkpoint's signature against the key given (not the one the bundle names), and,
+when witnesses are demanded, a quorum of their cosignatures on it; then, for every event,
+rebuilds the leaf from the stored bytes the bundle carries, walks its RFC 9162 section 2.1.3
+inclusion proof up to the signed root, checks that its C2SP tlog-proof says the same (leaf
+bytes, index, path and checkpoint), and checks that the times and names the bundle shows beside
+the stored bytes are the ones those bytes hold, so the readable part of the bundle cannot say
+something the proven part does not.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from audit.formats import EVENT_KEYS, FormatError, decoded, event_from
+from audit.cosignature import Cosignature, Trust, seen
+from audit.formats import EVENT_KEYS, FormatError, TlogProof, decoded, event_from
 from audit.merkle import HASH_SIZE, verify_inclusion
 from audit.notes import Checkpoint, NoteError, VerifierKey
 
@@ -50,6 +53,7 @@ class BundleVerdict:
     reason: str
     events: int = 0
     checkpoint: Checkpoint | None = None
+    cosignatures: tuple[Cosignature, ...] = ()
 
     def summary(self) -> str:
         """One line a person can act on."""
@@ -57,38 +61,44 @@ class BundleVerdict:
             c = self.checkpoint
             return (
                 f"VERIFIED: {self.events} events of the bundle are in the log of {c.size} events (root "
-                f"{c.root.hex()}) signed by {c.origin} at {c.issued_at.isoformat()}."
+                f"{c.root.hex()}) signed by {c.origin}{seen(c, list(self.cosignatures))}."
             )
         return f"FAILED: {self.reason}."
 
 
-def verify_bundle(bundle: bytes | Mapping[str, object], public_key: VerifierKey | str) -> BundleVerdict:
-    """Check a bundle (its JSON bytes, or the parsed object) against the ledger's public key."""
+def verify_bundle(bundle: bytes | Mapping[str, object], public_key: VerifierKey | Trust | str) -> BundleVerdict:
+    """Check a bundle (its JSON bytes, or the parsed object) against the ledger's public key (and witnesses)."""
     try:
-        key = public_key if isinstance(public_key, VerifierKey) else VerifierKey.parse(public_key)
-        checkpoint, events = _checked(orjson.loads(bundle) if isinstance(bundle, bytes) else bundle, key)
+        if isinstance(public_key, str):
+            public_key = VerifierKey.parse(public_key)
+        trust = public_key if isinstance(public_key, Trust) else Trust(public_key)
+        record = orjson.loads(bundle) if isinstance(bundle, bytes) else bundle
+        checkpoint, cosignatures, events = _checked(record, trust)
     except (BundleError, FormatError, NoteError, orjson.JSONDecodeError, ValueError) as e:
         return BundleVerdict(ok=False, reason=str(e) or type(e).__name__)
-    return BundleVerdict(ok=True, reason="every event is proven", events=events, checkpoint=checkpoint)
+    return BundleVerdict(
+        ok=True, reason="every event is proven", events=events, checkpoint=checkpoint, cosignatures=tuple(cosignatures)
+    )
 
 
-def _checked(value: object, key: VerifierKey) -> tuple[Checkpoint, int]:
-    """The checkpoint every event of the bundle is proven against, and how many events; BundleError if not."""
+def _checked(value: object, trust: Trust) -> tuple[Checkpoint, list[Cosignature], int]:
+    """The checkpoint every event of the bundle is proven against, its cosignatures, how many events; or BundleError."""
     record = _object(value, "the bundle")
     if record.get("format") != EVIDENCE_FORMAT:
         raise BundleError(f"not a {EVIDENCE_FORMAT} bundle")
-    checkpoint = _checkpoint(record, key)
+    checkpoint, cosignatures = _checkpoint(record, trust)
     events = record.get("events")
     if not isinstance(events, list) or not events:
         raise BundleError("the bundle carries no events")
-    proven = [_event(_object(item, "an event"), checkpoint) for item in events]
+    note = str(_object(record.get("checkpoint"), "the checkpoint").get("note"))
+    proven = [_event(_object(item, "an event"), checkpoint, note) for item in events]
     positions = [e.position for e in proven]
     if positions != sorted(set(positions)):
         raise BundleError("the events are not in log order, or one appears twice")
     by_position = {e.position: e for e in proven}
     _of_the_subject(record, proven)
     _references(record, by_position)
-    return checkpoint, len(positions)
+    return checkpoint, cosignatures, len(positions)
 
 
 def _state(event: LoggedEvent) -> dict[str, object]:
@@ -112,24 +122,27 @@ def _object(value: object, what: str) -> dict[str, object]:
     return value
 
 
-def _checkpoint(record: dict[str, object], key: VerifierKey) -> Checkpoint:
-    """The signed checkpoint, which must open with `key` and agree with what the bundle says of it."""
-    if record.get("public_key") != str(key):
+def _checkpoint(record: dict[str, object], trust: Trust) -> tuple[Checkpoint, list[Cosignature]]:
+    """The signed checkpoint, which must open with the key given, carry the quorum, and agree with what is shown."""
+    if record.get("public_key") != str(trust.key):
         raise BundleError("the bundle names another public key than the one given")
     shown = _object(record.get("checkpoint"), "the checkpoint")
     note = shown.get("note")
     if not isinstance(note, str):
         raise BundleError("the checkpoint carries no signed note")
     try:
-        checkpoint = Checkpoint.parse(key.open(note))
+        checkpoint, cosignatures = trust.open(note)
     except NoteError as e:
         raise BundleError(f"the checkpoint does not verify: {e}") from None
+    short = trust.short_of_quorum(cosignatures)
+    if short is not None:
+        raise BundleError(f"the checkpoint is not witnessed: {short}")
     if shown.get("tree_size") != checkpoint.size or shown.get("root") != checkpoint.root.hex():
         raise BundleError("the tree size or root shown differ from those the checkpoint signs")
-    return checkpoint
+    return checkpoint, cosignatures
 
 
-def _event(item: dict[str, object], checkpoint: Checkpoint) -> LoggedEvent:
+def _event(item: dict[str, object], checkpoint: Checkpoint, note: str) -> LoggedEvent:
     """Check one event's proof and the fields shown beside it; answer the event as stored."""
     stored = event_from(_in_order(_object(item.get("stored"), "an event's stored record")))
     position = stored.position
@@ -142,8 +155,23 @@ def _event(item: dict[str, object], checkpoint: Checkpoint) -> LoggedEvent:
         raise BundleError(f"the inclusion proof of the event at position {position} is malformed")
     if not verify_inclusion(stored.leaf_hash(), leaf_index, checkpoint.size, path, checkpoint.root):
         raise BundleError(f"the event at position {position} is not leaf {leaf_index} of the signed tree")
+    _tlog_proof_agrees(item.get("tlog_proof"), stored, leaf_index, path, note)
     _shown_as_stored(item, stored)
     return stored
+
+
+def _tlog_proof_agrees(value: object, stored: LoggedEvent, index: int, path: list[bytes], note: str) -> None:
+    """The event's C2SP tlog-proof, when the bundle gives one, proves the same leaf the same way."""
+    if value is None:
+        return  # bundles made before tlog-proofs were added; the inclusion proof above is the proof
+    where = f"the tlog-proof of the event at position {stored.position}"
+    if not isinstance(value, str):
+        raise BundleError(f"{where} is not text")
+    proof = TlogProof.parse(value)
+    if proof.extra != stored.leaf_bytes():
+        raise BundleError(f"{where} carries other leaf bytes than the stored event")
+    if (proof.index, proof.path, proof.note) != (index, path, note):
+        raise BundleError(f"{where} differs from the bundle's inclusion proof or checkpoint")
 
 
 def _in_order(record: dict[str, object]) -> dict[str, object]:

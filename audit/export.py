@@ -227,7 +227,7 @@ def _checkpoints_from(log: AuditLog, start: int, next_leaf: int) -> Iterator[Iss
 
 def _checkpoint_line(log: AuditLog, previous: IssuedCheckpoint | None, issued: IssuedCheckpoint) -> bytes:
     proof = [] if previous is None else log.tree.consistency_proof(previous.size, issued.size)
-    return dump({"checkpoint": issued.note, "consistency": encoded_hashes(proof)})
+    return dump({"checkpoint": issued.published, "consistency": encoded_hashes(proof)})
 
 
 def _resume_point(log: AuditLog, out: BinaryIO) -> tuple[int, int, int | None]:

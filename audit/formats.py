@@ -246,6 +246,50 @@ class ConsistencyProof:
         return cls(old=text(record, "old"), new=text(record, "new"), path=hashes(record, "consistency"))
 
 
+TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+"""The first line of a C2SP tlog-proof."""
+
+
+def tlog_proof(event: LoggedEvent, leaf_index: int, path: Sequence[bytes], note: str) -> str:
+    """One event's proof as a C2SP `tlog-proof`: its leaf bytes as `extra`, its index, its path, the checkpoint.
+
+    The `extra` line carries the event's LedgerLeaf encoding (`audit.leaves`), so the proof is
+    self-contained: the leaf hash is SHA-256(0x00 || extra), which a verifier must also check
+    against the event it was given, since tlog-proof says extra data is not to be trusted alone.
+    """
+    lines = [TLOG_PROOF_HEADER, f"extra {b64(event.leaf_bytes())}", f"index {leaf_index}", *encoded_hashes(path)]
+    return "\n".join(lines) + "\n\n" + note
+
+
+@dataclass(frozen=True)
+class TlogProof:
+    """A parsed C2SP tlog-proof: extra data (if any), the leaf index, the inclusion path and the checkpoint note."""
+
+    extra: bytes | None
+    index: int
+    path: list[bytes]
+    note: str
+
+    @classmethod
+    def parse(cls, text: str) -> TlogProof:
+        """Read a tlog-proof strictly (canonical base64 and decimals); anything else is a FormatError."""
+        head, blank, note = text.partition("\n\n")
+        lines = head.split("\n")
+        if not blank or not lines or lines[0] != TLOG_PROOF_HEADER:
+            raise FormatError(f"a tlog-proof starts with {TLOG_PROOF_HEADER}, then a blank line before its checkpoint")
+        rest = lines[1:]
+        extra = None
+        if rest and rest[0].startswith("extra "):
+            extra = decoded(rest.pop(0).removeprefix("extra "), "extra")
+        if not rest or not re.fullmatch(r"index (0|[1-9][0-9]*)", rest[0]):
+            raise FormatError("a tlog-proof names its index in decimal, after the optional extra line")
+        index = int(rest[0].removeprefix("index "))
+        path = [decoded(h, "inclusion") for h in rest[1:]]
+        if any(len(h) != HASH_SIZE for h in path):
+            raise FormatError(f"a tlog-proof's path holds {HASH_SIZE}-byte hashes")
+        return cls(extra, index, path, note)
+
+
 def _one_line(data: bytes) -> bytes:
     if not data.endswith(b"\n") or b"\n" in data[:-1]:
         raise FormatError("a proof document is one line ending in a newline")

@@ -1,4 +1,4 @@
-"""Signed checkpoints: the tree's size, root and time, as a C2SP checkpoint in a C2SP signed note.
+"""Signed checkpoints: the tree's size and root, as a C2SP checkpoint in a C2SP signed note.
 
 The text is the C2SP `tlog-checkpoint` body, so existing transparency tooling (Go's
 `golang.org/x/mod/sumdb/note`, transparency-dev/formats, witnesses) reads it as it is::
@@ -6,16 +6,19 @@ The text is the C2SP `tlog-checkpoint` body, so existing transparency tooling (G
     <origin>
     <tree size, decimal>
     <root hash, base64>
-    time <RFC 3339 UTC, to the second>
 
     — <key name> <base64(key ID || Ed25519 signature)>
 
-The `time` line is an extension line (tlog-checkpoint, "Note text", item 4): tools that do not
-know it ignore it, and it is covered by the signature, so it says when the ledger committed to
-that state; a court asks that question. The key name is the origin, as tlog-checkpoint
-recommends, and the key ID and the verifier key string are those of the signed-note
-specification for Ed25519 (signature type 0x01): key ID = SHA-256(name || 0x0A || 0x01 ||
-public key)[:4], verifier key = `<name>+<hex key ID>+<base64(0x01 || public key)>`.
+New checkpoints carry no extension line: tlog-checkpoint calls them NOT RECOMMENDED (monitors
+cannot audit them) and witnesses refuse them by default. When the ledger committed to a state
+is said by the witnesses' timestamped cosignatures (`audit.cosignature`) instead. Checkpoints
+signed before carried a `time <RFC 3339>` extension line; they are still read and verified,
+because auditors hold them and every later checkpoint must be proven consistent with them.
+
+The key name is the origin, as tlog-checkpoint recommends, and the key ID and the verifier key
+string are those of the signed-note specification for Ed25519 (signature type 0x01): key ID =
+SHA-256(name || 0x0A || 0x01 || public key)[:4], verifier key = `<name>+<hex key ID>+<base64(0x01
+|| public key)>`.
 
 Every base64 value is checked to be canonical (RFC 4648 section 3.5), so no two texts decode
 to the same signature or hash and a changed byte is always a changed value.
@@ -89,53 +92,63 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _utc_seconds(moment: datetime) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        msg = f"{moment.isoformat()} has no time zone; a checkpoint's time must say which instant it is"
-        raise ValueError(msg)
-    return moment.astimezone(UTC).replace(microsecond=0)
-
-
 @dataclass(frozen=True)
 class Checkpoint:
-    """A tree head: the log named `origin` had `size` leaves with root `root` at `issued_at`."""
+    """A tree head: the log named `origin` had `size` leaves with root `root`; `extensions` only in old ones."""
 
     origin: str
     size: int
     root: bytes
-    issued_at: datetime
+    extensions: tuple[str, ...] = ()
+    """Extension lines (tlog-checkpoint, "Note text", item 4): the ledger signs none now; see `issued_at`."""
 
     def __post_init__(self) -> None:
         _check_name(self.origin)
         if self.size < 0 or len(self.root) != HASH_SIZE:
             msg = f"a checkpoint needs a size of 0 or more and a {HASH_SIZE}-byte root"
             raise NoteError(msg)
-        object.__setattr__(self, "issued_at", _utc_seconds(self.issued_at))
+        if any(not line or "\n" in line for line in self.extensions):
+            msg = "an extension line is non-empty and holds no newline"
+            raise NoteError(msg)
+
+    @property
+    def issued_at(self) -> datetime | None:
+        """The time a checkpoint signed before witnesses kept time carried (`time <RFC 3339 UTC>`), else None."""
+        for line in self.extensions:
+            if line.startswith(_TIME_PREFIX):
+                try:
+                    return datetime.strptime(line.removeprefix(_TIME_PREFIX), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                except ValueError:
+                    return None
+        return None
 
     def text(self) -> str:
-        """The note text: origin, size, base64 root, and the time extension line, each ending in a newline."""
-        stamp = self.issued_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"{self.origin}\n{self.size}\n{b64(self.root)}\n{_TIME_PREFIX}{stamp}\n"
+        """The note text: origin, size, base64 root and any extension lines, each ending in a newline."""
+        return "".join(f"{line}\n" for line in (self.origin, str(self.size), b64(self.root), *self.extensions))
 
     @classmethod
     def parse(cls, text: str) -> Checkpoint:
-        """Read a checkpoint body written by `text()`; anything else is a NoteError."""
-        match text.split("\n"):
-            case [origin, size, root, time_line, ""] if time_line.startswith(_TIME_PREFIX):
-                stamp = time_line.removeprefix(_TIME_PREFIX)
-            case _:
-                msg = "a checkpoint is four lines: origin, tree size, root hash, time"
-                raise NoteError(msg)
+        """Read a checkpoint body (three lines, and extension lines if any); anything else is a NoteError."""
+        lines = text.split("\n")
+        if len(lines) < 4 or lines[-1] != "":  # noqa: PLR2004  (three lines and the final newline)
+            msg = "a checkpoint is three lines: origin, tree size, root hash (then any extension lines)"
+            raise NoteError(msg)
+        origin, size, root, *extensions = lines[:-1]
         if not _SIZE.fullmatch(size):
             raise NoteError(f"tree size {size!r} is not a decimal number")
-        try:
-            issued_at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        except ValueError:
-            raise NoteError(f"time {stamp!r} is not RFC 3339 UTC to the second") from None
-        checkpoint = cls(origin, int(size), strict_b64decode(root), issued_at)
-        if checkpoint.text() != text:
+        checkpoint = cls(origin, int(size), strict_b64decode(root), tuple(extensions))
+        if checkpoint.text() != text:  # pragma: no cover  (every part above is read canonically)
             raise NoteError("the checkpoint is not in its one canonical form")
         return checkpoint
+
+
+def legacy_checkpoint(origin: str, size: int, root: bytes, at: datetime) -> Checkpoint:
+    """A checkpoint as the ledger signed them before witnesses kept time: with a `time` extension line."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        msg = f"{at.isoformat()} has no time zone; a checkpoint's time must say which instant it is"
+        raise ValueError(msg)
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Checkpoint(origin, size, root, (f"{_TIME_PREFIX}{stamp}",))
 
 
 @dataclass(frozen=True)

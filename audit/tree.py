@@ -17,6 +17,7 @@ the leaves. A node is written once, when its subtree is complete, and never chan
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,26 @@ BATCH = 5000
 _NODES_PER_QUERY = 200
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """The few words of SQL that differ between the ledger's two backends, for the audit tables beside the events."""
+
+    prefix: str
+    """The schema the tables live in, quoted and followed by a dot (empty on SQLite)."""
+    p: str
+    """A bound parameter's placeholder."""
+    integer: str
+    blob: str
+    local: bool
+    """Whether the database is a file of this machine (SQLite): then batches go row by row, else from arrays."""
+    backend: str
+    """The ledger's backend, as `ledger.storage.creating_tables` takes it."""
+
+    def table(self, name: str) -> str:
+        """The qualified name of one of the audit tables."""
+        return f"{self.prefix}{name}"
+
+
 class LedgerTree:
     """The append-only Merkle tree over the ledger's notification log, in the ledger's database."""
 
@@ -58,13 +79,14 @@ class LedgerTree:
         self._sqlite = ledger.backend == "sqlite"
         schema = None if self._sqlite else getattr(self._datastore, "schema", None)
         prefix = f'"{schema}".' if schema else ""
-        self.leaves_table = f"{prefix}audit_leaves"
-        self.nodes_table = f"{prefix}audit_nodes"
-        self._p = "?" if self._sqlite else "%s"
         integer, blob = ("INTEGER", "BLOB") if self._sqlite else ("BIGINT", "BYTEA")
+        self.dialect = Dialect(prefix, "?" if self._sqlite else "%s", integer, blob, self._sqlite, ledger.backend)
+        self.leaves_table = self.dialect.table("audit_leaves")
+        self.nodes_table = self.dialect.table("audit_nodes")
+        self._p = self.dialect.p
         without_rowid = " WITHOUT ROWID" if self._sqlite else ""
         with self._datastore.transaction(commit=True) as c:
-            creating_tables(c, "sqlite" if self._sqlite else "postgres")
+            creating_tables(c, ledger.backend)
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.leaves_table} "
                 f"(leaf_index {integer} PRIMARY KEY, position {integer} NOT NULL UNIQUE)"
@@ -73,6 +95,11 @@ class LedgerTree:
                 f"CREATE TABLE IF NOT EXISTS {self.nodes_table} (level SMALLINT NOT NULL, "
                 f"node_index {integer} NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (level, node_index)){without_rowid}"
             )
+
+    @property
+    def datastore(self) -> Any:
+        """The recorder's datastore, on which the other audit tables (checkpoints, alarms) live too."""
+        return self._datastore
 
     # Growing.
 

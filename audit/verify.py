@@ -1,15 +1,18 @@
 """Offline verification: recompute the tree from an export and check it against every signed checkpoint.
 
-This module needs the export file and the ledger's public key, nothing else: it imports nothing
-from the ledger, opens no database and calls no server, so an auditor or a court can run it
-(or reimplement it from `audit.formats`, `audit.leaves`, RFC 9162 and C2SP) without trusting us.
+This module needs the export file and the ledger's public key (and, to demand witnesses, their
+keys), nothing else: it imports nothing from the ledger, opens no database and calls no server,
+so an auditor or a court can run it (or reimplement it from `audit.formats`, `audit.leaves`, RFC
+9162 and C2SP) without trusting us.
 
 Reading the export once, in order, with one hash per set bit of the tree size in memory, it
 checks that the file is exactly in the export format; that positions only increase; that every
-checkpoint is signed by the given key, names the same log, is dated no earlier than the one
-before, has the root of the tree recomputed from the events up to its size, and is consistent
-with the checkpoint before it by an RFC 9162 section 2.1.4 proof; and that every event is
-covered by a checkpoint. The verdict names the first position it cannot vouch for.
+checkpoint is signed by the given key, names the same log, has the root of the tree recomputed
+from the events up to its size, and is consistent with the checkpoint before it by an RFC 9162
+section 2.1.4 proof; that every event is covered by a checkpoint; and, when a quorum of
+witnesses is demanded, that the newest checkpoint carries that many valid cosignatures (C2SP
+tlog-cosignature) of the witnesses given. Old checkpoints with a `time` line must also be dated
+no earlier than the one before. The verdict names the first position it cannot vouch for.
 
 Where a checkpoint's root does not match, the change lies somewhere among the events since the
 last checkpoint that did; which of them cannot be told from the export alone (the signed root
@@ -21,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
+from audit.cosignature import Cosignature, Trust, seen
 from audit.formats import (
     CHECKPOINT_KEYS,
     CONSISTENCY_FORMAT,
@@ -39,13 +43,11 @@ from audit.formats import (
 )
 from audit.leaves import leaf_hash_of
 from audit.merkle import CompactRange, perfect_subtrees, verify_consistency, verify_inclusion
-from audit.notes import Checkpoint, NoteError
+from audit.notes import Checkpoint, NoteError, VerifierKey
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-
-    from audit.notes import VerifierKey
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Verdict:
     """How many leaves of the log come before the exported events (0 unless the export is a range)."""
     complete: bool = False
     """Whether the export holds every event up to its newest checkpoint, not only a range of them."""
+    cosignatures: tuple[Cosignature, ...] = ()
+    """The trusted witnesses' verified cosignatures of the newest checkpoint."""
 
     def summary(self) -> str:
         """One paragraph a person can act on."""
@@ -77,7 +81,7 @@ class Verdict:
             if self.latest is not None:
                 head += (
                     f" The newest checkpoint commits to {self.latest.size} events "
-                    f"(root {self.latest.root.hex()}) as of {self.latest.issued_at.isoformat()}."
+                    f"(root {self.latest.root.hex()}){seen(self.latest, list(self.cosignatures))}."
                 )
                 if not self.complete:
                     head += (
@@ -103,7 +107,7 @@ def _count(n: int, noun: str) -> str:
 class _Walk:
     """The verifier's state while it reads an export."""
 
-    key: VerifierKey
+    trust: Trust
     origin: str = ""
     frontier: CompactRange = field(default_factory=CompactRange)
     events: int = 0
@@ -114,6 +118,11 @@ class _Walk:
     previous: Checkpoint | None = None
     suffix_size: int | None = None
     first_leaf: int = 0
+    cosignatures: list[Cosignature] = field(default_factory=list)
+
+    @property
+    def key(self) -> VerifierKey:
+        return self.trust.key
 
     def fail(self, reason: str, line: int, position: int | None = None) -> Verdict:
         return Verdict(
@@ -124,11 +133,11 @@ class _Walk:
         )
 
 
-def verify_export(  # noqa: PLR0911  (one return per way an export can fail, each with its reason)
-    source: BinaryIO, key: VerifierKey, *, progress: Callable[[int, int], None] | None = None
+def verify_export(
+    source: BinaryIO, key: VerifierKey | Trust, *, progress: Callable[[int, int], None] | None = None
 ) -> Verdict:
-    """Verify an export read from `source` against `key`; `progress(bytes read, events)` now and then."""
-    walk = _Walk(key)
+    """Verify an export read from `source` against `key` (and witnesses); `progress(bytes read, events)` at times."""
+    walk = _Walk(key if isinstance(key, Trust) else Trust(key))
     consumed = 0
     number = 0
     for number, raw in enumerate(source, start=1):
@@ -147,6 +156,11 @@ def verify_export(  # noqa: PLR0911  (one return per way an export can fail, eac
         progress(consumed, walk.events)
     if number == 0:
         return walk.fail("the file is empty", 1)
+    return _ending(walk, number)
+
+
+def _ending(walk: _Walk, number: int) -> Verdict:
+    """The verdict once every line was read: the last checkpoint must cover everything, and be witnessed enough."""
     if walk.previous is None:
         return walk.fail("the export holds no checkpoint, so nothing in it can be vouched for", number)
     if walk.previous.size != walk.frontier.size:
@@ -154,15 +168,19 @@ def verify_export(  # noqa: PLR0911  (one return per way an export can fail, eac
             f"{walk.frontier.size - walk.previous.size} events after the last checkpoint are not covered by any",
             number,
         )
+    short = walk.trust.short_of_quorum(walk.cosignatures)
+    if short is not None:
+        return walk.fail(f"the newest checkpoint is not witnessed: {short}", number)
     return Verdict(
         ok=True, reason="every checkpoint verified", events=walk.events, checkpoints=walk.checkpoints,
         tree_size=walk.frontier.size, verified_through=walk.verified_through, latest=walk.previous,
         first_leaf=walk.first_leaf, complete=walk.first_leaf == 0 and walk.suffix_size is None,
+        cosignatures=tuple(walk.cosignatures),
     )
 
 
 def verify_export_file(
-    path: Path, key: VerifierKey, *, progress: Callable[[int, int], None] | None = None
+    path: Path, key: VerifierKey | Trust, *, progress: Callable[[int, int], None] | None = None
 ) -> Verdict:
     """Verify the export at `path` (see `verify_export`)."""
     with path.open("rb") as source:
@@ -221,7 +239,7 @@ def _checkpoint(walk: _Walk, line: bytes, number: int) -> Verdict | None:  # noq
     record = load(line, CHECKPOINT_KEYS)
     proof = hashes(record, "consistency")
     try:
-        checkpoint = Checkpoint.parse(walk.key.open(text(record, "checkpoint")))
+        checkpoint, cosignatures = walk.trust.open(text(record, "checkpoint"))
     except NoteError as e:
         return walk.fail(f"the checkpoint does not verify: {e}", number)
     size = walk.frontier.size
@@ -236,18 +254,25 @@ def _checkpoint(walk: _Walk, line: bytes, number: int) -> Verdict | None:  # noq
             number,
         )
     previous = walk.previous
-    if previous is not None and checkpoint.issued_at < previous.issued_at:
+    if previous is not None and _dated_before(checkpoint, previous):
         return walk.fail("this checkpoint is dated before the one it follows", number)
     if previous is None and proof:
         return walk.fail("the first checkpoint of an export has no previous one to be consistent with", number)
     if previous is not None and not verify_consistency(previous.size, size, previous.root, checkpoint.root, proof):
         return walk.fail(f"the consistency proof from {previous.size} to {size} events does not verify", number)
     walk.previous = checkpoint
+    walk.cosignatures = cosignatures
     walk.checkpoints += 1
     if walk.events:
         walk.verified_through = walk.last_position
     walk.first_unverified = None
     return None
+
+
+def _dated_before(checkpoint: Checkpoint, previous: Checkpoint) -> bool:
+    """Whether two checkpoints that both carry the old `time` line are out of order (no line: no claim to check)."""
+    now, then = checkpoint.issued_at, previous.issued_at
+    return now is not None and then is not None and now < then
 
 
 def _suffix(walk: _Walk, line: bytes, number: int) -> Verdict | None:
@@ -282,50 +307,62 @@ class ProofVerdict:
         return f"{'VERIFIED' if self.ok else 'FAILED'}: {self.reason}."
 
 
-def verify_inclusion_proof(data: bytes, key: VerifierKey) -> ProofVerdict:
-    """Check an inclusion proof document: its checkpoint's signature, and the event's path to that root."""
+def _trusted(key: VerifierKey | Trust) -> Trust:
+    return key if isinstance(key, Trust) else Trust(key)
+
+
+def verify_inclusion_proof(data: bytes, key: VerifierKey | Trust) -> ProofVerdict:
+    """Check an inclusion proof document: its checkpoint's signatures, and the event's path to that root."""
+    trust = _trusted(key)
     try:
         proof = InclusionProof.from_json(data)
-        checkpoint = Checkpoint.parse(key.open(proof.checkpoint))
+        checkpoint, cosignatures = trust.open(proof.checkpoint)
         leaf = proof.event.leaf_hash()
     except (FormatError, NoteError, ValueError) as e:
         return ProofVerdict(ok=False, reason=f"the proof is not valid: {e}")
     position = proof.event.position
+    short = trust.short_of_quorum(cosignatures)
     if checkpoint.size != proof.tree_size:
         reason = f"the proof is for {proof.tree_size} events, its checkpoint for {checkpoint.size}"
-        return ProofVerdict(ok=False, reason=reason, checkpoint=checkpoint, position=position)
-    if not verify_inclusion(leaf, proof.leaf_index, proof.tree_size, proof.path, checkpoint.root):
+    elif short is not None:
+        reason = f"its checkpoint is not witnessed: {short}"
+    elif not verify_inclusion(leaf, proof.leaf_index, proof.tree_size, proof.path, checkpoint.root):
         reason = f"the event at position {position} is not leaf {proof.leaf_index} of that tree"
-        return ProofVerdict(ok=False, reason=reason, checkpoint=checkpoint, position=position)
-    reason = (
-        f"the event at position {position} is leaf {proof.leaf_index} of the {checkpoint.size} events "
-        f"signed by {checkpoint.origin} at {checkpoint.issued_at.isoformat()}"
-    )
-    return ProofVerdict(ok=True, reason=reason, checkpoint=checkpoint, position=position)
+    else:
+        reason = (
+            f"the event at position {position} is leaf {proof.leaf_index} of the {checkpoint.size} events "
+            f"signed by {checkpoint.origin}{seen(checkpoint, cosignatures)}"
+        )
+        return ProofVerdict(ok=True, reason=reason, checkpoint=checkpoint, position=position)
+    return ProofVerdict(ok=False, reason=reason, checkpoint=checkpoint, position=position)
 
 
-def verify_consistency_proof(data: bytes, key: VerifierKey) -> ProofVerdict:
+def verify_consistency_proof(data: bytes, key: VerifierKey | Trust) -> ProofVerdict:
     """Check a consistency proof document: both checkpoints' signatures, and that the later extends the earlier."""
+    trust = _trusted(key)
     try:
         proof = ConsistencyProof.from_json(data)
-        old = Checkpoint.parse(key.open(proof.old))
-        new = Checkpoint.parse(key.open(proof.new))
+        old, _ = trust.open(proof.old)
+        new, cosignatures = trust.open(proof.new)
     except (FormatError, NoteError) as e:
         return ProofVerdict(ok=False, reason=f"the proof is not valid: {e}")
+    short = trust.short_of_quorum(cosignatures)
     if old.origin != new.origin:
         reason = f"the checkpoints are of two logs, {old.origin!r} and {new.origin!r}"
-    elif new.issued_at < old.issued_at:
+    elif _dated_before(new, old):
         reason = "the later checkpoint is dated before the earlier one"
+    elif short is not None:
+        reason = f"the later checkpoint is not witnessed: {short}"
     elif not verify_consistency(old.size, new.size, old.root, new.root, proof.path):
         reason = f"the log of {new.size} events does not extend the log of {old.size}"
     else:
-        reason = f"the log of {new.size} events extends the log of {old.size}"
+        reason = f"the log of {new.size} events extends the log of {old.size}{seen(new, cosignatures)}"
         return ProofVerdict(ok=True, reason=reason, checkpoint=new)
     return ProofVerdict(ok=False, reason=reason, checkpoint=new)
 
 
 def verify_file(
-    path: Path, key: VerifierKey, *, progress: Callable[[int, int], None] | None = None
+    path: Path, key: VerifierKey | Trust, *, progress: Callable[[int, int], None] | None = None
 ) -> Verdict | ProofVerdict:
     """Verify an export or a proof document, whichever `path` holds."""
     with path.open("rb") as source:

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from api.app import create_app
 from api.observability import log_json_lines
-from audit.log import AuditLog
-from cli import audit_commands
-from cli.composition import StartupError, open_configured_ledger, open_configured_view
+from api.routes.public_log import serve_log
+from cli.composition import StartupError, open_audit_log, open_configured_ledger, open_configured_view
 from cli.settings import ConfigurationError, load_settings
 from projections.keeper import BackgroundKeeper, ViewKeeper
 
@@ -36,11 +35,14 @@ def create() -> FastAPI:
         ledger = open_configured_ledger(settings)
     except (ConfigurationError, StartupError) as e:
         raise SystemExit(f"error: {e}") from None
+    try:
+        audit_log = open_audit_log(settings, ledger)  # every worker signs with the one shared key
+    except StartupError as e:
+        ledger.close()
+        raise SystemExit(f"error: {e}") from None
     view = open_configured_view(settings)
     http = create_app(ledger, view)
-    if os.environ.get(audit_commands.SIGNING_KEY_ENV):  # every worker signs with the one shared key
-        log = AuditLog(ledger)
-        http.state.signing_key = audit_commands.signing_key_for(settings.database, log)
+    serve_log(http, audit_log, settings.quorum)
     keeper = BackgroundKeeper(ViewKeeper(ledger, view)) if os.environ.get(KEEPS_VIEW, "1") != "0" else None
     serving = http.router.lifespan_context
 

@@ -5,10 +5,8 @@ database (no master key is needed: they read stored bytes, never personal values
 runs anywhere: it reads an export or a proof document and the public key given on the command
 line, and nothing else, and exits 1 unless everything holds.
 
-The signing key is CONSENT_LEDGER_SIGNING_KEY (base64 of a 32-byte Ed25519 seed), or a key
-file (--signing-key-file, env CONSENT_LEDGER_SIGNING_KEY_FILE), or, with SQLite, `signing.key`
-beside the database, generated on first use like the master key. The log's name (its origin)
-is --origin (env CONSENT_LEDGER_LOG_ORIGIN); once checkpoints exist, it is theirs.
+The signing key, the origin and the witnesses are found as `cli.signing` says (the same
+settings `serve` reads); a checkpoint signed here is submitted to the configured witnesses too.
 """
 
 from __future__ import annotations
@@ -35,19 +33,26 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.table import Table
 from rich.text import Text
 
+from audit.alarms import AlarmKind
+from audit.cosignature import Trust, WitnessKey
 from audit.evidence import build_bundle, bundle_bytes, verify_bundle
 from audit.evidence_html import render
 from audit.export import export_file, resume_export
+from audit.integrity import IntegrityReport, record, sweep
 from audit.log import AuditLog
-from audit.notes import NoteError, SigningKey, VerifierKey, load_or_create_signing_key
+from audit.notes import NoteError, VerifierKey
+from audit.signing_keys import wrap_signing_key_file
 from audit.verify import verify_file
 from cli.composition import url_without_password
-from cli.options import DatabaseUrl, stderr, stdout
+from cli.options import DatabaseUrl, SigningKeyFile, stderr, stdout, warnings_to_stderr
 from cli.settings import ConfigurationError, load_settings, master_key_for
+from cli.signing import SIGNING_KEY_FILE_NAME, known_master_key, signing_key, witness_panel
 from ledger.application import ConsentLedger, open_ledger
 from ledger.errors import LedgerError
+from ledger.sealing import MasterKeyError
 from ledger.terms import SubjectId
 from projections.keeper import ViewKeeper, open_view
 from projections.questions import LedgerQuestions
@@ -56,15 +61,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from ledger.storage import Database
-
-SIGNING_KEY_ENV = "CONSENT_LEDGER_SIGNING_KEY"
-"""The base64 of the ledger's 32-byte Ed25519 seed, for deployments that pass secrets in the environment."""
-
-SIGNING_KEY_FILE_NAME = "signing.key"
-"""The generated signing key's file name, in the folder of the SQLite database whose log it signs."""
-
-DEFAULT_ORIGIN = "consent-ledger"
-"""The log's name when none is configured and no checkpoint names it yet."""
 
 app = typer.Typer(
     name="audit",
@@ -77,24 +73,20 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-SigningKeyFile = Annotated[
-    Path | None,
-    typer.Option(
-        envvar="CONSENT_LEDGER_SIGNING_KEY_FILE",
-        help=f"A file holding the base64 Ed25519 seed (or the seed itself in {SIGNING_KEY_ENV}; with SQLite, "
-        f"{SIGNING_KEY_FILE_NAME} beside the database, generated on first use)",
-        show_default=False,
-    ),
-]
 Origin = Annotated[
     str | None,
     typer.Option(
-        envvar="CONSENT_LEDGER_LOG_ORIGIN",
-        help=f"The log's name in its checkpoints, e.g. example.kz/consent-log (default: that of the checkpoints "
-        f"already issued, else {DEFAULT_ORIGIN})",
+        help="The log's name in its checkpoints, e.g. example.kz/consent-log (env CONSENT_LEDGER_LOG_ORIGIN; "
+        "default: that of the checkpoints already signed, else consent-ledger.local/<database name>)",
         show_default=False,
     ),
 ]
+
+
+@app.callback()
+def main() -> None:
+    """Route the CLI's warnings (a generated signing key) to stderr."""
+    warnings_to_stderr()
 
 
 @app.command()
@@ -102,13 +94,13 @@ def checkpoint(
     database_url: DatabaseUrl = None, signing_key_file: SigningKeyFile = None, origin: Origin = None
 ) -> None:
     """Bring the Merkle tree up to the newest event and sign a checkpoint of it now; print the signed note."""
-    with _ledger(database_url) as (ledger, database):
-        log = AuditLog(ledger)
-        log.signing_key = _signing_key(database, _origin(log, origin), signing_key_file)
+    with _ledger(database_url) as (ledger, _):
+        log = _signing_log(ledger, database_url, signing_key_file, origin)
         with _bar("hashing events", total=ledger.max_position()) as advance:
             issued = log.issue_checkpoint(ledger.clock(), progress=advance)
-    stderr.print(f"checkpoint {issued.number}: {issued.size} events, root {issued.checkpoint.root.hex()}")
-    stdout.print(escape(issued.note), end="")
+    cosigned = f", cosigned by {len(issued.cosignatures)} witness(es)" if log.witnesses else ""
+    stderr.print(f"checkpoint {issued.number}: {issued.size} events, root {issued.checkpoint.root.hex()}{cosigned}")
+    stdout.print(escape(issued.published), end="")
 
 
 @app.command("public-key")
@@ -116,8 +108,9 @@ def public_key(
     database_url: DatabaseUrl = None, signing_key_file: SigningKeyFile = None, origin: Origin = None
 ) -> None:
     """Print the public key (a C2SP signed-note verifier key) that auditors check checkpoints against."""
-    with _ledger(database_url) as (ledger, database):
-        key = _signing_key(database, _origin(AuditLog(ledger), origin), signing_key_file)
+    with _ledger(database_url) as (ledger, _):
+        key = _signing_log(ledger, database_url, signing_key_file, origin).signing_key
+    assert key is not None  # noqa: S101  (found or refused above)
     stdout.print(str(key.verifier))
 
 
@@ -146,10 +139,10 @@ def export(  # noqa: PLR0917  (typer passes options by name; each is one the ope
         _fail(f"{out} does not exist; there is nothing to resume")
     if resume and from_position != 1:
         _fail("--resume continues the file's own range; leave out --from")
-    with _ledger(database_url) as (ledger, database):
+    with _ledger(database_url) as (ledger, _):
         log = AuditLog(ledger)
         if checkpoint_first:
-            log.signing_key = _signing_key(database, _origin(log, origin), signing_key_file)
+            log = _signing_log(ledger, database_url, signing_key_file, origin)
             with _bar("hashing events", total=ledger.max_position()) as advance:
                 log.issue_checkpoint(ledger.clock(), progress=advance)
         with _bar("exporting events", total=None) as advance:
@@ -187,20 +180,38 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A witness's verifier key NAME+KEYID+KEY (or a file holding it) whose cosignature counts; "
+            "repeat for several",
+            show_default=False,
+        ),
+    ] = None,
+    quorum: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="How many of the --witness keys must have cosigned the (newest) checkpoint (default: all given)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check an export, a proof or an evidence bundle offline against the public key: exit 0 if all holds, 1 if not.
 
-    An export is rehashed from its events alone; every checkpoint's signature, root, date and
+    An export is rehashed from its events alone; every checkpoint's signature, root and
     consistency with the one before are checked, and a failure names the first position that
     does not match. A bundle's every event is rehashed and proven against its signed checkpoint.
+    With `--witness`, the newest checkpoint (a bundle's or a proof's) must carry valid
+    cosignatures of at least `--quorum` of those witnesses (C2SP tlog-cosignature).
     """
     if (file is None) == (bundle is None):
         _fail("give either a FILE (an export or a proof) or --bundle (an evidence bundle)")
     if not public_key:
         _fail("--public-key is required: the log's verifier key, or a file holding it")
-    key = _verifier(public_key)
+    trust = _trust(public_key, witness or [], quorum)
     if bundle is not None:
-        found = verify_bundle(bundle.read_bytes(), key)
+        found = verify_bundle(bundle.read_bytes(), trust)
         _verdict(found.ok, found.summary())
         return
     assert file is not None  # noqa: S101  (checked above)
@@ -216,8 +227,29 @@ def verify(
         transient=True,
     ) as bar:
         task = bar.add_task("verify", total=total, events=0)
-        verdict = verify_file(file, key, progress=lambda done, events: bar.update(task, completed=done, events=events))
+        verdict = verify_file(
+            file, trust, progress=lambda done, events: bar.update(task, completed=done, events=events)
+        )
     _verdict(verdict.ok, verdict.summary())
+
+
+def _trust(public_key: str, witnesses: list[str], quorum: int | None) -> Trust:
+    """The log's key and the witnesses' keys given, with the quorum (all of them by default)."""
+    keys: list[WitnessKey] = []
+    for text in witnesses:
+        try:
+            keys.append(WitnessKey.parse(_key_text(text)))
+        except (NoteError, OSError) as e:
+            _fail(f"--witness {text}: {e}")
+    if quorum is not None and quorum > len(keys):
+        _fail(f"--quorum {quorum} needs at least {quorum} --witness keys (given {len(keys)})")
+    return Trust(_verifier(public_key), tuple(keys), len(keys) if quorum is None else quorum)
+
+
+def _key_text(text: str) -> str:
+    """A key given as it is, or the content of the file it names."""
+    candidate = Path(text)
+    return candidate.read_text() if "+" not in text and candidate.is_file() else text
 
 
 def _verdict(ok: bool, summary: str) -> None:
@@ -261,8 +293,7 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
         keyed = _keyed_ledger(database_url, database, master_key_file)
         ledger = keyed or plain
         try:
-            log = AuditLog(ledger)
-            log.signing_key = _signing_key(database, _origin(log, origin), signing_key_file)
+            log = _signing_log(ledger, database_url, signing_key_file, origin)
             view = open_view(database)
             ViewKeeper(ledger, view).catch_up()
             bundle = build_bundle(ledger, LedgerQuestions(view), log, SubjectId(subject), at=moment, now=ledger.clock())
@@ -271,6 +302,97 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
                 keyed.close()
     out.write_bytes(render(bundle).encode() if html else bundle_bytes(bundle))
     stderr.print(f"evidence for {escape(subject)} at {moment.isoformat()} written to {escape(str(out))}")
+
+
+@app.command("wrap-signing-key")
+def wrap_signing_key(
+    database_url: DatabaseUrl = None,
+    signing_key_file: SigningKeyFile = None,
+    master_key_file: Annotated[
+        Path | None,
+        typer.Option(help="A file holding the master key (env CONSENT_LEDGER_MASTER_KEY_FILE)", show_default=False),
+    ] = None,
+) -> None:
+    """Keep the signing key file wrapped by the master key, so a copy of the file alone signs nothing.
+
+    Rewrites the file in place (same key, same public key); every command then needs the master
+    key to sign, as `serve` already has it.
+    """
+    try:
+        settings = load_settings(
+            database_url=database_url, signing_key_file=signing_key_file, master_key_file=master_key_file
+        )
+        path = settings.signing_key_file
+        if path is None and settings.database.sqlite_path is not None:
+            path = settings.database.sqlite_path.parent / SIGNING_KEY_FILE_NAME
+        if path is None or not path.exists():
+            _fail(f"no signing key file to wrap{f' at {path}' if path else ''}: give --signing-key-file")
+        master_key = known_master_key(settings)
+        if master_key is None:
+            _fail("no master key is configured to wrap the signing key with")
+        wrapped = wrap_signing_key_file(path, "log", master_key)
+    except (ConfigurationError, MasterKeyError, NoteError) as e:
+        _fail(str(e))
+    stderr.print(f"{escape(str(path))} is {'now' if wrapped else 'already'} wrapped by the master key")
+
+
+@app.command()
+def check(database_url: DatabaseUrl = None, signing_key_file: SigningKeyFile = None, origin: Origin = None) -> None:
+    """Rehash every stored event against the tree and the signed checkpoints (and the witnesses' view of the log).
+
+    Names each event whose row was changed, deleted or slipped in, by log position, and says when
+    the log cannot prove it extends what it signed (a fork). Exits 1 if anything does not hold.
+    When everything holds, a fork alarm raised earlier is lowered and the log signs and records
+    again: run this after restoring the database from a backup.
+    """
+    with _ledger(database_url) as (ledger, _):
+        log = _checking_log(ledger, database_url, signing_key_file, origin)
+        with _bar("rehashing events", total=log.tree.size()) as advance:
+            report = sweep(log, progress=advance)
+        now = ledger.clock()
+        record(log, report, now)
+        if report.ok:
+            was_halted = log.alarms.of(AlarmKind.FORK) is not None
+            log.alarms.clear(AlarmKind.FORK)
+            lowered = " The fork alarm is lowered: the log signs and records again." if was_halted else ""
+            intact = f"INTACT: {report.events} events match their leaves and {report.checkpoints} signed checkpoint(s)."
+            stdout.print(f"[bold green]{escape(intact + lowered)}[/]")
+            return
+    print_integrity_findings(report)
+    raise typer.Exit(code=1)
+
+
+def _checking_log(
+    ledger: ConsentLedger, database_url: str | None, key_file: Path | None, origin: str | None
+) -> AuditLog:
+    """The audit log with the witnesses and, when it can be found, the signing key (to read the witnesses' view)."""
+    try:
+        settings = load_settings(database_url=database_url, signing_key_file=key_file, log_origin=origin)
+        log = AuditLog(ledger, witnesses=witness_panel(settings))
+    except ConfigurationError as e:
+        _fail(str(e))
+    try:
+        log.signing_key = signing_key(settings, log, known_master_key(settings))
+    except (ConfigurationError, MasterKeyError):
+        log.signing_key = None  # the check holds the events against the tree without it
+    return log
+
+
+def print_integrity_findings(report: IntegrityReport) -> None:
+    """The findings of a sweep as a table on stdout, then what to do."""
+    table = Table("position", "leaf", "what does not hold", box=None, pad_edge=False)
+    for finding in report.findings[:100]:
+        table.add_row(
+            "" if finding.position is None else str(finding.position),
+            "" if finding.leaf is None else str(finding.leaf),
+            escape(finding.what),
+        )
+    stdout.print(table)
+    forks = " (the log cannot prove it extends what it signed: it is halted)" if report.forks else ""
+    stdout.print(
+        f"[bold red]DAMAGED: {len(report.findings)} finding(s) over {report.events} events{escape(forks)}.[/] "
+        "Restore the rows from a backup (or the database), then run `consent-ledger audit check` again."
+    )
 
 
 @app.command()
@@ -354,43 +476,22 @@ def _ledger(database_url: str | None) -> Iterator[tuple[ConsentLedger, Database]
         ledger.close()
 
 
-def _origin(log: AuditLog, given: str | None) -> str:
-    """The origin asked for, else that of the checkpoints already issued, else the default."""
-    if given:
-        return given
-    latest = log.latest_checkpoint()
-    return latest.checkpoint.origin if latest is not None else DEFAULT_ORIGIN
-
-
-def _signing_key(database: Database, origin: str, key_file: Path | None) -> SigningKey:
-    """The ledger's signing key: from the environment, a key file, or (SQLite) generated beside the database."""
+def _signing_log(
+    ledger: ConsentLedger, database_url: str | None, key_file: Path | None, origin: str | None
+) -> AuditLog:
+    """The audit log with its signing key and witnesses, as the settings (and these options) configure them."""
     try:
-        seed = os.environ.get(SIGNING_KEY_ENV)
-        if seed:
-            return SigningKey.from_base64(origin, seed)
-        if key_file is None and database.sqlite_path is None:
-            _fail(
-                f"a PostgreSQL deployment needs its signing key: set {SIGNING_KEY_ENV} or pass --signing-key-file "
-                "(every process must sign with the same key)"
-            )
-        path = key_file if key_file is not None else database.sqlite_path.parent / SIGNING_KEY_FILE_NAME  # type: ignore[union-attr]
-        key, created = load_or_create_signing_key(path, origin)
-    except NoteError as e:
+        settings = load_settings(database_url=database_url, signing_key_file=key_file, log_origin=origin)
+        log = AuditLog(ledger, witnesses=witness_panel(settings))
+        log.signing_key = signing_key(settings, log, known_master_key(settings))
+    except (ConfigurationError, MasterKeyError) as e:
         _fail(str(e))
-    if created:
-        stderr.print(
-            f"[yellow]warning:[/] generated a new signing key in {escape(str(path))}; keep it safe and give "
-            f"auditors its public key: {key.verifier}"
-        )
-    return key
+    return log
 
 
 def _verifier(text: str) -> VerifierKey:
-    candidate = Path(text)
     try:
-        if "+" not in text and candidate.is_file():
-            text = candidate.read_text()
-        return VerifierKey.parse(text)
+        return VerifierKey.parse(_key_text(text))
     except (NoteError, OSError) as e:
         _fail(f"--public-key: {e}")
 
@@ -432,8 +533,3 @@ def _first_line(error: BaseException) -> str:
 def _fail(message: str) -> NoReturn:
     stderr.print(f"[red]error:[/] {escape(message)}")
     raise typer.Exit(code=1)
-
-
-def signing_key_for(database: Database, log: AuditLog) -> SigningKey:
-    """The signing key a long-running process signs periodic checkpoints with (as `checkpoint` finds it)."""
-    return _signing_key(database, _origin(log, None), None)

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 import psycopg
 from eventsourcing.persistence import PersistenceError
 
+from audit.log import AuditLog
 from cli.settings import ConfigurationError, master_key_for
+from cli.signing import known_master_key, signing_key, witness_panel
 from ledger.application import ConsentLedger, open_ledger, utc_now
 from ledger.deadlines import KazakhCalendar
 from ledger.sealing import MasterKeyError
@@ -54,6 +56,20 @@ def open_configured_ledger(settings: Settings, clock: Callable[[], datetime] = u
         raise StartupError(str(e)) from None
     except (OSError, sqlite3.Error, psycopg.Error, PersistenceError) as e:
         raise StartupError(f"cannot open {url_without_password(settings.database_url)}: {_first_line(e)}") from None
+
+
+def open_audit_log(settings: Settings, ledger: ConsentLedger) -> AuditLog:
+    """The ledger's audit log with its signing key and witnesses; StartupError when the key cannot be had.
+
+    A serving process refuses to start without the key, as without the master key: evidence and
+    checkpoints need it, and on PostgreSQL every process must sign with the one key.
+    """
+    try:
+        audit_log = AuditLog(ledger, witnesses=witness_panel(settings))
+        audit_log.signing_key = signing_key(settings, audit_log, known_master_key(settings))
+    except (ConfigurationError, MasterKeyError) as e:
+        raise StartupError(str(e)) from None
+    return audit_log
 
 
 def open_configured_view(settings: Settings) -> LedgerView:

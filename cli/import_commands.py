@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from audit.alarms import LogHalted
+from audit.log import AuditLog
 from cli.composition import StartupError, open_configured_ledger
 from cli.import_file import DEFAULT_BATCH, FileImport, Outcome, Refused
 from cli.options import DatabaseUrl, stderr, stdout
@@ -71,6 +73,11 @@ def import_command(
         settings = load_settings(database_url=database_url, master_key_file=master_key_file)
         ledger = open_configured_ledger(settings)
     except (ConfigurationError, StartupError) as e:
+        _fail(str(e))
+    try:
+        AuditLog(ledger).require_not_halted()  # a log that cannot prove it extends what it signed records nothing
+    except LogHalted as e:
+        ledger.close()
         _fail(str(e))
     sink = rejects.open("ab") if rejects is not None else None
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 import tempfile
 import threading
@@ -25,14 +24,21 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from audit.integrity import record, sweep
 from audit.log import AuditLog
-from audit.periodic import PeriodicCheckpoints
+from audit.periodic import IntegritySweeps, Periodic, PeriodicCheckpoints
 from audit.replay import load_export, original_position
-from cli import audit_commands, token_commands
-from cli.composition import StartupError, open_configured_ledger, open_configured_view, url_without_password
+from cli import audit_commands, token_commands, witness_commands
+from cli.composition import (
+    StartupError,
+    open_audit_log,
+    open_configured_ledger,
+    open_configured_view,
+    url_without_password,
+)
 from cli.demo import POLICY, TIME_TRAVEL, DemoClock, record_demo_history
 from cli.import_commands import import_command
-from cli.options import DatabaseUrl, stderr
+from cli.options import DatabaseUrl, SigningKeyFile, stderr, warnings_to_stderr
 from cli.settings import ConfigurationError, Settings, load_settings
 from ledger.application import utc_now
 from ledger.errors import LedgerError
@@ -73,6 +79,7 @@ app = typer.Typer(
 )
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(token_commands.app, name="token")
+app.add_typer(witness_commands.app, name="witness")
 app.command("import")(import_command)
 stdout = Console(highlight=False)
 
@@ -87,26 +94,14 @@ MasterKeyFile = Annotated[
 ]
 
 
-class _WarningsToStderr(logging.Handler):
-    """Shows the composition root's warnings (a generated master key) as one line each on stderr."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Print `warning: <message>`."""
-        stderr.print(f"[yellow]{record.levelname.lower()}:[/] {escape(record.getMessage())}")
-
-
 @app.callback()
 def main() -> None:
     """Route the CLI's own log records to stderr before any command runs."""
-    logger = logging.getLogger("cli")
-    logger.setLevel(logging.INFO)
-    if not any(isinstance(h, _WarningsToStderr) for h in logger.handlers):
-        handler = _WarningsToStderr(level=logging.WARNING)
-        logger.addHandler(handler)
+    warnings_to_stderr()
 
 
 @app.command()
-def serve(
+def serve(  # noqa: PLR0917  (typer passes options by name; each is one the operator may need)
     host: Annotated[
         str | None,
         typer.Option(
@@ -124,6 +119,7 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="uvicorn worker processes (more than 1 needs PostgreSQL)")
     ] = 1,
+    signing_key_file: SigningKeyFile = None,
 ) -> None:
     """Serve the HTTP API with uvicorn: writes and queries under /v1/, the OpenAPI document at /openapi.json.
 
@@ -133,9 +129,18 @@ def serve(
     CONSENT_LEDGER_CHECKPOINT_INTERVAL (seconds between signed checkpoints, default 300; 0 turns them
     off) and CONSENT_LEDGER_BROWSER (a chromium for the desk's PDF). The disputes desk is at /desk/.
     With `--workers N` (PostgreSQL only) the workers keep no read model of their own: run
-    `consent-ledger project` beside them.
+    `consent-ledger project` beside them. The log's public checkpoint, key and consistency proofs are
+    served under /v1/log without a token; checkpoints are signed (and sent to the witnesses) every
+    CONSENT_LEDGER_CHECKPOINT_INTERVAL seconds and the stored events rehashed every
+    CONSENT_LEDGER_INTEGRITY_INTERVAL seconds.
     """
-    settings = _settings(host=host, port=port, database_url=database_url, master_key_file=master_key_file)
+    settings = _settings(
+        host=host,
+        port=port,
+        database_url=database_url,
+        master_key_file=master_key_file,
+        signing_key_file=signing_key_file,
+    )
     if workers > 1:
         _serve_workers(settings, workers)
         return
@@ -145,13 +150,13 @@ def serve(
 
         from api.app import create_app  # noqa: PLC0415  (same)
         from api.observability import log_json_lines  # noqa: PLC0415  (same)
+        from api.routes.public_log import serve_log  # noqa: PLC0415  (same)
 
+        audit_log = _audit_log(settings, ledger)
         view = open_configured_view(settings)
         keeper = BackgroundKeeper(ViewKeeper(ledger, view))
-        checkpoints = _checkpoint_timer(settings, ledger)
-        http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper, checkpoints)
-        if checkpoints is not None:  # evidence bundles and POST /v1/audit/checkpoints sign with the same key
-            http.state.signing_key = checkpoints.audit_log.signing_key
+        http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper, _timers(settings, audit_log))
+        serve_log(http, audit_log, settings.quorum)
         log_json_lines()
         uvicorn.run(http, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:
@@ -162,7 +167,11 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     """Run `workers` uvicorn processes, each building its app from the environment (`cli.asgi:create`)."""
     if settings.database.backend != "postgres":
         _fail("several workers need PostgreSQL: SQLite has one writer on one host; use --workers 1")
-    _open(settings).close()  # refuse a bad URL or key here, in one line, not once per worker
+    ledger = _open(settings)  # refuse a bad URL or key here, in one line, not once per worker
+    try:
+        _audit_log(settings, ledger)
+    finally:
+        ledger.close()
     import uvicorn  # noqa: PLC0415  (the HTTP stack is loaded only when serving)
 
     from api.observability import log_json_lines  # noqa: PLC0415  (same)
@@ -171,6 +180,8 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     os.environ["CONSENT_LEDGER_DATABASE_URL"] = settings.database_url
     if settings.master_key_file is not None:
         os.environ["CONSENT_LEDGER_MASTER_KEY_FILE"] = str(settings.master_key_file.resolve())
+    if settings.signing_key_file is not None:
+        os.environ["CONSENT_LEDGER_SIGNING_KEY_FILE"] = str(settings.signing_key_file.resolve())
     os.environ.setdefault(KEEPS_VIEW, "0")
     log_json_lines()
     with contextlib.ExitStack() as stack:
@@ -187,21 +198,32 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         )
 
 
-def _checkpoint_timer(settings: Settings, ledger: ConsentLedger) -> PeriodicCheckpoints | None:
-    """Sign a checkpoint every CONSENT_LEDGER_CHECKPOINT_INTERVAL seconds (default 300; 0 turns it off)."""
-    interval = float(os.environ.get("CONSENT_LEDGER_CHECKPOINT_INTERVAL", "300"))
-    database = settings.database
-    if interval <= 0 or (database.sqlite_path is None and not os.environ.get(audit_commands.SIGNING_KEY_ENV)):
-        return None  # PostgreSQL processes sign only with the shared key from the environment
-    log = AuditLog(ledger)
-    log.signing_key = audit_commands.signing_key_for(database, log)
-    return PeriodicCheckpoints(log, ledger.clock, interval)
+def _audit_log(settings: Settings, ledger: ConsentLedger) -> AuditLog:
+    try:
+        return open_audit_log(settings, ledger)
+    except StartupError as e:
+        ledger.close()
+        _fail(str(e))
+
+
+def _timers(settings: Settings, audit_log: AuditLog) -> list[Periodic]:
+    """Checkpoints every CONSENT_LEDGER_CHECKPOINT_INTERVAL seconds and integrity sweeps every ..._INTEGRITY_INTERVAL.
+
+    An interval of 0 turns that timer off.
+    """
+    clock = audit_log.ledger.clock
+    timers: list[Periodic] = []
+    if settings.checkpoint_interval > 0:
+        timers.append(PeriodicCheckpoints(audit_log, clock, settings.checkpoint_interval))
+    if settings.integrity_interval > 0:
+        timers.append(IntegritySweeps(audit_log, clock, settings.integrity_interval))
+    return timers
 
 
 def _closing_at_shutdown(
-    http: FastAPI, ledger: ConsentLedger, keeper: BackgroundKeeper, checkpoints: PeriodicCheckpoints | None = None
+    http: FastAPI, ledger: ConsentLedger, keeper: BackgroundKeeper, timers: list[Periodic] | None = None
 ) -> FastAPI:
-    """Keep the view current (and checkpoints coming) while serving; close the ledger at shutdown.
+    """Keep the view current (and checkpoints and sweeps coming) while serving; close the ledger at shutdown.
 
     uvicorn ends a SIGTERM by re-raising it, past any `finally`, so the lifespan is where to stop.
     """
@@ -210,12 +232,12 @@ def _closing_at_shutdown(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         keeper.start()
-        if checkpoints is not None:
-            checkpoints.start()
+        for timer in timers or ():
+            timer.start()
         async with serving(app) as state:
             yield state
-        if checkpoints is not None:
-            checkpoints.stop()
+        for timer in timers or ():
+            timer.stop()
         keeper.stop()
         ledger.close()
 
@@ -233,18 +255,18 @@ def project(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = N
     settings = _settings(database_url=database_url, master_key_file=master_key_file)
     ledger = _open(settings)
     keeper = ViewKeeper(ledger, open_configured_view(settings))
-    checkpoints = _checkpoint_timer(settings, ledger)
+    timers = _timers(settings, _audit_log(settings, ledger))
     stderr.print(f"following the log from position {keeper.position:,} (Ctrl-C stops)")
     stop = threading.Event()
-    if checkpoints is not None:
-        checkpoints.start()
+    for timer in timers:
+        timer.start()
     try:
         keeper.follow(stop)
     except KeyboardInterrupt:
         stop.set()
     finally:
-        if checkpoints is not None:
-            checkpoints.stop()
+        for timer in timers:
+            timer.stop()
         ledger.close()
     stderr.print(f"stopped at position {keeper.position:,}")
 
@@ -301,6 +323,7 @@ def replay(
             settings = _settings(database_url=database_url, master_key_file=master_key_file)
             database = settings.database
             ledger = _open(settings)
+            _require_intact(ledger)
         try:
             with _progress("rebuilding the view") as bar:
                 task = bar.add_task("events", total=ledger.max_position())
@@ -320,6 +343,23 @@ def replay(
     _print_findings(found, report)
     if strict and any(f.severity == "violation" for f in found):
         raise typer.Exit(1)
+
+
+def _require_intact(ledger: ConsentLedger) -> None:
+    """Before a replay rebuilds anything: every stored event must still hash to its leaf of the signed log."""
+    audit_log = AuditLog(ledger)
+    try:
+        with _progress("rehashing events") as bar:
+            task = bar.add_task("events", total=audit_log.tree.size())
+            report = sweep(audit_log, progress=lambda n: bar.update(task, completed=n))
+        record(audit_log, report, ledger.clock())
+    except BaseException:
+        ledger.close()
+        raise
+    if not report.ok:
+        ledger.close()
+        audit_commands.print_integrity_findings(report)
+        _fail("the stored events do not match the signed log; a replay would rebuild answers from damaged rows")
 
 
 def _progress(label: str) -> Progress:

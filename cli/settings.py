@@ -1,4 +1,4 @@
-"""What a deployment configures: the database, the master key, where to listen, the operator's time zone.
+"""What a deployment configures: the database, the keys, the log's witnesses, where to listen, the time zone.
 
 Every setting is read from the environment with the prefix `CONSENT_LEDGER_` (for example
 `CONSENT_LEDGER_DATABASE_URL`), and a command-line option of the same name wins over it.
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from audit.witnessing import Witness
 from ledger.sealing import MasterKeyError, new_master_key, parse_master_key
 from ledger.storage import DEFAULT_URL, Database
 
@@ -53,6 +54,27 @@ class Settings(BaseSettings):
     timezone: ZoneInfo = ZoneInfo("Asia/Almaty")
     """The operator's time zone: working-day deadlines (Art. 8(7), 25(2)(8)) count its calendar days."""
 
+    signing_key: SecretStr | None = None
+    """Base64 of the log's 32-byte Ed25519 seed: it signs the checkpoints auditors verify with its public half."""
+
+    signing_key_file: Path | None = None
+    """A file holding the signing key (plain, or wrapped by the master key: `audit wrap-signing-key`)."""
+
+    log_origin: str | None = Field(default=None, pattern=r"^[^\s+]+$")
+    """The log's name in its checkpoints, a schema-less URL (default: consent-ledger.local/<database name>)."""
+
+    witnesses: str = ""
+    """Witnesses every checkpoint is submitted to: `<URL>=<witness verifier key>`, separated by commas."""
+
+    witness_quorum: int | None = Field(default=None, ge=0)
+    """How many witnesses must cosign a checkpoint before it is served and used (default: 1 when any are set)."""
+
+    checkpoint_interval: float = Field(default=300, ge=0)
+    """Seconds between periodic checkpoints by `serve` and `project` (0: none)."""
+
+    integrity_interval: float = Field(default=3600, ge=0)
+    """Seconds between integrity sweeps (every stored event rehashed against the tree) by `serve` and `project`."""
+
     @field_validator("database_url")
     @classmethod
     def _database_url_is_understood(cls, url: str) -> str:
@@ -67,11 +89,34 @@ class Settings(BaseSettings):
         return key
 
     @model_validator(mode="after")
-    def _one_source_of_master_key(self) -> Settings:
+    def _one_source_of_each_key(self) -> Settings:
         if self.master_key is not None and self.master_key_file is not None:
             msg = f"give {ENV_PREFIX}MASTER_KEY or a master key file, not both"
             raise ValueError(msg)
+        if self.signing_key is not None and self.signing_key_file is not None:
+            msg = f"give {ENV_PREFIX}SIGNING_KEY or a signing key file, not both"
+            raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _witnesses_can_meet_the_quorum(self) -> Settings:
+        witnesses = self.witness_list()  # raises ValueError naming the entry that cannot be read
+        if self.witness_quorum is not None and self.witness_quorum > len(witnesses):
+            msg = f"{ENV_PREFIX}WITNESS_QUORUM is {self.witness_quorum}, but {len(witnesses)} witness(es) are set"
+            raise ValueError(msg)
+        return self
+
+    def witness_list(self) -> list[Witness]:
+        """The configured witnesses, in order."""
+        entries = [e for e in self.witnesses.replace("\n", ",").split(",") if e.strip()]
+        return [Witness.parse(e) for e in entries]
+
+    @property
+    def quorum(self) -> int:
+        """The witness quorum in force: as configured, else 1 when any witness is set, else 0."""
+        if self.witness_quorum is not None:
+            return self.witness_quorum
+        return 1 if self.witnesses.strip() else 0
 
     @property
     def database(self) -> Database:

@@ -165,7 +165,7 @@ class Batches(WritePath):
     def record_many(self, calls: Sequence[Callable[[], Receipt]]) -> list[Receipt | LedgerError]:
         """Run commands as one unit of work and save everything they record in one transaction.
 
-        Each call is a closure invoking one command method (`lambda: ledger.record_disclosure(...)`).
+        Each call is a closure invoking one command (`lambda: ledger.record(request, fact)`).
         Each sees the effects of the calls before it and gets its own answer: its receipt, with
         its real log position, or the `LedgerError` that refused it (and recorded nothing). If
         the transaction loses a race to another writer, the batch is decided again from a fresh

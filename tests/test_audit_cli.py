@@ -120,7 +120,7 @@ def test_with_sqlite_the_signing_key_is_generated_beside_the_database_once(tmp_p
     assert code == 0
     assert "generated" not in err
     public_key = audit("public-key", "--database-url", database.url)[1]
-    assert public_key.startswith("consent-ledger+")
+    assert public_key.startswith("consent-ledger.local/ledger+")  # the default origin: a URL-like name of this database
 
 
 def test_a_postgresql_ledger_without_a_signing_key_is_refused_in_one_line(clock: FakeClock) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from audit.merkle import EMPTY_ROOT
-from audit.notes import Checkpoint, NoteError, SigningKey, VerifierKey, load_or_create_signing_key
+from audit.notes import Checkpoint, NoteError, SigningKey, VerifierKey, legacy_checkpoint, load_or_create_signing_key
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -93,17 +93,25 @@ def test_a_malformed_public_key_is_refused(malformed: str) -> None:
         VerifierKey.parse(malformed)
 
 
-def test_a_checkpoint_reads_as_a_c2sp_checkpoint_with_a_time_extension_line() -> None:
-    checkpoint = Checkpoint("example.kz/consent", 20852163, EMPTY_ROOT, datetime(2026, 3, 2, 14, 0, 5, 999, ALMATY))
-    assert checkpoint.text() == (
+def test_a_checkpoint_is_the_three_lines_of_a_c2sp_checkpoint_with_no_extension_line() -> None:
+    checkpoint = Checkpoint("example.kz/consent", 20852163, EMPTY_ROOT)
+    assert checkpoint.text() == "example.kz/consent\n20852163\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+    assert Checkpoint.parse(checkpoint.text()) == checkpoint
+    assert checkpoint.issued_at is None
+
+
+def test_a_checkpoint_signed_before_with_a_time_line_is_still_read_with_its_time() -> None:
+    old = legacy_checkpoint("example.kz/consent", 20852163, EMPTY_ROOT, datetime(2026, 3, 2, 14, 0, 5, 999, ALMATY))
+    assert old.text() == (
         "example.kz/consent\n20852163\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntime 2026-03-02T09:00:05Z\n"
     )
-    assert Checkpoint.parse(checkpoint.text()) == checkpoint
+    assert Checkpoint.parse(old.text()) == old
+    assert old.issued_at == datetime(2026, 3, 2, 9, 0, 5, tzinfo=UTC)
 
 
 def test_a_signed_checkpoint_opens_only_with_its_own_key() -> None:
     key = SigningKey.from_seed("example.kz/consent", bytes(32))
-    checkpoint = Checkpoint("example.kz/consent", 3, EMPTY_ROOT, datetime(2026, 3, 2, tzinfo=UTC))
+    checkpoint = Checkpoint("example.kz/consent", 3, EMPTY_ROOT)
     note = key.sign(checkpoint.text())
     assert Checkpoint.parse(key.verifier.open(note)) == checkpoint
     with pytest.raises(NoteError):
@@ -113,11 +121,12 @@ def test_a_signed_checkpoint_opens_only_with_its_own_key() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "example.kz/consent\n03\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntime 2026-03-02T09:00:05Z\n",
-        "example.kz/consent\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFV=\ntime 2026-03-02T09:00:05Z\n",
-        "example.kz/consent\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntime 2026-03-02 09:00:05\n",
-        "example.kz/consent\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
-        "example.kz/consent\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntime 2026-03-02T09:00:05Z\nmore\n",
+        "example.kz/consent\n03\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+        "example.kz/consent\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFV=\n",
+        "example.kz/consent\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n",
+        "example.kz/consent\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        "example.kz/consent\n3\n",
+        "example.kz consent\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
     ],
 )
 def test_a_checkpoint_in_any_but_its_canonical_form_is_refused(text: str) -> None:
@@ -125,9 +134,9 @@ def test_a_checkpoint_in_any_but_its_canonical_form_is_refused(text: str) -> Non
         Checkpoint.parse(text)
 
 
-def test_a_checkpoint_time_without_a_time_zone_is_refused() -> None:
+def test_a_legacy_checkpoint_time_without_a_time_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="no time zone"):
-        Checkpoint("example.kz/consent", 0, EMPTY_ROOT, datetime(2026, 3, 2))  # noqa: DTZ001
+        legacy_checkpoint("example.kz/consent", 0, EMPTY_ROOT, datetime(2026, 3, 2))  # noqa: DTZ001
 
 
 def test_the_signing_key_file_is_created_once_private_and_then_reused(tmp_path: Path) -> None:

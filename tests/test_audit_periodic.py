@@ -1,4 +1,4 @@
-"""Checkpoints are signed on a timer while the log grows, and not while it stands still."""
+"""Checkpoints are signed on a timer while the log grows, and not while it stands still; the sweep runs on one too."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import time
 from typing import TYPE_CHECKING
 
 from given import consented, published
+from serving import eventually
+from tampering import Insider, tally
 
+from audit.alarms import AlarmKind
 from audit.log import AuditLog
 from audit.notes import SigningKey
-from audit.periodic import PeriodicCheckpoints
+from audit.periodic import IntegritySweeps, PeriodicCheckpoints
 
 if TYPE_CHECKING:
     from ledger.application import ConsentLedger
@@ -38,3 +41,19 @@ def test_a_growing_log_gets_a_checkpoint_each_interval_and_an_idle_one_gets_none
     assert grown is not None
     assert grown.size == ledger.max_position()
     assert idle == grown
+
+
+def test_the_sweep_on_a_timer_finds_a_row_changed_behind_the_ledgers_back(ledger: ConsentLedger) -> None:
+    published(ledger)
+    position = consented(ledger, "u-1").position
+    log = AuditLog(ledger, SigningKey.from_seed("consent-ledger", bytes(32)))
+    log.issue_checkpoint(ledger.clock())
+    Insider(ledger, log).flip_byte(position, b'"channel":"', 0)
+    timer = IntegritySweeps(log, ledger.clock, interval=0.05)
+    timer.start()
+    try:
+        alarm = eventually(lambda: log.alarms.of(AlarmKind.DAMAGE), 10, "the sweep raised the damage alarm")
+    finally:
+        timer.stop()
+    tally("one byte of a plain field, found by the sweep on its timer", "the integrity sweep")
+    assert alarm.positions == (position,)

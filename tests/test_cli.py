@@ -72,7 +72,10 @@ def test_help_names_each_command_and_what_it_does() -> None:
 
 @pytest.mark.parametrize(
     ("command", "options"),
-    [("serve", ["--host", "--port", "--database-url", "--master-key-file"]), ("demo", ["--database-url"])],
+    [
+        ("serve", ["--host", "--port", "--database-url", "--master-key-file", "--signing-key-file"]),
+        ("demo", ["--database-url"]),
+    ],
 )
 def test_each_command_explains_its_options(command: str, options: list[str]) -> None:
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})

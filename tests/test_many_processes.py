@@ -6,6 +6,7 @@ catches up with every write and holds each event exactly once, whoever was kille
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -40,6 +41,7 @@ class Deployment:
         self.key = new_master_key()
         self.env = {
             **os.environ, "CONSENT_LEDGER_DATABASE_URL": database.url, "CONSENT_LEDGER_MASTER_KEY": self.key,
+            "CONSENT_LEDGER_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),  # PostgreSQL needs it, too
         }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.processes: list[subprocess.Popen[bytes]] = []

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.requests import HTTPConnection
 
 from api.deps import LedgerDep, SubjectEvidence, scoped
+from api.log_watch import audit_log_of
 from api.problems import problem_responses
 from api.routes.questions import demo_example
 from api.schemas.common import IN_A_PATH
@@ -32,12 +33,15 @@ from api.schemas.evidence import (
     PublicKeyPublic,
 )
 from api.tokens import Scope
+from audit.alarms import LogDamaged, LogHalted
 from audit.evidence import build_bundle, bundle_bytes
 from audit.evidence_html import render
 from audit.evidence_words import Lang, pick_language
-from audit.log import AuditLog, CheckpointRefused, ProofUnavailable
+from audit.integrity import UNREADABLE, require_sound, unreadable
+from audit.log import AuditLog, CheckpointRefused, NotWitnessed, ProofUnavailable
 from audit.notes import SigningKey
 from ledger.errors import InvalidFact, NotFound
+from ledger.subject import subject_key
 from ledger.terms import SubjectId
 from projections.errors import ViewBehind
 from projections.keeper import ViewKeeper
@@ -53,14 +57,8 @@ Size = Annotated[int, Query(ge=0, le=2**62)]
 
 
 def audit_log(connection: HTTPConnection) -> AuditLog:
-    """The audit log of the ledger this app serves, with the signing key it was given (made on first use)."""
-    state = connection.app.state
-    log: AuditLog | None = getattr(state, "audit_log", None)
-    key = cast("SigningKey | None", getattr(state, "signing_key", None))
-    if log is None or log.ledger is not state.ledger:
-        log = state.audit_log = AuditLog(state.ledger)
-    log.signing_key = key
-    return log
+    """The audit log of the ledger this app serves, with the signing key and witnesses it was given."""
+    return audit_log_of(connection)
 
 
 AuditLogDep = Annotated[AuditLog, Depends(audit_log)]
@@ -85,7 +83,7 @@ EVIDENCE_RESPONSES = {
         "description": "The evidence bundle: JSON (keys sorted), or the printable page with `Accept: text/html`.",
         "content": {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}},
     },
-    **problem_responses(NotFound, CheckpointRefused, ViewBehind, InvalidFact),
+    **problem_responses(NotFound, CheckpointRefused, ViewBehind, InvalidFact, LogDamaged, LogHalted, NotWitnessed),
 }
 
 
@@ -113,10 +111,15 @@ def read_evidence(
     if questions is None:
         msg = "this server answers no questions: it was started without a read model"
         raise ViewBehind(msg)
-    cast("ViewKeeper", state.keeper).catch_up()
     _signing_key(log)
+    require_sound(log, subject_key(subject_id))  # before any of the subject's rows is decoded
+    try:
+        cast("ViewKeeper", state.keeper).catch_up()
+    except UNREADABLE as e:  # a row the read model cannot take: damage, not a fault of ours
+        raise unreadable(log, subject_key(subject_id), e) from None
     now: datetime = ledger.clock()
-    bundle = build_bundle(ledger, questions, log, subject_id, at=at or now, now=now)
+    quorum = int(getattr(state, "quorum", 0))
+    bundle = build_bundle(ledger, questions, log, subject_id, at=at or now, now=now, quorum=quorum)
     access.record(subject_id)
     wants_html = format == "html" or (format is None and "text/html" in (accept or ""))
     if wants_html:

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.log_watch import log_watch
 from api.observability import exposition
 from api.problems import DATABASE_RETRY_AFTER_SECONDS, TYPE_PREFIX, ProblemResponse, is_database_unavailable
 
 if TYPE_CHECKING:
+    from api.log_watch import LogWatch
     from ledger.application import ConsentLedger
     from projections.view import LedgerView
 
@@ -28,19 +30,27 @@ def healthz() -> dict[str, str]:
     return {"status": "alive"}
 
 
-def readiness(ledger: ConsentLedger | None, view: LedgerView | None, max_lag: int) -> tuple[str | None, dict[str, int]]:
-    """Why the process should not take traffic (None if it may), with the positions it saw."""
+def readiness(
+    ledger: ConsentLedger | None, view: LedgerView | None, max_lag: int, watch: LogWatch | None = None
+) -> tuple[str | None, dict[str, int]]:
+    """Why the process should not take traffic (None if it may), with the positions it saw.
+
+    A raised alarm of the log (a fork, or stored events that no longer match it) makes it unready.
+    """
     if ledger is None:
         return "this server was started without a ledger", {}
     try:
         _ping(ledger)
         newest = ledger.max_position()
         projected = view.position() if view is not None else newest
+        alarms = watch.alarms() if watch is not None else []
     except Exception as e:
         if is_database_unavailable(e):
             return "the database does not answer", {}
         raise
     positions = {"log_position": newest, "view_position": projected, "lag": newest - projected}
+    if alarms:
+        return "; ".join(f"the log's {a.kind} alarm: {a.sentence()}" for a in alarms), positions
     if newest - projected > max_lag:
         return f"the read model is {newest - projected} events behind the log (at most {max_lag} allowed)", positions
     return None, positions
@@ -58,7 +68,8 @@ async def readyz(request: Request) -> Response:
     """Answer 200 when the database answers and the read model is close to the log, else 503 with the reason."""
     state = request.app.state
     max_lag = int(getattr(state, "max_ready_lag", MAX_READY_LAG))
-    reason, positions = await run_in_threadpool(readiness, state.ledger, _view(request), max_lag)
+    watch = log_watch(request) if state.ledger is not None else None
+    reason, positions = await run_in_threadpool(readiness, state.ledger, _view(request), max_lag, watch)
     if reason is None:
         return JSONResponse({"status": "ready", **positions})
     body = {
@@ -76,7 +87,9 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """The Prometheus text exposition: requests and latencies by route, events appended, projection lag."""
     try:
-        page, media_type = await run_in_threadpool(exposition, request.app.state.ledger, _view(request))
+        ledger = request.app.state.ledger
+        watch = log_watch(request) if ledger is not None else None
+        page, media_type = await run_in_threadpool(exposition, ledger, _view(request), watch)
     except Exception as e:
         if not is_database_unavailable(e):
             raise

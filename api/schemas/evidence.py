@@ -16,14 +16,18 @@ class CheckpointPublic(BaseModel):
     number: int = Field(description="Its place in the sequence of checkpoints, from 1.")
     tree_size: int = Field(description="How many events the tree held.")
     root: str = Field(description="The RFC 9162 root hash, hex.")
-    issued_at: datetime = Field(description="When it was signed (UTC, to the second), as its note says.")
+    issued_at: datetime = Field(
+        description="When the log signed it, by its own clock (not in the note: witnesses' cosignatures date it)."
+    )
     note: str = Field(description="The C2SP checkpoint in a C2SP signed note: check it with the public key.")
 
     @classmethod
     def of(cls, issued: IssuedCheckpoint) -> CheckpointPublic:
         """The checkpoint as the log keeps it."""
         c = issued.checkpoint
-        return cls(number=issued.number, tree_size=c.size, root=c.root.hex(), issued_at=c.issued_at, note=issued.note)
+        return cls(
+            number=issued.number, tree_size=c.size, root=c.root.hex(), issued_at=issued.signed_at, note=issued.published
+        )
 
 
 class CheckpointsPublic(BaseModel):

@@ -1,0 +1,96 @@
+"""Tampering with a ledger's database behind its back, as an insider with SQL access would, and a tally of catches.
+
+Every test that tampers records here what it did and whether it was caught (by the integrity
+sweep, `verify`, or a witness's refusal); the run's summary prints the count (conftest.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from audit.log import AuditLog
+    from ledger.application import ConsentLedger
+
+
+@dataclass(frozen=True)
+class Case:
+    """One tampering tried, and what caught it (empty when nothing did)."""
+
+    name: str
+    caught_by: str
+
+
+CASES: list[Case] = []
+"""Every tampering tried in this run."""
+
+
+def tally(name: str, caught_by: str) -> None:
+    """Count one tampering case and what caught it."""
+    CASES.append(Case(name, caught_by))
+
+
+def summary() -> str | None:
+    """`N tampering cases tried, N caught (by ...)` for the run's summary, or None when none ran."""
+    if not CASES:
+        return None
+    caught = [c for c in CASES if c.caught_by]
+    by: dict[str, int] = {}
+    for c in caught:
+        by[c.caught_by] = by.get(c.caught_by, 0) + 1
+    how = ", ".join(f"{n} by {what}" for what, n in sorted(by.items()))
+    return f"tampering: {len(CASES)} cases tried, {len(caught)} detected ({how})"
+
+
+class Insider:
+    """SQL on the ledger's own tables, with the backend's placeholder and position column."""
+
+    def __init__(self, ledger: ConsentLedger, log: AuditLog) -> None:
+        self.ledger, self.log = ledger, log
+        dialect = log.tree.dialect
+        self.p = dialect.p
+        self.position = "rowid" if dialect.local else "notification_id"
+        self.events = ledger.events_table
+
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self.ledger.recorder.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
+            c.execute(sql, params)
+            try:
+                return list(c.fetchall())
+            except Exception:  # noqa: BLE001  (statements that return no rows)
+                return []
+
+    def state(self, position: int) -> bytes:
+        rows = self.run(f"SELECT state FROM {self.events} WHERE {self.position} = {self.p}", (position,))
+        return bytes(rows[0][0] if self.log.tree.dialect.local else rows[0]["state"])
+
+    def set_state(self, position: int, state: bytes) -> None:
+        self.run(f"UPDATE {self.events} SET state = {self.p} WHERE {self.position} = {self.p}", (state, position))
+
+    def flip_byte(self, position: int, needle: bytes, offset: int = 0) -> None:
+        """Change one byte of the stored state: the `offset`-th byte after `needle` becomes another letter."""
+        state = bytearray(self.state(position))
+        at = state.index(needle) + len(needle) + offset
+        state[at] = ord("B") if state[at] != ord("B") else ord("C")
+        self.set_state(position, bytes(state))
+
+    def delete_events(self, positions: list[int]) -> None:
+        for position in positions:
+            self.run(f"DELETE FROM {self.events} WHERE {self.position} = {self.p}", (position,))
+
+    def cut_tree_from(self, leaf: int) -> None:
+        """Delete the leaves from `leaf` on and every node that covers any of them."""
+        tree = self.log.tree
+        self.run(f"DELETE FROM {tree.leaves_table} WHERE leaf_index >= {self.p}", (leaf,))
+        nodes = self.run(f"SELECT level, node_index FROM {tree.nodes_table}")
+        for row in nodes:
+            level, index = (int(row[0]), int(row[1])) if tree.dialect.local else (row["level"], row["node_index"])
+            if (index + 1) << level > leaf:
+                self.run(
+                    f"DELETE FROM {tree.nodes_table} WHERE level = {self.p} AND node_index = {self.p}", (level, index)
+                )
+
+    def cut_checkpoints_from(self, number: int) -> None:
+        self.run(f"DELETE FROM {self.log.table} WHERE number >= {self.p}", (number,))
+        self.run(f"DELETE FROM {self.log.cosignatures_table} WHERE number >= {self.p}", (number,))
