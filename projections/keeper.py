@@ -20,7 +20,8 @@ from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tra
 from eventsourcing.utils import Environment
 
 from projections.projection import LedgerProjection
-from projections.view import LedgerView, PostgresLedgerView, SQLiteLedgerView
+from projections.view import LedgerView
+from projections.view_backends import PostgresLedgerView, SQLiteLedgerView
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from ledger.application import ConsentLedger
     from ledger.storage import Database
-    from projections.projection import Statement
+    from projections.view_rows import Statement
 
 BATCH = 500
 REBUILD_BATCH = 2000

@@ -9,7 +9,7 @@ needs a lookup of an earlier one (policies, being few, are the exception).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import singledispatchmethod
 from typing import TYPE_CHECKING, Any, cast
 
@@ -35,13 +35,12 @@ from ledger.subject_facts import (
 )
 from ledger.terms import RequestKind
 from projections import verdicts
-from projections.view import DeadlineRow, LedgerView
+from projections.view import LedgerView
+from projections.view_rows import DeadlineRow, Statement
 
 if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
-
-Statement = tuple[str, Sequence[object]]
 
 
 NAMES_KEPT = 10_000

@@ -20,13 +20,14 @@ from ledger.subject_facts import Block, BlockLift, subject_key
 from ledger.terms import Purpose, RecipientCategory
 from projections import verdicts
 from projections.projection import LedgerProjection, deadline_id
-from projections.view import DeadlineRow
+from projections.view_rows import DeadlineRow
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from ledger.terms import PolicyId, SubjectId
-    from projections.view import DisclosureRow, LedgerView
+    from projections.view import LedgerView
+    from projections.view_rows import DisclosureRow
 
 
 @dataclass(frozen=True)

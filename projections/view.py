@@ -12,7 +12,6 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from time import monotonic, sleep
@@ -20,18 +19,16 @@ from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import orjson
-import psycopg
 from eventsourcing.persistence import Tracking, TrackingRecorder
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from ledger.storage import creating_tables, own_connection
+from ledger.storage import creating_tables
 from projections import codec, verdicts
-from projections.codec import dump, encoded, utc_text
+from projections.codec import utc_text
+from projections.view_rows import DeadlineRow, DisclosureRow, ViewRows, deadline_row
 
 if TYPE_CHECKING:
     from ledger.policy import PolicyVersion
-    from ledger.subject_facts import Acceptance, Disclosure, SubjectFact
+    from ledger.subject_facts import Acceptance, SubjectFact
 
 TABLES = {
     "policy_versions": (
@@ -72,8 +69,6 @@ TABLES = {
 FORMAT = "e"
 """How a generation keeps entries: `e`, as their events' own JSON. A new format's tables start empty and are
 filled from the log, so a view kept by an older version is never misread (its tables are left as they were)."""
-JUDGED_TABLES = ("standing_consents", "disclosure_grants")
-"""The pre-judged answers (projections/verdicts.py), rewritten per subject when a judged fact arrives."""
 INDEXES = {
     "policy_versions_effective": "policy_versions (policy_id, effective_from)",
     "disclosures_time": "disclosures (subject_id, occurred_at)",
@@ -83,39 +78,7 @@ INDEXES = {
 }
 
 
-@dataclass(frozen=True)
-class DeadlineRow:
-    """One obligation an event started, as the view keeps it."""
-
-    deadline_id: str
-    obligation: str
-    subject_id: str | None
-    reference: str
-    triggered_at: datetime
-    due_at: datetime
-    recorded_at: datetime
-    met_at: datetime | None
-    met_by: str | None
-
-
-@dataclass(frozen=True)
-class DisclosureRow:
-    """One disclosure of a subject's data, as the view keeps it."""
-
-    number: int
-    occurred_at: datetime
-    recorded_at: datetime
-    recipient: str
-    recipient_category: str
-    purpose: str
-    ground: str
-    reference: str
-    legal_basis: str
-    flagged_while_blocked: bool
-    data_categories: list[str]
-
-
-class LedgerView(TrackingRecorder):
+class LedgerView(ViewRows, TrackingRecorder):
     """Writes and reads the view tables of one generation; backend subclasses supply the SQL details.
 
     A generation is a complete set of view tables with its own tracking name. Rebuilding
@@ -419,90 +382,7 @@ class LedgerView(TrackingRecorder):
         found: list[str] | None = orjson.loads(row[1]).get(purpose)
         return None if found is None else (found[0], found[1])
 
-    # Writes (statements for `record`).
-
-    def put_policy_version(self, terms: PolicyVersion) -> tuple[str, Sequence[object]]:
-        """Keep a published version's terms."""
-        return (
-            f"INSERT INTO {self.table('policy_versions')} VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (terms.policy_id, terms.version, utc_text(terms.takes_effect), utc_text(terms.recorded_at), encoded(terms)),
-        )
-
-    def put_entry(self, subject: UUID, entry: SubjectFact, position: int) -> tuple[str, Sequence[object]]:
-        """Keep one entry of a subject's record, with its position in the log (for audit reports)."""
-        return (
-            f"INSERT INTO {self.table('subject_entries')} VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                subject.hex,
-                entry.number,
-                type(entry).__name__,
-                utc_text(entry.occurred_at),
-                utc_text(entry.recorded_at),
-                encoded(entry),
-                position,
-            ),
-        )
-
-    def put_disclosure(self, subject: UUID, entry: Disclosure) -> tuple[str, Sequence[object]]:
-        """Keep one disclosure for range queries."""
-        return (
-            f"INSERT INTO {self.table('disclosures')} VALUES ({', '.join('?' * 12)}) ON CONFLICT DO NOTHING",
-            (
-                subject.hex,
-                entry.number,
-                utc_text(entry.occurred_at),
-                utc_text(entry.recorded_at),
-                entry.recipient,
-                str(entry.recipient_category),
-                entry.purpose,
-                str(entry.ground),
-                entry.reference,
-                entry.legal_basis,
-                int(entry.flagged_while_blocked),
-                dump(sorted(entry.data_categories)),
-            ),
-        )
-
-    def put_deadline(self, row: DeadlineRow) -> tuple[str, Sequence[object]]:
-        """Keep an obligation an event started."""
-        return (
-            (
-                f"INSERT INTO {self.table('deadlines')} VALUES ({', '.join('?' * 7)}, NULL, NULL, NULL) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            (
-                row.deadline_id,
-                row.obligation,
-                row.subject_id,
-                row.reference,
-                utc_text(row.triggered_at),
-                utc_text(row.due_at),
-                utc_text(row.recorded_at),
-            ),
-        )
-
-    def meet_deadline(
-        self, deadline_id: str, met_at: datetime, met_by: str, recorded_at: datetime
-    ) -> tuple[str, Sequence[object]]:
-        """Mark an obligation met by a later fact (the first such fact counts)."""
-        return (
-            (
-                f"UPDATE {self.table('deadlines')} SET met_at = ?, met_by = ?, met_recorded_at = ? "
-                "WHERE deadline_id = ? AND met_at IS NULL"
-            ),
-            (utc_text(met_at), met_by, utc_text(recorded_at), deadline_id),
-        )
-
-    def drop_deadline(self, deadline_id: str) -> tuple[str, Sequence[object]]:
-        """Forget an obligation whose triggering fact was struck out: it never arose."""
-        return (f"DELETE FROM {self.table('deadlines')} WHERE deadline_id = ?", (deadline_id,))
-
-    def put_name(self, aggregate_id: object, kind: str, name: str) -> tuple[str, Sequence[object]]:
-        """Remember the operator's name (subject id, policy id, reference) of an aggregate."""
-        return (
-            f"INSERT INTO {self.table('names')} VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (str(aggregate_id), kind, name),
-        )
+    # Reads.
 
     def name_of(self, aggregate_id: object) -> str:
         """The operator's name of an aggregate the view has seen created."""
@@ -517,87 +397,6 @@ class LedgerView(TrackingRecorder):
         """The operator's names of every aggregate of one kind (e.g. every policy id)."""
         rows = self._rows(f"SELECT name FROM {self.table('names')} WHERE kind = ? ORDER BY name", (kind,))
         return [r["name"] for r in rows]
-
-    def put_breach_subject(
-        self, breach: UUID, breach_ref: str, subject_id: str, found_at: datetime
-    ) -> tuple[str, Sequence[object]]:
-        """Keep one affected subject of a breach, not yet told."""
-        return (
-            f"INSERT INTO {self.table('breach_subjects')} VALUES (?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
-            (breach.hex, breach_ref, subject_id, utc_text(found_at)),
-        )
-
-    def tell_breach_subject(self, breach: UUID, subject_id: str, told_at: datetime) -> tuple[str, Sequence[object]]:
-        """Mark an affected subject told (the first notice counts)."""
-        return (
-            (
-                f"UPDATE {self.table('breach_subjects')} SET told_at = ? "
-                "WHERE breach_id = ? AND subject_id = ? AND told_at IS NULL"
-            ),
-            (utc_text(told_at), breach.hex, subject_id),
-        )
-
-    def put_judgements(
-        self,
-        subject_hex: str,
-        rows: Sequence[verdicts.Standing | verdicts.Grant],
-        since: datetime | None,
-        *,
-        known_later: bool = True,
-    ) -> list[tuple[str, Sequence[object]]]:
-        """Replace a subject's pre-judged rows known from `since` on (all if None) with `rows`.
-
-        Rows known before `since` stay, closed at `since`: that is what the ledger knew then.
-        Unless `known_later` says some row may start at or after `since`, there is none to delete.
-        """
-        writes: list[tuple[str, Sequence[object]]] = []
-        for name in JUDGED_TABLES:
-            table = self.table(name)
-            if since is None:
-                writes.append((f"DELETE FROM {table} WHERE subject_id = ?", (subject_hex,)))
-            else:
-                cut = utc_text(since)
-                if known_later:
-                    writes.append(
-                        (f"DELETE FROM {table} WHERE subject_id = ? AND recorded_from >= ?", (subject_hex, cut))
-                    )
-                writes.append(
-                    (
-                        f"UPDATE {table} SET recorded_to = ? WHERE subject_id = ? AND recorded_to > ?",
-                        (cut, subject_hex, cut),
-                    )
-                )
-        writes.extend(self.insert_judgements(subject_hex, rows))
-        return writes
-
-    def insert_judgements(
-        self, subject_hex: str, rows: Sequence[verdicts.Standing | verdicts.Grant]
-    ) -> list[tuple[str, Sequence[object]]]:
-        """INSERTs of pre-judged rows (for a subject with none yet, nothing needs replacing)."""
-        standing = f"INSERT INTO {self.table('standing_consents')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        grant = f"INSERT INTO {self.table('disclosure_grants')} VALUES (?, ?, ?, ?, ?, ?, ?)"
-        writes: list[tuple[str, Sequence[object]]] = []
-        texts: dict[datetime, str] = {}  # the rows of one subject share a handful of moments
-
-        def text(moment: datetime) -> str:
-            found = texts.get(moment)
-            if found is None:
-                found = texts[moment] = utc_text(moment)
-            return found
-
-        for r in rows:
-            times = (text(r.occurred_from), text(r.occurred_to), text(r.recorded_from), text(r.recorded_to))
-            if isinstance(r, verdicts.Standing):
-                purposes = dump(sorted(r.purposes))
-                writes.append(
-                    (standing, (subject_hex, r.policy_id, *times, r.acceptance.number, purposes, encoded(r.acceptance)))
-                )
-            else:
-                purposes = dump({p: [ground, basis] for p, ground, basis in r.purposes})
-                writes.append((grant, (subject_hex, r.key, *times, purposes)))
-        return writes
-
-    # Reads.
 
     def judged_entries(self, subject: UUID) -> list[SubjectFact]:
         """The entries of a subject the pre-judged questions read, in order."""
@@ -695,12 +494,12 @@ class LedgerView(TrackingRecorder):
             f"SELECT * FROM {self.table('deadlines')} WHERE {' AND '.join(where)} ORDER BY due_at, deadline_id LIMIT ?",
             [*params, limit],
         )
-        return [_deadline(r) for r in rows]
+        return [deadline_row(r) for r in rows]
 
     def deadline(self, deadline_id: str) -> DeadlineRow | None:
         """One obligation by id."""
         rows = self._rows(f"SELECT * FROM {self.table('deadlines')} WHERE deadline_id = ?", (deadline_id,))
-        return _deadline(rows[0]) if rows else None
+        return deadline_row(rows[0]) if rows else None
 
     def untold_breach_subjects(self) -> dict[tuple[str, str], list[str]]:
         """Breaches (id, reference) with affected subjects not yet told, and who they are."""
@@ -783,215 +582,3 @@ SECURE_DELETE = {0: "OFF", 1: "ON", 2: "FAST"}
 
 IDLE_READERS = 8
 """Question connections kept open per view (more are opened under load, and closed after use)."""
-
-
-def _deadline(r: Any) -> DeadlineRow:
-    def when(value: str | None) -> datetime | None:
-        return datetime.fromisoformat(value) if value else None
-
-    return DeadlineRow(
-        deadline_id=r["deadline_id"],
-        obligation=r["obligation"],
-        subject_id=r["subject_id"],
-        reference=r["reference"],
-        triggered_at=datetime.fromisoformat(r["triggered_at"]),
-        due_at=datetime.fromisoformat(r["due_at"]),
-        recorded_at=datetime.fromisoformat(r["recorded_at"]),
-        met_at=when(r["met_at"]),
-        met_by=r["met_by"],
-    )
-
-
-class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
-    """The view in the SQLite file beside the events."""
-
-    datastore: SQLiteDatastore
-
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[Any]:
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA synchronous = NORMAL")  # (WAL: still atomic, never corrupt)
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
-            with connection.transaction(commit=True) as c:
-                yield c
-
-    @contextlib.contextmanager
-    def _dropping(self) -> Iterator[Any]:
-        """A transaction that frees an old generation's pages without first writing zeros over each one.
-
-        SQLite as built here zeroes every freed page (secure_delete), so dropping a generation wrote
-        as much as filling it had. The view holds nothing that the log does not hold in clear (sealed
-        values never reach it), so those zeros protected nothing; FAST still zeroes deleted content
-        where that costs no extra I/O. The ledger scrubs a destroyed key on its own connection.
-        """
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA secure_delete")
-            before = SECURE_DELETE[int(cursor.fetchone()[0])]
-            cursor.execute("PRAGMA secure_delete = FAST")
-            try:
-                with connection.transaction(commit=True) as c:
-                    yield c
-            finally:
-                cursor.execute(f"PRAGMA secure_delete = {before}")  # the connection goes back to the pool
-
-    def _connect(self) -> Any:
-        pool = self.datastore.pool
-        if pool.is_sqlite_memory_mode:
-            return _PooledSQLite(self.datastore)
-        connection = own_connection(self.datastore)
-        connection.execute("PRAGMA query_only = ON")
-        connection.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES}")  # random subjects: no read() per page
-        return connection
-
-
-class _PooledSQLite:
-    """An in-memory database is only reachable through the datastore's own connections."""
-
-    def __init__(self, datastore: SQLiteDatastore) -> None:
-        self.datastore = datastore
-
-    def execute(self, statement: str, params: Sequence[object]) -> Any:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, params)
-            return _Fetched(c.fetchone())
-
-    def close(self) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class _Fetched:
-    row: Any
-
-    def fetchone(self) -> Any:
-        return None if self.row is None else tuple(self.row)
-
-
-class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
-    """The view in PostgreSQL, in the ledger's schema."""
-
-    datastore: PostgresDatastore
-    placeholder = "%s"
-    backend = "postgres"
-
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=True) as c:
-            c.execute("SET LOCAL synchronous_commit = off")
-            yield c
-
-    def _sending(self, c: Any) -> contextlib.AbstractContextManager[object]:
-        """One round trip per batch, not per statement: nothing sent here reads a result."""
-        pipeline: contextlib.AbstractContextManager[object] = c.connection.pipeline()
-        return pipeline
-
-    def _insert_all(self, c: Any, pending: Pending) -> None:
-        """Many rows of one INSERT are copied into a temporary table and inserted from there in one statement.
-
-        COPY costs the server and the driver a fraction of one INSERT per row; the INSERT ... SELECT
-        keeps the statement's own conflict rule, so the rows that land are the same.
-        """
-        few = {statement: rows for statement, rows in pending.items() if len(rows) < COPY_ROWS}
-        with c.connection.pipeline():
-            _flush(c, few, self._sql)
-        for statement, rows in pending.items():
-            if len(rows) >= COPY_ROWS:
-                self._copy_insert(c, statement, rows)
-        pending.clear()
-
-    def _copy_insert(self, c: Any, statement: str, rows: list[Sequence[object]]) -> None:
-        table = _table_of(statement)
-        own = table.rpartition(".")[2]
-        staging = f"stage_{own}"
-        columns = _columns(own.removeprefix(self.prefix))[: len(rows[0])]
-        c.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
-        with c.copy(f"COPY {staging} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        conflict = " ON CONFLICT DO NOTHING" if statement.endswith("ON CONFLICT DO NOTHING") else ""
-        c.execute(f"INSERT INTO {table} SELECT * FROM {staging}{conflict}")
-
-    def qualify(self, name: str) -> str:
-        """Qualified with the schema, as the recorder's own tables are."""
-        return f'"{self.datastore.schema}".{name}'
-
-    def _prepare_questions(self) -> None:
-        """The same two questions, each judged row found by a backward index scan.
-
-        The primary keys order a subject's rows by `recorded_from`, so a forward scan (the shared
-        SQL) fetches every superseded row from the heap before the ones known now, which come
-        last. Newest knowledge first, the first row that fits is the answer: fewer heap pages,
-        and no row count that grows with a subject's history. A grant and a block never
-        overlap, so each key gets its own ordered scan (a scan for both keys could not be ordered).
-        The parameters are those of the shared SQL, in the same order.
-        """
-        standing, versions = self.table("standing_consents"), self.table("policy_versions")
-        self._standing_sql = (
-            f"SELECT (SELECT version FROM {versions} WHERE policy_id = $1 AND effective_from <= $2 "
-            "AND recorded_at <= $3 ORDER BY effective_from DESC, recorded_at DESC LIMIT 1), s.purposes, s.acceptance, "
-            f"s.number FROM (SELECT 1 AS one) AS q LEFT JOIN (SELECT purposes, acceptance, number FROM {standing} "
-            "WHERE subject_id = $4 AND policy_id = $5 AND occurred_from <= $6 AND occurred_to > $7 "
-            "AND recorded_from <= $8 AND recorded_to > $9 ORDER BY recorded_from DESC, occurred_from DESC LIMIT 1) "
-            "AS s ON TRUE"
-        )
-        grants = self.table("disclosure_grants")
-        one_key = (
-            f"(SELECT grant_key, purposes FROM {grants} WHERE subject_id = $1 AND grant_key = {{key}} "
-            "AND occurred_from <= $3 AND occurred_to > $4 AND recorded_from <= $5 AND recorded_to > $6 "
-            "ORDER BY recorded_from DESC, occurred_from DESC LIMIT 1)"
-        )
-        blocked = f"'{verdicts.BLOCKED}'"
-        self._grant_sql = f"{one_key.format(key='$2')} UNION ALL {one_key.format(key=blocked)} LIMIT 1"
-
-    def _connect(self) -> Any:
-        return _PreparedPostgres(own_connection(self.datastore))
-
-
-class _PreparedPostgres:
-    """A question connection that sends each statement straight through libpq, prepared once.
-
-    A question is one round trip of Bind/Execute on a named prepared statement. Going through
-    psycopg's cursor cost about 50 µs of client CPU per question (query conversion, parameter
-    dumpers, the prepared-statement manager, row building, its wait loop): more than the round
-    trip itself on loopback. A rebuild's new generation has new SQL, hence new names.
-    Only the view's own read-only questions come here; their parameters and columns are all
-    text, so values go as UTF-8 bytes and come back as `str` (None for NULL). libpq drops the
-    GIL while it waits for the server, as psycopg does.
-    """
-
-    def __init__(self, connection: psycopg.Connection[Any]) -> None:
-        self.connection = connection
-        self._names: dict[str, bytes] = {}
-
-    def execute(self, statement: str, params: Sequence[str]) -> _Fetched:
-        pgconn = self.connection.pgconn
-        name = self._names.get(statement)
-        if name is None:
-            name = f"cl_question_{len(self._names)}".encode()
-            _check(pgconn.prepare(name, _numbered(statement).encode()), pgconn)
-            self._names[statement] = name
-        result = _check(pgconn.exec_prepared(name, [p.encode() for p in params]), pgconn)
-        if not result.ntuples:
-            return _Fetched(None)
-        values = (result.get_value(0, i) for i in range(result.nfields))
-        return _Fetched(tuple(None if v is None else v.decode() for v in values))
-
-    def close(self) -> None:
-        self.connection.close()
-
-
-def _numbered(statement: str) -> str:
-    """`%s` placeholders as libpq's `$1, $2, ...`."""
-    parts = statement.split("%s")
-    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
-
-
-def _check(result: psycopg.pq.abc.PGresult, pgconn: psycopg.pq.abc.PGconn) -> psycopg.pq.abc.PGresult:
-    """The result, or the error psycopg itself would raise for it (a lost connection: OperationalError)."""
-    if result.status in (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK):
-        return result
-    if pgconn.status != psycopg.pq.ConnStatus.OK or not result.error_field(psycopg.pq.DiagnosticField.SQLSTATE):
-        raise psycopg.OperationalError(psycopg.pq.error_message(result))
-    raise psycopg.errors.error_from_result(result)

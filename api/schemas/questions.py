@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from ledger.policy import PolicyVersion
 from ledger.subject_facts import Block, BlockLift
 from projections.questions import AcceptedVersion, BlockStatus, DeadlineAnswer, UntoldBreach
-from projections.view import DisclosureRow
+from projections.view_rows import DisclosureRow
 
 
 class VersionTerms(BaseModel):
