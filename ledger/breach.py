@@ -39,7 +39,14 @@ class BreachFact(Fact):
         return f"breach {self.breach_ref!r}"
 
 
-@declared("record_breach", "Found", "/breaches")
+@declared(
+    "record_breach",
+    "Found",
+    "/breaches",
+    examples=[
+        {"breach_ref": "INC-2026-101", "data_categories": ["contact"], "subject_ids": ["cust-1001", "cust-1002"]}
+    ],
+)
 class BreachFinding(BreachFact):
     """A loss or disclosure of personal data, found (clause 5.4); `occurred_at` is when it was found."""
 
@@ -49,7 +56,13 @@ class BreachFinding(BreachFact):
     """Subjects affected."""
 
 
-@declared("record_authority_notice", "AuthorityTold", "/breaches/{breach_ref}/authority-notices", NotFound)
+@declared(
+    "record_authority_notice",
+    "AuthorityTold",
+    "/breaches/{breach_ref}/authority-notices",
+    NotFound,
+    examples=[{"channel": "email", "reference": "outgoing 2026/118"}],
+)
 class AuthorityNotice(BreachFact):
     """The authorised body told of the breach (Art. 25(2)(8): within 1 working day)."""
 
@@ -62,7 +75,14 @@ class AuthorityNotice(BreachFact):
         aggregate.authority_told_at = self.occurred_at
 
 
-@declared("record_subject_notice", "SubjectTold", "/breaches/{breach_ref}/subject-notices", NotFound, NothingToAct)
+@declared(
+    "record_subject_notice",
+    "SubjectTold",
+    "/breaches/{breach_ref}/subject-notices",
+    NotFound,
+    NothingToAct,
+    examples=[{"subject_id": "cust-1006", "channel": "sms"}],
+)
 class BreachNotice(BreachFact):
     """An affected subject told of the breach (clause 5.4)."""
 

@@ -39,7 +39,12 @@ class ClaimFact(Fact):
         return f"claim {self.claim_ref!r}"
 
 
-@declared("receive_claim", "Received", "/claims")
+@declared(
+    "receive_claim",
+    "Received",
+    "/claims",
+    examples=[{"claim_ref": "CL-2026-101", "subject_id": "cust-1002", "claimant": "A. Subject"}],
+)
 class ClaimFiling(ClaimFact):
     """A written claim received (clause 8.1); `occurred_at` is when it arrived. Its answer is due in 30 days."""
 
@@ -49,7 +54,14 @@ class ClaimFiling(ClaimFact):
     """Who wrote the claim. Sealed with the subject's key."""
 
 
-@declared("answer_claim", "Answered", "/claims/{claim_ref}/answer", NotFound, NothingToAct)
+@declared(
+    "answer_claim",
+    "Answered",
+    "/claims/{claim_ref}/answer",
+    NotFound,
+    NothingToAct,
+    examples=[{"outcome": "partly_satisfied", "channel": "email"}],
+)
 class ClaimAnswer(ClaimFact):
     """The claimant told the result in writing (clause 8.2)."""
 
@@ -61,7 +73,14 @@ class ClaimAnswer(ClaimFact):
         aggregate.answered_at = self.occurred_at
 
 
-@declared("take_claim_to_court", "TakenToCourt", "/claims/{claim_ref}/court", NotFound, NothingToAct)
+@declared(
+    "take_claim_to_court",
+    "TakenToCourt",
+    "/claims/{claim_ref}/court",
+    NotFound,
+    NothingToAct,
+    examples=[{"court_case": "2-1234/2026"}],
+)
 class CourtCase(ClaimFact):
     """Without agreement, the dispute went to court (clause 8.3)."""
 

@@ -80,13 +80,15 @@ class Fact:
 
     Class attributes set by `declared`: the imperative `command` (the HTTP operation and the
     import line's `op`), the past-tense `event` it is recorded as, the resource `path` it is
-    posted to, and the `refusals` its decision may raise (for the API's documents).
+    posted to, the `refusals` its decision may raise and `examples` of it (for the API's documents).
     """
 
     command: ClassVar[str]
     event: ClassVar[str]
     path: ClassVar[str]
     refusals: ClassVar[tuple[type[LedgerError], ...]] = ()
+    examples: ClassVar[list[dict[str, Any]]]
+    """Bodies a writer would send to state it, that the demo's history accepts (the OpenAPI documents show them)."""
     recorded: ClassVar[type[Any]]
     """The event class, made by the aggregate that records this fact (`recorded_as`)."""
     opens: ClassVar[bool] = False
@@ -111,13 +113,16 @@ class Fact:
         raise NotImplementedError
 
 
-def declared(command: str, event: str, path: str, *refusals: type[LedgerError]) -> Callable[[F], F]:
-    """Declare a fact: a frozen, keyword-only dataclass with the names it goes by."""
+def declared(
+    command: str, event: str, path: str, *refusals: type[LedgerError], examples: list[dict[str, Any]]
+) -> Callable[[F], F]:
+    """Declare a fact: a frozen, keyword-only dataclass with the names it goes by, and how a writer states it."""
 
     def declare(cls: F) -> F:
         made = dataclass(frozen=True, kw_only=True)(cls)
         made.command, made.event, made.path = command, event, path
         made.refusals = (*cls.refusals, *refusals)
+        made.examples = examples
         return cast("F", made)
 
     return declare

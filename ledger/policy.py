@@ -45,7 +45,28 @@ def policy_key(policy_id: PolicyId) -> UUID:
     return uuid5(NAMESPACE_URL, f"consent-ledger:policy:{policy_id}")
 
 
-@declared("publish_policy_version", "VersionPublished", "/policies/{policy_id}/versions", PolicyVersionConflict)
+@declared(
+    "publish_policy_version",
+    "VersionPublished",
+    "/policies/{policy_id}/versions",
+    PolicyVersionConflict,
+    examples=[
+        {
+            "version": "3",
+            "texts": {
+                "kk": "Dala Market құпиялылық саясаты, 3-редакция.",
+                "ru": "Политика конфиденциальности Dala Market, редакция 3.",
+                "en": "Dala Market privacy policy, version 3.",
+            },
+            "purposes": ["4.1.1", "4.1.3", "4.1.6", "4.1.8"],
+            "optional_purposes": ["4.1.6"],
+            "recipient_categories": ["courier", "postal", "telecom", "state_authority"],
+            "effective_from": "2027-01-01T00:00:00+05:00",
+            "operator_name": "Dala Market LLP",
+            "operator_bin": "210540012345",
+        }
+    ],
+)
 class PolicyVersion(Fact):
     """A version of the policy, posted (clauses 9.1, 9.2): the hash of each text, its purposes and recipients.
 

@@ -86,7 +86,26 @@ class SubjectFact(Fact):
         return f"subject {self.subject_id}"
 
 
-@declared("grant_consent", "ConsentGranted", "/subjects/{subject_id}/consents", NotFound)
+@declared(
+    "grant_consent",
+    "ConsentGranted",
+    "/subjects/{subject_id}/consents",
+    NotFound,
+    examples=[
+        {
+            "policy_id": "dala-market-privacy",
+            "policy_version": "2",
+            "language": "en",
+            "text_sha256": "17201060e5b2695baee50f4b23f1cdc06cfce3daf4ba9c344180662c5dc1d06b",
+            "method": "registration",
+            "channel": "app",
+            "optional_purposes": ["4.1.6"],
+            "data_categories": ["contact", "address"],
+            "third_parties": True,
+            "evidence": "ip=10.0.0.7 device=android",
+        }
+    ],
+)
 class Acceptance(SubjectFact):
     """Consent to a published version in effect or about to be (clauses 2.1, 3.1, 4.1.6; Art. 8(1), 8(4))."""
 
@@ -122,7 +141,21 @@ class Acceptance(SubjectFact):
     """Every purpose consented to: the version's required ones and the optional ones accepted."""
 
 
-@declared("withdraw_consent", "ConsentWithdrawn", "/subjects/{subject_id}/withdrawals", NothingToAct)
+@declared(
+    "withdraw_consent",
+    "ConsentWithdrawn",
+    "/subjects/{subject_id}/withdrawals",
+    NothingToAct,
+    examples=[
+        {"policy_id": "dala-market-privacy", "purposes": ["4.1.6"], "channel": "email"},
+        {
+            "policy_id": "dala-market-privacy",
+            "channel": "paper",
+            "actor": "legal_representative",
+            "representative": "parent, birth certificate No. 123",
+        },
+    ],
+)
 class Withdrawal(SubjectFact):
     """Consent withdrawn, wholly or for some purposes (clause 2.2; Art. 8(7))."""
 
@@ -137,7 +170,19 @@ class Withdrawal(SubjectFact):
     """Proof the withdrawal was received. Sealed."""
 
 
-@declared("refuse_withdrawal", "WithdrawalRefused", "/subjects/{subject_id}/withdrawal-refusals", NothingToAct)
+@declared(
+    "refuse_withdrawal",
+    "WithdrawalRefused",
+    "/subjects/{subject_id}/withdrawal-refusals",
+    NothingToAct,
+    examples=[
+        {
+            "policy_id": "dala-market-privacy",
+            "open_obligation": "order DM-2026-0042 in delivery",
+            "reason": "the order cannot be delivered without the address",
+        }
+    ],
+)
 class WithdrawalRefusal(SubjectFact):
     """A withdrawal refused with reasons while an obligation stays open (Art. 8(2))."""
 
@@ -147,7 +192,21 @@ class WithdrawalRefusal(SubjectFact):
     reason: Text
 
 
-@declared("grant_written_permission", "WrittenPermissionGranted", "/subjects/{subject_id}/written-permissions")
+@declared(
+    "grant_written_permission",
+    "WrittenPermissionGranted",
+    "/subjects/{subject_id}/written-permissions",
+    examples=[
+        {
+            "permission_id": "WP-2026-101",
+            "recipient": "Service Centre LLP",
+            "recipient_category": "other",
+            "purpose": "4.1.8",
+            "document": "scan 2026/101, signed on paper",
+            "valid_until": "2027-03-01T00:00:00+05:00",
+        }
+    ],
+)
 class Permission(SubjectFact):
     """Prior written permission for a disclosure to one recipient, for one purpose (clause 6.2.2)."""
 
@@ -163,7 +222,29 @@ class Permission(SubjectFact):
 
 
 @declared(
-    "record_disclosure", "DataDisclosed", "/subjects/{subject_id}/disclosures", NoGroundForDisclosure, SubjectBlocked
+    "record_disclosure",
+    "DataDisclosed",
+    "/subjects/{subject_id}/disclosures",
+    NoGroundForDisclosure,
+    SubjectBlocked,
+    examples=[
+        {
+            "recipient": "Courier LLP",
+            "recipient_category": "courier",
+            "purpose": "4.1.1",
+            "data_categories": ["contact", "address"],
+            "ground": "order_fulfilment",
+            "reference": "order DM-2026-0042",
+        },
+        {
+            "recipient": "State Revenue Committee",
+            "recipient_category": "state_authority",
+            "purpose": "4.1.1",
+            "data_categories": ["contact"],
+            "ground": "state_request",
+            "reference": "request 12-345",
+        },
+    ],
 )
 class Disclosure(SubjectFact):
     """Personal data given to a third party, only if a ground holds at its time (clauses 5.2, 6.2.2; Art. 9)."""
@@ -183,7 +264,19 @@ class Disclosure(SubjectFact):
     """Art. 19: a consent standing then promised the subject notice of transfers (within 10 WD)."""
 
 
-@declared("block_data", "DataBlocked", "/subjects/{subject_id}/blocks")
+@declared(
+    "block_data",
+    "DataBlocked",
+    "/subjects/{subject_id}/blocks",
+    examples=[
+        {
+            "block_id": "BLK-2026-101",
+            "requester": "subject",
+            "ground": "inaccurate_data",
+            "request_details": "letter of 1 March: the address is wrong",
+        }
+    ],
+)
 class Block(SubjectFact):
     """Data blocked from the moment of a request, for verification (clause 6.2.4)."""
 
@@ -194,7 +287,14 @@ class Block(SubjectFact):
     """The request as received. Sealed."""
 
 
-@declared("lift_block", "BlockLifted", "/subjects/{subject_id}/blocks/{block_id}/lift", NotFound, NothingToAct)
+@declared(
+    "lift_block",
+    "BlockLifted",
+    "/subjects/{subject_id}/blocks/{block_id}/lift",
+    NotFound,
+    NothingToAct,
+    examples=[{"outcome": "data_corrected"}],
+)
 class BlockLift(SubjectFact):
     """A block in force lifted, with the outcome of its verification (clause 6.2.4)."""
 
@@ -203,14 +303,26 @@ class BlockLift(SubjectFact):
     outcome: BlockOutcome
 
 
-@declared("record_correction", "DataCorrected", "/subjects/{subject_id}/corrections")
+@declared(
+    "record_correction",
+    "DataCorrected",
+    "/subjects/{subject_id}/corrections",
+    examples=[{"data_categories": ["address"]}],
+)
 class Correction(SubjectFact):
     """Data corrected (clause 6.1.2): which categories changed, never the values."""
 
     data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)]
 
 
-@declared("destroy_data", "DataDestroyed", "/subjects/{subject_id}/destruction", NotFound, SubjectBlocked)
+@declared(
+    "destroy_data",
+    "DataDestroyed",
+    "/subjects/{subject_id}/destruction",
+    NotFound,
+    SubjectBlocked,
+    examples=[{"ground": "subject_request"}],
+)
 class Destruction(SubjectFact):
     """The subject's data destroyed and their key deleted: personal values become unreadable (clause 5.3; Art. 1(6))."""
 
@@ -218,7 +330,14 @@ class Destruction(SubjectFact):
     ground: DestructionGround
 
 
-@declared("retract_entry", "EntryRetracted", "/subjects/{subject_id}/retractions", NotFound, NothingToAct)
+@declared(
+    "retract_entry",
+    "EntryRetracted",
+    "/subjects/{subject_id}/retractions",
+    NotFound,
+    NothingToAct,
+    examples=[{"number": 3, "reason": "recorded for the wrong subject"}],
+)
 class Retraction(SubjectFact):
     """A fact recorded by mistake, struck out by its number; the fact itself stays in the history."""
 
@@ -228,7 +347,12 @@ class Retraction(SubjectFact):
     reason: Text
 
 
-@declared("receive_request", "RequestReceived", "/subjects/{subject_id}/requests")
+@declared(
+    "receive_request",
+    "RequestReceived",
+    "/subjects/{subject_id}/requests",
+    examples=[{"request_id": "IN-2026-0412", "kind": "correction", "channel": "email"}],
+)
 class SubjectRequest(SubjectFact):
     """A request (access, correction, blocking, destruction, withdrawal, objection); its legal deadline starts."""
 
@@ -242,7 +366,15 @@ class SubjectRequest(SubjectFact):
 
 
 @declared(
-    "answer_request", "RequestAnswered", "/subjects/{subject_id}/requests/{request_id}/answer", NotFound, NothingToAct
+    "answer_request",
+    "RequestAnswered",
+    "/subjects/{subject_id}/requests/{request_id}/answer",
+    NotFound,
+    NothingToAct,
+    examples=[
+        {"outcome": "done", "by_entry": 7},
+        {"outcome": "refused", "reason": "an order is still being delivered (Art. 8(2))"},
+    ],
 )
 class RequestAnswer(SubjectFact):
     """How a request was met (done, answered, refused with reasons); its deadline stops."""
@@ -262,6 +394,7 @@ class RequestAnswer(SubjectFact):
     "/subjects/{subject_id}/blocks/{block_id}/verification",
     NotFound,
     NothingToAct,
+    examples=[{"violation_found": False}],
 )
 class Verification(SubjectFact):
     """The verification behind a block ended; with no violation the block must go within 1 working day."""
@@ -277,6 +410,7 @@ class Verification(SubjectFact):
     "/subjects/{subject_id}/disclosures/{number}/notice",
     NotFound,
     NothingToAct,
+    examples=[{"channel": "email"}],
 )
 class TransferNotice(SubjectFact):
     """The subject was told of a disclosure of their data (Art. 19); its 10 working-day deadline stops."""

@@ -73,8 +73,12 @@ def _signing_key(log: AuditLog) -> SigningKey:
 
 DemoSubject = Annotated[
     SubjectId,
-    Path(min_length=1, max_length=200, pattern=IN_A_PATH,
-         openapi_examples=demo_example("cust-1002", "the demo's minor whose paper consent was entered late")),
+    Path(
+        min_length=1,
+        max_length=200,
+        pattern=IN_A_PATH,
+        openapi_examples=demo_example("cust-1002", "the demo's minor whose paper consent was entered late"),
+    ),
 ]
 """A subject id in the path, as `SubjectIdPath`, with an example that answers against the demo."""
 
@@ -87,21 +91,33 @@ EVIDENCE_RESPONSES = {
 }
 
 
-@router.get("/subjects/{subject_id}/evidence", tags=["evidence"], response_class=Response,
-            responses=EVIDENCE_RESPONSES)
+@router.get("/subjects/{subject_id}/evidence", tags=["evidence"], response_class=Response, responses=EVIDENCE_RESPONSES)
 def read_evidence(
     subject_id: DemoSubject,
     ledger: LedgerDep,
     log: AuditLogDep,
     access: SubjectEvidence,
     connection: HTTPConnection,
-    at: Annotated[Moment | None, Query(description="The moment T the dispute is about (default: now), with offset.",
-                                       openapi_examples=demo_example("2026-02-01T12:00:00+05:00", "1 Feb 2026"))]
-    = None,
-    format: Annotated[Literal["json", "html"] | None, Query(  # noqa: A002  (the query parameter's public name)
-        description="`html` for the printable page (as `Accept: text/html` asks)")] = None,
-    lang: Annotated[Lang | None, Query(description="The printable page's language (default: by `Accept-Language`, "
-                                       "else English); the facts stay as recorded.")] = None,
+    at: Annotated[
+        Moment | None,
+        Query(
+            description="The moment T the dispute is about (default: now), with offset.",
+            openapi_examples=demo_example("2026-02-01T12:00:00+05:00", "1 Feb 2026"),
+        ),
+    ] = None,
+    format: Annotated[  # noqa: A002  (the query parameter's public name)
+        Literal["json", "html"] | None,
+        Query(
+            description="`html` for the printable page (as `Accept: text/html` asks)"
+        ),
+    ] = None,
+    lang: Annotated[
+        Lang | None,
+        Query(
+            description="The printable page's language (default: by `Accept-Language`, "
+            "else English); the facts stay as recorded."
+        ),
+    ] = None,
     accept: Annotated[str | None, Header()] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -135,33 +151,43 @@ def list_checkpoints(log: AuditLogDep) -> CheckpointsPublic:
     return CheckpointsPublic(checkpoints=[CheckpointPublic.of(c) for c in log.checkpoints()])
 
 
-@router.post("/audit/checkpoints", tags=["audit"], dependencies=AUDIT, status_code=201,
-             responses=problem_responses(CheckpointRefused))
+@router.post(
+    "/audit/checkpoints",
+    tags=["audit"],
+    dependencies=AUDIT,
+    status_code=201,
+    responses=problem_responses(CheckpointRefused),
+)
 def issue_checkpoint(log: AuditLogDep, ledger: LedgerDep) -> CheckpointPublic:
     """Sign a checkpoint of every event recorded so far, now."""
     _signing_key(log)
     return CheckpointPublic.of(log.issue_checkpoint(ledger.clock()))
 
 
-@router.get("/audit/proofs/inclusion", tags=["audit"], dependencies=AUDIT,
-            responses=problem_responses(ProofUnavailable))
+@router.get(
+    "/audit/proofs/inclusion", tags=["audit"], dependencies=AUDIT, responses=problem_responses(ProofUnavailable)
+)
 def inclusion_proof(
     log: AuditLogDep,
     position: Annotated[int, Query(ge=1, le=2**62, description="The event's log position.")],
-    size: Annotated[int | None, Query(ge=0, le=2**62, description="Against the checkpoint of this many events "
-                                      "(default: the newest).")] = None,
+    size: Annotated[
+        int | None,
+        Query(ge=0, le=2**62, description="Against the checkpoint of this many events (default: the newest)."),
+    ] = None,
 ) -> InclusionProofPublic:
     """The proof that the event at `position` is in a signed checkpoint's tree."""
     return InclusionProofPublic.of(log.inclusion_proof(position, size))
 
 
-@router.get("/audit/proofs/consistency", tags=["audit"], dependencies=AUDIT,
-            responses=problem_responses(ProofUnavailable))
+@router.get(
+    "/audit/proofs/consistency", tags=["audit"], dependencies=AUDIT, responses=problem_responses(ProofUnavailable)
+)
 def consistency_proof(
     log: AuditLogDep,
     from_size: Annotated[int, Query(ge=0, le=2**62, description="The earlier checkpoint's tree size.")],
-    to_size: Annotated[int | None, Query(ge=0, le=2**62, description="The later checkpoint's tree size "
-                                         "(default: the newest).")] = None,
+    to_size: Annotated[
+        int | None, Query(ge=0, le=2**62, description="The later checkpoint's tree size (default: the newest).")
+    ] = None,
 ) -> ConsistencyProofPublic:
     """The proof that the log only grew between two signed checkpoints."""
     proof = log.consistency_proof(from_size, to_size)

@@ -60,8 +60,11 @@ class InclusionProofPublic(BaseModel):
     def of(cls, proof: InclusionProof) -> InclusionProofPublic:
         """The proof the audit log gives."""
         return cls(
-            position=proof.event.position, leaf_index=proof.leaf_index, tree_size=proof.tree_size,
-            inclusion=encoded_hashes(proof.path), event=StoredEventPublic.model_validate(event_record(proof.event)),
+            position=proof.event.position,
+            leaf_index=proof.leaf_index,
+            tree_size=proof.tree_size,
+            inclusion=encoded_hashes(proof.path),
+            event=StoredEventPublic.model_validate(event_record(proof.event)),
             checkpoint=proof.checkpoint,
         )
 

@@ -14,19 +14,14 @@ import re
 import types
 import typing
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, cast
 
-import orjson
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from api.schemas.common import Body, Moment, attribute_docstrings
 from ledger.facts import DECIDED, Fact, hints, marks, memo
 from ledger.terms import Bounds, Count, Given, Range
-
-EXAMPLES: dict[str, list[dict[str, Any]]] = orjson.loads((Path(__file__).parent / "examples.json").read_bytes())
-"""Bodies that work against the demo's history, by command: the OpenAPI documents show them."""
 
 OCCURRED_AT = (
     "When it happened, as the writer states it (a paper form signed last week), with a UTC offset;"
@@ -71,7 +66,7 @@ def body_of(fact: type[Fact], base: type[FactBody] = FactBody) -> type[FactBody]
         "__doc__": fact.__doc__,
         "__annotations__": {name: annotation for name, (annotation, _) in fields.items()},
         **{name: info for name, (_, info) in fields.items()},
-        "model_config": ConfigDict(json_schema_extra={"examples": cast("Any", EXAMPLES.get(fact.command, []))}),
+        "model_config": ConfigDict(json_schema_extra={"examples": cast("Any", fact.examples)}),
         "fact": fact,
     }
     model: type[FactBody] = type(f"{fact.__name__}Body", (base,), namespace)
