@@ -17,6 +17,8 @@ from ledger.errors import (
     NoGroundForDisclosure,
     NotFound,
     NothingToAct,
+    OutsideConsentTerms,
+    OutsideVersionTerms,
     SubjectBlocked,
     SubjectDestroyed,
     VersionMismatch,
@@ -24,15 +26,13 @@ from ledger.errors import (
 from ledger.facts import Fact, declared
 from ledger.terms import (
     DECIDED,
-    MAX_ITEMS,
     Actor,
     BlockGround,
     BlockOutcome,
     BlockRequester,
-    CategoryCode,
+    Categories,
     Channel,
     ConsentMethod,
-    Count,
     DestructionGround,
     DisclosureGround,
     EntryNumber,
@@ -91,6 +91,7 @@ class SubjectFact(Fact):
     "ConsentGranted",
     "/subjects/{subject_id}/consents",
     NotFound,
+    OutsideVersionTerms,
     examples=[
         {
             "policy_id": "dala-market-privacy",
@@ -119,10 +120,10 @@ class Acceptance(SubjectFact):
     """How consent was given (clauses 2.1, 3.1)."""
     channel: Channel
     """Where it was given (Art. 8(1))."""
+    data_categories: Categories
+    """Which data are collected (Art. 8(4)): at least one, and none its version does not cover."""
     optional_purposes: Purposes = frozenset()
     """Opt-in purposes accepted (clause 4.1.6)."""
-    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS)] = frozenset()
-    """Which data are collected (Art. 8(4))."""
     third_parties: bool = False
     """Whether data go to third parties (Art. 8(4))."""
     cross_border: bool = False
@@ -226,6 +227,7 @@ class Permission(SubjectFact):
     "DataDisclosed",
     "/subjects/{subject_id}/disclosures",
     NoGroundForDisclosure,
+    OutsideConsentTerms,
     SubjectBlocked,
     examples=[
         {
@@ -252,10 +254,12 @@ class Disclosure(SubjectFact):
     recipient: Name
     recipient_category: RecipientCategory
     purpose: PurposeCode
-    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)]
+    data_categories: Categories
     ground: DisclosureGround
     reference: Name
     """The order reference, the state request reference, or the written permission id, per `ground`."""
+    cross_border: bool = False
+    """The recipient is outside Kazakhstan (Art. 16): on a consent's ground, that consent must allow it (Art. 8(4))."""
     legal_basis: Annotated[str, DECIDED] = ""
     """The ground as the ledger found it, e.g. `consent to qlever-privacy version 2`."""
     flagged_while_blocked: Annotated[bool, DECIDED] = False
@@ -312,7 +316,7 @@ class BlockLift(SubjectFact):
 class Correction(SubjectFact):
     """Data corrected (clause 6.1.2): which categories changed, never the values."""
 
-    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)]
+    data_categories: Categories
 
 
 @declared(

@@ -76,7 +76,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 def a_consent() -> dict[str, object]:
     return {
         "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "order_checkout", "channel": "site", "third_parties": True,
+        "method": "order_checkout", "channel": "site", "third_parties": True, "data_categories": ["contact"],
     }
 
 
