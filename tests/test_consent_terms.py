@@ -14,7 +14,7 @@ from api.app import create_app
 from ledger.application import Request, text_sha256
 from ledger.errors import InvalidFact, OutsideConsentTerms, OutsideVersionTerms, PolicyVersionConflict
 from ledger.policy import PolicyVersion
-from ledger.subject_facts import Disclosure, Permission
+from ledger.subject_facts import Acceptance, Disclosure, Permission
 from ledger.terms import DataCategory, Purpose, RecipientCategory, SubjectId
 from projections.keeper import ViewKeeper, open_view
 from projections.questions import LedgerQuestions
@@ -118,12 +118,10 @@ def test_a_transfer_abroad_needs_a_consent_and_a_version_that_allow_it(ledger: C
     with pytest.raises(OutsideConsentTerms, match="does not allow cross-border transfer"):
         ledger.record(SERVICE, disclosure("address", cross_border=True))
     with pytest.raises(OutsideVersionTerms, match="cross-border transfer"):
-        ledger.record(SERVICE, consent_abroad(ledger))
+        ledger.record(SERVICE, consent_abroad())
 
 
-def consent_abroad(ledger: ConsentLedger) -> object:
-    from ledger.subject_facts import Acceptance  # noqa: PLC0415
-
+def consent_abroad() -> Acceptance:
     return Acceptance(
         subject_id=ANNA,
         policy_id=POLICY,

@@ -189,7 +189,7 @@ def version_in_effect(
 
 
 @router.get("/subjects/{subject_id}/disclosure-check", responses=BEHIND)
-async def may_disclose(  # noqa: PLR0913  (the question names what a disclosure would name)
+async def may_disclose(
     subject_id: Subject,
     recipient_category: Annotated[RecipientCategory, Query(openapi_examples=demo_example("courier", "a courier"))],
     purpose: Annotated[
