@@ -9,7 +9,7 @@ takes the moment it judges (`at`) and, where it matters, what the ledger knew by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ledger.subject_facts import (
     Acceptance,
@@ -23,6 +23,7 @@ from ledger.subject_facts import (
 )
 from ledger.terms import (
     ORDER_FULFILMENT_RECIPIENTS,
+    ConsentState,
     DataCategory,
     DisclosureGround,
     PolicyId,
@@ -158,6 +159,102 @@ def valid_consent(
     if standing is None or invalidated_by(standing.acceptance, versions.values(), at) is not None:
         return None
     return standing
+
+
+@dataclass(frozen=True)
+class StateOfConsent:
+    """Where a subject's consent to one policy stood at a moment, since when, and the entry that put it there."""
+
+    policy_id: PolicyId
+    state: ConsentState
+    since: datetime
+    """When it came to this state: the entry's time, or the moment a consent expired or was invalidated."""
+    entry: Entry
+    """The entry that put it there (for an expiry or an invalidation: the consent that ended)."""
+    invalidated_by: PolicyVersion | None = None
+    """The version requiring re-consent that invalidated the consent, if it was invalidated."""
+
+
+def consent_state(
+    entries: Sequence[Entry], versions: Iterable[PolicyVersion], policy_id: PolicyId, at: datetime
+) -> StateOfConsent | None:
+    """The DPV state of the subject's consent to the policy at `at` (None: nothing about it happened by then).
+
+    A valid consent (given or renewed) stands until it is wholly withdrawn, its term ends or a
+    version requiring re-consent takes effect; while one stands, a prompt or a refusal changes
+    nothing (the consent before it still holds). Otherwise the latest of these is the state.
+    """
+    timeline = consent_timeline(entries, versions, policy_id, at)
+    return timeline[-1] if timeline else None
+
+
+def consent_timeline(
+    entries: Sequence[Entry], versions: Iterable[PolicyVersion], policy_id: PolicyId, at: datetime
+) -> list[StateOfConsent]:
+    """Every change of the consent's DPV state by `at`, in order (the events a 27560 record lists)."""
+    mine = [v for v in versions if v.policy_id == policy_id]
+    timeline: list[StateOfConsent] = []
+    current: StateOfConsent | None = None
+    purposes: frozenset[Purpose] = frozenset()
+    accepted: str | None = None
+    for entry in sorted(_about_consent(entries, policy_id, at), key=lambda e: (e.occurred_at, e.number)):
+        ended = _ending(current, mine, entry.occurred_at)
+        if ended is not None:
+            timeline.append(ended)
+            current = None
+        if isinstance(entry, Acceptance):
+            renewed = accepted is not None and accepted != entry.policy_version
+            state = ConsentState.RENEWED if renewed else ConsentState.GIVEN
+            current, purposes, accepted = (
+                StateOfConsent(policy_id, state, entry.occurred_at, entry),
+                entry.purposes,
+                entry.policy_version,
+            )
+            timeline.append(current)
+        elif isinstance(entry, Withdrawal) and current is not None:
+            purposes = purposes - entry.purposes if entry.purposes else frozenset()
+            if not purposes:
+                timeline.append(StateOfConsent(policy_id, ConsentState.WITHDRAWN, entry.occurred_at, entry))
+                current = None
+    ended = _ending(current, mine, at)
+    if ended is not None:
+        timeline.append(ended)
+    return timeline
+
+
+CONSENT_EVENTS: tuple[type[Entry], ...] = (Acceptance, Withdrawal)
+"""The entries that change a consent's DPV state."""
+
+
+def consent_policies(entries: Iterable[Entry]) -> list[PolicyId]:
+    """The policies the subject's consent entries name, in order."""
+    return sorted({cast("Acceptance", e).policy_id for e in entries if isinstance(e, CONSENT_EVENTS)})
+
+
+def _about_consent(entries: Sequence[Entry], policy_id: PolicyId, at: datetime) -> list[Entry]:
+    """The entries that change the state of a consent to the policy, by `at`."""
+    return [
+        e
+        for e in entries
+        if isinstance(e, CONSENT_EVENTS) and cast("Acceptance", e).policy_id == policy_id and e.occurred_at <= at
+    ]
+
+
+def _ending(current: StateOfConsent | None, versions: list[PolicyVersion], by: datetime) -> StateOfConsent | None:
+    """The expiry or invalidation of the valid consent `current`, if it came by `by` (the earlier of the two)."""
+    if current is None:
+        return None
+    acceptance = current.entry
+    assert isinstance(acceptance, Acceptance)  # noqa: S101  (only a consent is ever current)
+    ends: list[StateOfConsent] = []
+    if acceptance.valid_until is not None:
+        ends.append(StateOfConsent(current.policy_id, ConsentState.EXPIRED, acceptance.valid_until, acceptance))
+    later = invalidated_by(acceptance, versions, by)
+    if later is not None:
+        moment = max(later.takes_effect, acceptance.occurred_at)
+        ends.append(StateOfConsent(current.policy_id, ConsentState.INVALIDATED, moment, acceptance, later))
+    first = min(ends, key=lambda s: s.since, default=None)
+    return first if first is not None and first.since <= by else None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ledger import rules
 from ledger.deadlines import DeadlineStatus, Obligation, status
 from ledger.policy import PolicyVersion
 from ledger.rules import Entry
-from ledger.subject_facts import Acceptance, Block, BlockLift, subject_key
+from ledger.subject_facts import Block, BlockLift, subject_key
 from ledger.terms import DataCategory, DisclosureGround, Purpose, RecipientCategory
 from projections import verdicts
 from projections.projection import LedgerProjection, deadline_id
@@ -198,8 +198,7 @@ class LedgerQuestions:
         self, entries: list[Entry], as_known_at: datetime | None
     ) -> dict[tuple[PolicyId, str], PolicyVersion]:
         """Every version known at `as_known_at` of each policy the entries name (consents are judged against all)."""
-        named = {e.policy_id for e in entries if isinstance(e, Acceptance)}
-        known = _versions_known(self.view.policy_versions(named), as_known_at)
+        known = _versions_known(self.view.policy_versions(rules.consent_policies(entries)), as_known_at)
         return {(v.policy_id, v.version): v for v in known}
 
     def _may_be_invalidated(self, basis: str, at: datetime, as_known_at: datetime | None) -> bool:
@@ -222,6 +221,15 @@ class LedgerQuestions:
         if not any(basis.startswith(f"consent to {p} version ") for p in self._policy_ids):
             self._policy_ids = self.view.names_of_kind("policy")
         return [p for p in self._policy_ids if basis.startswith(f"consent to {p} version ")]
+
+    def consent_states(
+        self, subject_id: SubjectId, at: datetime, as_known_at: datetime | None = None
+    ) -> list[rules.StateOfConsent]:
+        """Where the subject's consent to each policy stood at `at` (a W3C DPV state), as known at `as_known_at`."""
+        entries = self._entries(subject_id, as_known_at)
+        versions = list(self._versions_of(entries, as_known_at).values())
+        found = (rules.consent_state(entries, versions, p, at) for p in rules.consent_policies(entries))
+        return [s for s in found if s is not None]
 
     def block_status(self, subject_id: SubjectId, at: datetime, as_known_at: datetime | None = None) -> BlockStatus:
         """Was the subject blocked at `at`, by whom, on which ground, since when; and the block history."""
