@@ -110,6 +110,7 @@ class SubjectFact(Fact):
 class Acceptance(SubjectFact):
     """Consent to a published version in effect or about to be (clauses 2.1, 3.1, 4.1.6; Art. 8(1), 8(4))."""
 
+    receipted = True
     policy_id: PolicyRef
     policy_version: Name
     language: Language
@@ -160,6 +161,7 @@ class Acceptance(SubjectFact):
 class Withdrawal(SubjectFact):
     """Consent withdrawn, wholly or for some purposes (clause 2.2; Art. 8(7))."""
 
+    receipted = True
     policy_id: PolicyRef
     purposes: Purposes = frozenset()
     """Purposes withdrawn; none means all of them."""
