@@ -9,12 +9,14 @@ takes the moment it judges (`at`) and, where it matters, what the ledger knew by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 from ledger.subject_facts import (
     Acceptance,
     Block,
     BlockLift,
+    ConsentRefusal,
+    ConsentRequest,
     Destruction,
     Permission,
     Retraction,
@@ -211,6 +213,9 @@ def consent_timeline(
                 entry.policy_version,
             )
             timeline.append(current)
+        elif isinstance(entry, (ConsentRequest, ConsentRefusal)) and current is None:
+            asked = ConsentState.REQUESTED if isinstance(entry, ConsentRequest) else ConsentState.REFUSED
+            timeline.append(StateOfConsent(policy_id, asked, entry.occurred_at, entry))
         elif isinstance(entry, Withdrawal) and current is not None:
             purposes = purposes - entry.purposes if entry.purposes else frozenset()
             if not purposes:
@@ -222,22 +227,28 @@ def consent_timeline(
     return timeline
 
 
-CONSENT_EVENTS: tuple[type[Entry], ...] = (Acceptance, Withdrawal)
+CONSENT_EVENTS: tuple[type[Entry], ...] = (ConsentRequest, ConsentRefusal, Acceptance, Withdrawal)
 """The entries that change a consent's DPV state."""
 
 
 def consent_policies(entries: Iterable[Entry]) -> list[PolicyId]:
-    """The policies the subject's consent entries name, in order."""
-    return sorted({cast("Acceptance", e).policy_id for e in entries if isinstance(e, CONSENT_EVENTS)})
+    """The policies the subject's consent entries name (a refusal through its prompt), in order."""
+    return sorted({p for e in entries if (p := _policy_of(e, entries)) is not None})
+
+
+def _policy_of(entry: Entry, entries: Iterable[Entry]) -> PolicyId | None:
+    """The policy a consent entry is about; a refusal's is that of the prompt it answers."""
+    if isinstance(entry, (ConsentRequest, Acceptance, Withdrawal)):
+        return entry.policy_id
+    if isinstance(entry, ConsentRefusal):
+        prompt = next((e for e in entries if isinstance(e, ConsentRequest) and e.prompt_id == entry.prompt_id), None)
+        return None if prompt is None else prompt.policy_id
+    return None
 
 
 def _about_consent(entries: Sequence[Entry], policy_id: PolicyId, at: datetime) -> list[Entry]:
     """The entries that change the state of a consent to the policy, by `at`."""
-    return [
-        e
-        for e in entries
-        if isinstance(e, CONSENT_EVENTS) and cast("Acceptance", e).policy_id == policy_id and e.occurred_at <= at
-    ]
+    return [e for e in entries if e.occurred_at <= at and _policy_of(e, entries) == policy_id]
 
 
 def _ending(current: StateOfConsent | None, versions: list[PolicyVersion], by: datetime) -> StateOfConsent | None:

@@ -35,6 +35,8 @@ from ledger.subject_facts import (
     Acceptance,
     Block,
     BlockLift,
+    ConsentRefusal,
+    ConsentRequest,
     Correction,
     Destruction,
     Disclosure,
@@ -54,6 +56,7 @@ from ledger.terms import (
     BlockGround,
     BlockOutcome,
     BlockRequester,
+    Channel,
     ConsentMethod,
     DestructionGround,
     DisclosureGround,
@@ -191,6 +194,40 @@ class Subject(Aggregate):
             raise InvalidFact(msg)
         self._require_representative_named(actor, fact.representative)
         return replace(fact, purposes=(terms.purposes - terms.optional_purposes) | fact.optional_purposes)
+
+    @decide.register
+    def request_consent(self, fact: ConsentRequest, stamp: Stamp, context: Context) -> ConsentRequest:
+        """A prompt shows a version in effect, or about to be, as published, under a prompt id not used before."""
+        terms = _shown_version(context, fact.policy_id, fact.policy_version)
+        self._require_not_destroyed()
+        one_of(Channel, fact.channel, "channel")
+        _require_shown_as_published(terms, context, fact.language, fact.text_sha256, stamp.occurred_at)
+        if not fact.prompt_id.strip():
+            msg = "prompt_id must name the prompt (the operator's id for it), so that a refusal can name it"
+            raise InvalidFact(msg)
+        if any(isinstance(e, ConsentRequest) and e.prompt_id == fact.prompt_id for e in self.entries):
+            msg = f"prompt {fact.prompt_id!r} is already recorded for subject {self.subject_id}; give a new prompt_id"
+            raise InvalidFact(msg)
+        return fact
+
+    @decide.register
+    def refuse_consent(self, fact: ConsentRefusal, stamp: Stamp, _context: Context) -> ConsentRefusal:
+        """Clause 2.1: a refusal answers a prompt shown before it, once."""
+        self._require_not_destroyed()
+        one_of(Channel, fact.channel, "channel")
+        known = self._known()
+        prompt = next((e for e in known if isinstance(e, ConsentRequest) and e.prompt_id == fact.prompt_id), None)
+        if prompt is None:
+            msg = f"subject {self.subject_id} was shown no prompt {fact.prompt_id!r}; record the prompt first"
+            raise NothingToAct(msg)
+        if any(isinstance(e, ConsentRefusal) and e.prompt_id == fact.prompt_id for e in known):
+            msg = f"prompt {fact.prompt_id!r} was already refused"
+            raise NothingToAct(msg)
+        if stamp.occurred_at < prompt.occurred_at:
+            when = prompt.occurred_at.isoformat()
+            msg = f"prompt {fact.prompt_id!r} was shown at {when}; nobody refused it before"
+            raise InvalidFact(msg)
+        return fact
 
     @decide.register
     def withdraw_consent(self, fact: Withdrawal, stamp: Stamp, _context: Context) -> Withdrawal:

@@ -144,6 +144,56 @@ class Acceptance(SubjectFact):
 
 
 @declared(
+    "request_consent",
+    "ConsentRequested",
+    "/subjects/{subject_id}/consent-requests",
+    NotFound,
+    examples=[
+        {
+            "prompt_id": "PR-2026-0107",
+            "policy_id": "dala-market-privacy",
+            "policy_version": "2",
+            "language": "en",
+            "text_sha256": "17201060e5b2695baee50f4b23f1cdc06cfce3daf4ba9c344180662c5dc1d06b",
+            "channel": "app",
+        }
+    ],
+)
+class ConsentRequest(SubjectFact):
+    """The subject was asked to consent: a prompt showed a version's text (clauses 2.1, 3.1; DPV ConsentRequested)."""
+
+    receipted = True
+    prompt_id: Ref
+    """The operator's id for this prompt; the subject's refusal names it."""
+    policy_id: PolicyRef
+    policy_version: Name
+    language: Language
+    """The language of the text shown."""
+    text_sha256: Sha256Hex
+    """SHA-256 of the text shown: the version's text in `language`."""
+    channel: Channel
+    """Where the prompt was shown (Art. 8(1))."""
+
+
+@declared(
+    "refuse_consent",
+    "ConsentRefused",
+    "/subjects/{subject_id}/consent-requests/{prompt_id}/refusal",
+    NotFound,
+    NothingToAct,
+    examples=[{"channel": "app"}],
+)
+class ConsentRefusal(SubjectFact):
+    """The subject refused at a prompt (clause 2.1; DPV ConsentRefused): a consent before it, if valid, still holds."""
+
+    opens = False
+    receipted = True
+    prompt_id: Ref
+    """The prompt refused."""
+    channel: Channel
+
+
+@declared(
     "withdraw_consent",
     "ConsentWithdrawn",
     "/subjects/{subject_id}/withdrawals",
