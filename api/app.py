@@ -24,6 +24,7 @@ from api.routes import (
     policies,
     public_log,
     questions,
+    records,
     subjects,
 )
 from api.routes.docs import router as docs_page
@@ -80,7 +81,7 @@ def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> 
     app.add_middleware(Observed)  # outermost of ours: times, counts and logs every answer, refusals included
     app.state.ledger = ledger
     attach_view(app, ledger, view)
-    for resource in (facts, policies, subjects, breaches, claims, questions, feed, access_log, evidence):
+    for resource in (facts, policies, subjects, breaches, claims, questions, records, feed, access_log, evidence):
         app.include_router(resource.router, prefix="/v1", responses=AUTH_RESPONSES)  # every /v1 route needs a token
     app.include_router(public_log.router, prefix="/v1")  # the log's checkpoint, key and proofs: public, no token
     app.include_router(health.router)

@@ -18,7 +18,7 @@ from ledger.policy import PolicyVersion
 from ledger.rules import Entry
 from ledger.subject_facts import Block, BlockLift, subject_key
 from ledger.terms import DataCategory, DisclosureGround, Purpose, RecipientCategory
-from projections import verdicts
+from projections import records, verdicts
 from projections.projection import LedgerProjection, deadline_id
 from projections.view_rows import DeadlineRow
 
@@ -230,6 +230,14 @@ class LedgerQuestions:
         versions = list(self._versions_of(entries, as_known_at).values())
         found = (rules.consent_state(entries, versions, p, at) for p in rules.consent_policies(entries))
         return [s for s in found if s is not None]
+
+    def consent_records(
+        self, subject_id: SubjectId, at: datetime, as_known_at: datetime | None = None
+    ) -> list[dict[str, object]]:
+        """The subject's ISO/IEC TS 27560 consent record for each policy, at `at` as known at `as_known_at`."""
+        entries = self._entries(subject_id, as_known_at)
+        versions = list(self._versions_of(entries, as_known_at).values())
+        return records.consent_records(subject_id, entries, versions, at)
 
     def block_status(self, subject_id: SubjectId, at: datetime, as_known_at: datetime | None = None) -> BlockStatus:
         """Was the subject blocked at `at`, by whom, on which ground, since when; and the block history."""
