@@ -275,9 +275,9 @@ class LedgerQuestions:
         return [a for a in answers if wanted is None or a.status in wanted]
 
     def breaches_not_all_told(self, now: datetime) -> list[UntoldBreach]:
-        """Breaches whose affected subjects were not all told, with the authority notice's standing."""
+        """Breaches found by `now` whose affected subjects were not all told by then, with the authority's notice."""
         found = []
-        for (breach_hex, ref), subjects in self.view.untold_breach_subjects().items():
+        for (breach_hex, ref), subjects in self.view.untold_breach_subjects(now).items():
             row = self.view.deadline(deadline_id(Obligation.BREACH_TO_AUTHORITY, UUID(breach_hex)))
             answer = DeadlineAnswer(_local(row), status(row.due_at, row.met_at, now)) if row else None
             found.append(UntoldBreach(ref, subjects, answer))

@@ -291,10 +291,15 @@ def deadlines(
     ledger: LedgerDep,
     status: Annotated[list[DeadlineStatus] | None, Query(description="Only these standings.")] = None,
     at: At = None,
+    subject_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Only the obligations about this subject (pseudonymous id)."),
+    ] = None,
 ) -> DeadlinesAnswer:
     """Every obligation an event started, with its due date and standing at `at`: open, met, met late, overdue."""
     when, _ = _times(ledger, at, None)
-    answers = ask.deadlines(when, set(status) if status else None)
+    subject = SubjectId(subject_id) if subject_id is not None else None
+    answers = ask.deadlines(when, set(status) if status else None, subject_id=subject)
     return DeadlinesAnswer(at=when, deadlines=[Deadline.of(a) for a in answers])
 
 
