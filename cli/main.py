@@ -468,6 +468,8 @@ def _fail(message: str) -> NoReturn:
 
 FACT_NAMES = {
     "VersionPublished": "policy version published",
+    "ConsentRequested": "consent requested (a prompt shown)",
+    "ConsentRefused": "consent refused at a prompt",
     "ConsentGranted": "consent given",
     "ConsentWithdrawn": "consent withdrawn",
     "WithdrawalRefused": "withdrawal refused (Art. 8(2))",
