@@ -89,8 +89,3 @@ class OutsideConsentTerms(NoGroundForDisclosure):
 
     title = "The disclosure goes beyond what the consent named"
 
-
-class PersonalDataInClear(InvalidFact):
-    """A field kept in clear holds what looks like personal data (an e-mail address, a phone number, an IIN)."""
-
-    title = "This field is kept in clear and must not hold personal data"
