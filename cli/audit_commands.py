@@ -232,7 +232,9 @@ def verify(  # noqa: PLR0917  (typer passes options by name; each is one the ver
     inclusion in the checkpoint it carries (once one covered it) with the public key.
     """
     if sum(given is not None for given in (file, bundle, receipt)) != 1:
-        _fail("give one of: a FILE (an export or a proof), --bundle (an evidence bundle), --receipt (a receipt)")
+        _fail(
+            "give either a FILE (an export or a proof), --bundle (an evidence bundle) or --receipt (a consent receipt)"
+        )
     if not public_key:
         _fail("--public-key is required: the log's verifier key, or a file holding it")
     trust = _trust(public_key, witness or [], quorum)

@@ -94,7 +94,10 @@ async def read_receipt(
     return PlainTextResponse(token, media_type=JOSE)
 
 
-@public.get("/receipt-key", responses=problem_responses(NoReceiptKey))
+JWK: dict[int | str, dict[str, Any]] = {200: {"content": {"application/jwk+json": {"schema": {"type": "object"}}}}}
+
+
+@public.get("/receipt-key", response_class=JSONResponse, responses={**JWK, **problem_responses(NoReceiptKey)})
 async def receipt_key(connection: HTTPConnection) -> JSONResponse:
     """The public key consent receipts are signed with, as a JWK (RFC 7517, RFC 8037); `kid` is its thumbprint."""
     key = receipt_key_of(connection)
