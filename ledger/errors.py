@@ -88,4 +88,3 @@ class OutsideConsentTerms(NoGroundForDisclosure):
     """Art. 8(4): a disclosure on a consent's ground goes beyond the data categories or transfers that consent named."""
 
     title = "The disclosure goes beyond what the consent named"
-
