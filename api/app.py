@@ -24,6 +24,8 @@ from api.routes import (
     policies,
     public_log,
     questions,
+    receipts,
+    records,
     subjects,
 )
 from api.routes.docs import router as docs_page
@@ -80,9 +82,22 @@ def create_app(ledger: ConsentLedger | None, view: LedgerView | None = None) -> 
     app.add_middleware(Observed)  # outermost of ours: times, counts and logs every answer, refusals included
     app.state.ledger = ledger
     attach_view(app, ledger, view)
-    for resource in (facts, policies, subjects, breaches, claims, questions, feed, access_log, evidence):
+    for resource in (
+        facts,
+        policies,
+        subjects,
+        breaches,
+        claims,
+        questions,
+        records,
+        receipts,
+        feed,
+        access_log,
+        evidence,
+    ):
         app.include_router(resource.router, prefix="/v1", responses=AUTH_RESPONSES)  # every /v1 route needs a token
     app.include_router(public_log.router, prefix="/v1")  # the log's checkpoint, key and proofs: public, no token
+    app.include_router(receipts.public, prefix="/v1")  # the receipt key: public, no token
     app.include_router(health.router)
     app.include_router(docs_page)
     app.include_router(desk)  # the disputes desk's pages, under /desk/

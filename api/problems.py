@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from api.schemas.problem import FieldError, Problem
 from audit.alarms import LogDamaged, LogHalted
 from audit.log import NotWitnessed
+from audit.receipts import NoReceiptKey
 from ledger.errors import (
     ConcurrentWriteConflict,
     IdempotencyKeyReused,
@@ -57,6 +58,7 @@ STATUS: dict[type[LedgerError], int] = {
     LogHalted: 503,
     LogDamaged: 503,
     NotWitnessed: 503,
+    NoReceiptKey: 503,
     LedgerError: 400,
 }
 """The status of each refusal; a subclass (e.g. `SubjectBlocked` of `RuleBroken`) takes its base's."""

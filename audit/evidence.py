@@ -182,7 +182,22 @@ def _bundle(
         },
         "public_key": str(key.verifier),
         "not_part_of_proof": _personal_values(ledger, subject_id, subject_events),
+        "consent_states": _consent_states(questions, subject_id, at, now),
     }
+
+
+def _consent_states(questions: LedgerQuestions, subject_id: SubjectId, at: datetime, now: datetime) -> list[object]:
+    """Where the consent to each policy stood at `at` as known now: a W3C DPV state, and the entry behind it."""
+    return [
+        {
+            "policy_id": s.policy_id,
+            "state": s.state.value,
+            "dpv": s.state.dpv,
+            "since": s.since.isoformat(),
+            "entry": s.entry.number,
+        }
+        for s in questions.consent_states(subject_id, at, now)
+    ]
 
 
 def bundle_bytes(bundle: dict[str, object]) -> bytes:

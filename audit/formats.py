@@ -131,13 +131,18 @@ def event_line(position: int, originator_id: UUID, version: int, topic: str, sta
     orjson writes a UUID in its canonical lower-case form, as `str()` does; an export writes one
     line per event of the whole log, so it writes them straight from the stored values.
     """
-    return orjson.dumps({
-        "position": position,
-        "originator_id": originator_id,
-        "version": version,
-        "topic": topic,
-        "state": binascii.b2a_base64(state, newline=False).decode("ascii"),
-    }) + b"\n"
+    return (
+        orjson.dumps(
+            {
+                "position": position,
+                "originator_id": originator_id,
+                "version": version,
+                "topic": topic,
+                "state": binascii.b2a_base64(state, newline=False).decode("ascii"),
+            }
+        )
+        + b"\n"
+    )
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -196,14 +201,16 @@ class InclusionProof:
 
     def to_json(self) -> bytes:
         """The document, one canonical JSON line."""
-        return dump({
-            "format": INCLUSION_FORMAT,
-            "event": event_record(self.event),
-            "leaf_index": self.leaf_index,
-            "tree_size": self.tree_size,
-            "inclusion": encoded_hashes(self.path),
-            "checkpoint": self.checkpoint,
-        })
+        return dump(
+            {
+                "format": INCLUSION_FORMAT,
+                "event": event_record(self.event),
+                "leaf_index": self.leaf_index,
+                "tree_size": self.tree_size,
+                "inclusion": encoded_hashes(self.path),
+                "checkpoint": self.checkpoint,
+            }
+        )
 
     @classmethod
     def from_json(cls, data: bytes) -> InclusionProof:
@@ -233,9 +240,14 @@ class ConsistencyProof:
 
     def to_json(self) -> bytes:
         """The document, one canonical JSON line."""
-        return dump({
-            "format": CONSISTENCY_FORMAT, "old": self.old, "new": self.new, "consistency": encoded_hashes(self.path),
-        })
+        return dump(
+            {
+                "format": CONSISTENCY_FORMAT,
+                "old": self.old,
+                "new": self.new,
+                "consistency": encoded_hashes(self.path),
+            }
+        )
 
     @classmethod
     def from_json(cls, data: bytes) -> ConsistencyProof:

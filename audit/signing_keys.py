@@ -30,14 +30,18 @@ _PURPOSE = b"consent-ledger log signing key"
 """The associated data of the wrapping: a master-key ciphertext made for anything else does not open as this."""
 
 
-def wrap_seed(seed: bytes, master_key: bytes) -> str:
-    """The key file's text for `seed`, wrapped by `master_key`."""
+RECEIPT_PURPOSE = b"consent-ledger receipt signing key"
+"""The associated data of a wrapped receipt key: it does not open as the log's key, nor the log's as it."""
+
+
+def wrap_seed(seed: bytes, master_key: bytes, purpose: bytes = _PURPOSE) -> str:
+    """The key file's text for `seed`, wrapped by `master_key` for `purpose`."""
     nonce = os.urandom(_NONCE)
-    sealed = AESGCM(master_key).encrypt(nonce, seed, _PURPOSE)
+    sealed = AESGCM(master_key).encrypt(nonce, seed, purpose)
     return WRAPPED_PREFIX + b64(_FORMAT + nonce + sealed)
 
 
-def read_signing_key(path: Path, name: str, master_key: bytes | None) -> SigningKey:
+def read_signing_key(path: Path, name: str, master_key: bytes | None, purpose: bytes = _PURPOSE) -> SigningKey:
     """The key in the file at `path`, unwrapped with `master_key` if it is wrapped; NoteError naming what is wrong."""
     try:
         text = path.read_text().strip()
@@ -51,14 +55,14 @@ def read_signing_key(path: Path, name: str, master_key: bytes | None) -> Signing
         raise NoteError(msg)
     try:
         raw = base64.b64decode(text.removeprefix(WRAPPED_PREFIX), validate=True)
-        seed = AESGCM(master_key).decrypt(raw[1 : 1 + _NONCE], raw[1 + _NONCE :], _PURPOSE)
+        seed = AESGCM(master_key).decrypt(raw[1 : 1 + _NONCE], raw[1 + _NONCE :], purpose)
     except (binascii.Error, InvalidTag, ValueError):
         msg = f"the signing key file {path} does not open with the configured master key"
         raise NoteError(msg) from None
     return SigningKey.from_seed(name, seed)
 
 
-def create_signing_key_file(path: Path, master_key: bytes | None) -> bool:
+def create_signing_key_file(path: Path, master_key: bytes | None, purpose: bytes = _PURPOSE) -> bool:
     """Put a fresh key at `path` (mode 0600; wrapped when a master key is given); False if one was there already.
 
     Written to a private temporary file and linked into place, so two processes starting together
@@ -66,7 +70,7 @@ def create_signing_key_file(path: Path, master_key: bytes | None) -> bool:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     seed = os.urandom(32)
-    text = wrap_seed(seed, master_key) if master_key is not None else b64(seed)
+    text = wrap_seed(seed, master_key, purpose) if master_key is not None else b64(seed)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".signing-key-")
     try:
         with os.fdopen(fd, "w") as file:

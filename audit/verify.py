@@ -93,8 +93,7 @@ class Verdict:
         if self.first_bad_position is not None:
             where.insert(0, f"first position that does not match: {self.first_bad_position}")
         through = (
-            f" Everything up to position {self.verified_through} verified."
-            if self.verified_through is not None else ""
+            f" Everything up to position {self.verified_through} verified." if self.verified_through is not None else ""
         )
         return f"FAILED ({'; '.join(where) or 'the file'}): {self.reason}.{through}"
 
@@ -126,9 +125,14 @@ class _Walk:
 
     def fail(self, reason: str, line: int, position: int | None = None) -> Verdict:
         return Verdict(
-            ok=False, reason=reason, events=self.events, checkpoints=self.checkpoints,
-            tree_size=self.frontier.size, verified_through=self.verified_through,
-            first_bad_position=position if position is not None else self.first_unverified, line=line,
+            ok=False,
+            reason=reason,
+            events=self.events,
+            checkpoints=self.checkpoints,
+            tree_size=self.frontier.size,
+            verified_through=self.verified_through,
+            first_bad_position=position if position is not None else self.first_unverified,
+            line=line,
             latest=self.previous,
         )
 
@@ -172,9 +176,15 @@ def _ending(walk: _Walk, number: int) -> Verdict:
     if short is not None:
         return walk.fail(f"the newest checkpoint is not witnessed: {short}", number)
     return Verdict(
-        ok=True, reason="every checkpoint verified", events=walk.events, checkpoints=walk.checkpoints,
-        tree_size=walk.frontier.size, verified_through=walk.verified_through, latest=walk.previous,
-        first_leaf=walk.first_leaf, complete=walk.first_leaf == 0 and walk.suffix_size is None,
+        ok=True,
+        reason="every checkpoint verified",
+        events=walk.events,
+        checkpoints=walk.checkpoints,
+        tree_size=walk.frontier.size,
+        verified_through=walk.verified_through,
+        latest=walk.previous,
+        first_leaf=walk.first_leaf,
+        complete=walk.first_leaf == 0 and walk.suffix_size is None,
         cosignatures=tuple(walk.cosignatures),
     )
 
@@ -221,7 +231,8 @@ def _event(walk: _Walk, line: bytes, number: int) -> Verdict | None:
     if position <= walk.last_position:
         return walk.fail(
             f"position {position} follows position {walk.last_position}: positions must increase",
-            number, position,
+            number,
+            position,
         )
     try:
         leaf = leaf_hash_of(position, originator_id, version, topic, state)

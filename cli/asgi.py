@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 from api.app import create_app
 from api.observability import log_json_lines
 from api.routes.public_log import serve_log
-from cli.composition import StartupError, open_audit_log, open_configured_ledger, open_configured_view
+from api.routes.receipts import serve_receipts
+from cli.composition import (
+    StartupError,
+    open_audit_log,
+    open_configured_ledger,
+    open_configured_view,
+    open_receipt_key,
+)
 from cli.settings import ConfigurationError, load_settings
 from projections.keeper import BackgroundKeeper, ViewKeeper
 
@@ -40,9 +47,15 @@ def create() -> FastAPI:
     except StartupError as e:
         ledger.close()
         raise SystemExit(f"error: {e}") from None
+    try:
+        receipts = open_receipt_key(settings)  # every worker signs receipts with the one shared key
+    except StartupError as e:
+        ledger.close()
+        raise SystemExit(f"error: {e}") from None
     view = open_configured_view(settings)
     http = create_app(ledger, view)
     serve_log(http, audit_log, settings.quorum)
+    serve_receipts(http, receipts)
     keeper = BackgroundKeeper(ViewKeeper(ledger, view)) if os.environ.get(KEEPS_VIEW, "1") != "0" else None
     serving = http.router.lifespan_context
 

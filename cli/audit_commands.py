@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
+import orjson
 import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
@@ -44,6 +45,7 @@ from audit.export import export_file, resume_export
 from audit.integrity import IntegrityReport, record, sweep
 from audit.log import AuditLog
 from audit.notes import NoteError, VerifierKey
+from audit.receipts import verify_receipt
 from audit.signing_keys import wrap_signing_key_file
 from audit.verify import verify_file
 from cli.composition import url_without_password
@@ -154,7 +156,7 @@ def export(  # noqa: PLR0917  (typer passes options by name; each is one the ope
 
 
 @app.command()
-def verify(
+def verify(  # noqa: PLR0917  (typer passes options by name; each is one the verifier may need)
     file: Annotated[
         Path | None,
         typer.Argument(
@@ -167,13 +169,35 @@ def verify(
     ] = None,
     public_key: Annotated[
         str,
-        typer.Option(help="The log's verifier key (NAME+KEYID+KEY, as `audit public-key` prints it), or a file "
-                     "holding it", metavar="KEY"),
+        typer.Option(
+            help="The log's verifier key (NAME+KEYID+KEY, as `audit public-key` prints it), or a file holding it",
+            metavar="KEY",
+        ),
     ] = "",
     bundle: Annotated[
         Path | None,
         typer.Option(
             help="An evidence bundle written by `evidence` (JSON)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
+    receipt: Annotated[
+        Path | None,
+        typer.Option(
+            help="A consent receipt (the compact JWS a consent write or GET .../receipts/{position} answered)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
+    receipt_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The receipt key as a JWK file (what GET /v1/log/receipt-key answers), for --receipt",
             exists=True,
             dir_okay=False,
             readable=True,
@@ -197,19 +221,26 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Check an export, a proof or an evidence bundle offline against the public key: exit 0 if all holds, 1 if not.
+    """Check an export, a proof, an evidence bundle or a receipt offline: exit 0 if all holds, 1 if not.
 
     An export is rehashed from its events alone; every checkpoint's signature, root and
     consistency with the one before are checked, and a failure names the first position that
     does not match. A bundle's every event is rehashed and proven against its signed checkpoint.
     With `--witness`, the newest checkpoint (a bundle's or a proof's) must carry valid
-    cosignatures of at least `--quorum` of those witnesses (C2SP tlog-cosignature).
+    cosignatures of at least `--quorum` of those witnesses (C2SP tlog-cosignature). A receipt's
+    JWS is checked with `--receipt-key`, its event against the stored one it carries, and its
+    inclusion in the checkpoint it carries (once one covered it) with the public key.
     """
-    if (file is None) == (bundle is None):
-        _fail("give either a FILE (an export or a proof) or --bundle (an evidence bundle)")
+    if sum(given is not None for given in (file, bundle, receipt)) != 1:
+        _fail(
+            "give either a FILE (an export or a proof), --bundle (an evidence bundle) or --receipt (a consent receipt)"
+        )
     if not public_key:
         _fail("--public-key is required: the log's verifier key, or a file holding it")
     trust = _trust(public_key, witness or [], quorum)
+    if receipt is not None:
+        _verify_receipt(receipt, receipt_key, trust)
+        return
     if bundle is not None:
         found = verify_bundle(bundle.read_bytes(), trust)
         _verdict(found.ok, found.summary())
@@ -231,6 +262,18 @@ def verify(
             file, trust, progress=lambda done, events: bar.update(task, completed=done, events=events)
         )
     _verdict(verdict.ok, verdict.summary())
+
+
+def _verify_receipt(receipt: Path, receipt_key: Path | None, trust: Trust) -> None:
+    """Check a consent receipt: its JWS with the receipt key, its event and its inclusion with the log's key."""
+    if receipt_key is None:
+        _fail("--receipt needs --receipt-key: the JWK that GET /v1/log/receipt-key answers, saved to a file")
+    try:
+        jwk = orjson.loads(receipt_key.read_bytes())
+    except orjson.JSONDecodeError:
+        _fail(f"--receipt-key {receipt_key}: not a JWK (JSON)")
+    found = verify_receipt(receipt.read_text(), jwk, trust)
+    _verdict(found.ok, found.summary())
 
 
 def _trust(public_key: str, witnesses: list[str], quorum: int | None) -> Trust:

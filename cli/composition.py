@@ -15,7 +15,7 @@ from eventsourcing.persistence import PersistenceError
 
 from audit.log import AuditLog
 from cli.settings import ConfigurationError, master_key_for
-from cli.signing import known_master_key, signing_key, witness_panel
+from cli.signing import known_master_key, receipt_key, signing_key, witness_panel
 from ledger.application import ConsentLedger, open_ledger, utc_now
 from ledger.deadlines import KazakhCalendar
 from ledger.sealing import MasterKeyError
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
+    from audit.receipts import ReceiptKey
     from cli.settings import Settings
     from ledger.storage import Database
     from projections.view import LedgerView
@@ -70,6 +71,14 @@ def open_audit_log(settings: Settings, ledger: ConsentLedger) -> AuditLog:
     except (ConfigurationError, MasterKeyError) as e:
         raise StartupError(str(e)) from None
     return audit_log
+
+
+def open_receipt_key(settings: Settings) -> ReceiptKey:
+    """The key consent receipts are signed with; StartupError when it cannot be had (as for the signing key)."""
+    try:
+        return receipt_key(settings, known_master_key(settings))
+    except (ConfigurationError, MasterKeyError) as e:
+        raise StartupError(str(e)) from None
 
 
 def open_configured_view(settings: Settings) -> LedgerView:

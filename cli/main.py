@@ -34,6 +34,7 @@ from cli.composition import (
     open_audit_log,
     open_configured_ledger,
     open_configured_view,
+    open_receipt_key,
     url_without_password,
 )
 from cli.demo import POLICY, TIME_TRAVEL, DemoClock, record_demo_history
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
     from fastapi import FastAPI
 
+    from audit.receipts import ReceiptKey
     from ledger.application import ConsentLedger, Receipt
 
 app = typer.Typer(
@@ -151,12 +153,15 @@ def serve(  # noqa: PLR0917  (typer passes options by name; each is one the oper
         from api.app import create_app  # noqa: PLC0415  (same)
         from api.observability import log_json_lines  # noqa: PLC0415  (same)
         from api.routes.public_log import serve_log  # noqa: PLC0415  (same)
+        from api.routes.receipts import serve_receipts  # noqa: PLC0415  (same)
 
         audit_log = _audit_log(settings, ledger)
+        receipts = _receipt_key(settings, ledger)
         view = open_configured_view(settings)
         keeper = BackgroundKeeper(ViewKeeper(ledger, view))
         http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper, _timers(settings, audit_log))
         serve_log(http, audit_log, settings.quorum)
+        serve_receipts(http, receipts)
         log_json_lines()
         uvicorn.run(http, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:
@@ -170,6 +175,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     ledger = _open(settings)  # refuse a bad URL or key here, in one line, not once per worker
     try:
         _audit_log(settings, ledger)
+        _receipt_key(settings, ledger)
     finally:
         ledger.close()
     import uvicorn  # noqa: PLC0415  (the HTTP stack is loaded only when serving)
@@ -201,6 +207,14 @@ def _serve_workers(settings: Settings, workers: int) -> None:
 def _audit_log(settings: Settings, ledger: ConsentLedger) -> AuditLog:
     try:
         return open_audit_log(settings, ledger)
+    except StartupError as e:
+        ledger.close()
+        _fail(str(e))
+
+
+def _receipt_key(settings: Settings, ledger: ConsentLedger) -> ReceiptKey:
+    try:
+        return open_receipt_key(settings)
     except StartupError as e:
         ledger.close()
         _fail(str(e))
@@ -454,6 +468,8 @@ def _fail(message: str) -> NoReturn:
 
 FACT_NAMES = {
     "VersionPublished": "policy version published",
+    "ConsentRequested": "consent requested (a prompt shown)",
+    "ConsentRefused": "consent refused at a prompt",
     "ConsentGranted": "consent given",
     "ConsentWithdrawn": "consent withdrawn",
     "WithdrawalRefused": "withdrawal refused (Art. 8(2))",

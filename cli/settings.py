@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = None
     """A file holding the signing key (plain, or wrapped by the master key: `audit wrap-signing-key`)."""
 
+    receipt_key: SecretStr | None = None
+    """Base64 of the 32-byte Ed25519 seed that signs consent receipts (public half: GET /v1/log/receipt-key)."""
+
+    receipt_key_file: Path | None = None
+    """A file holding the receipt key (plain, or wrapped by the master key)."""
+
     log_origin: str | None = Field(default=None, pattern=r"^[^\s+]+$")
     """The log's name in its checkpoints, a schema-less URL (default: consent-ledger.local/<database name>)."""
 
@@ -95,6 +101,9 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         if self.signing_key is not None and self.signing_key_file is not None:
             msg = f"give {ENV_PREFIX}SIGNING_KEY or a signing key file, not both"
+            raise ValueError(msg)
+        if self.receipt_key is not None and self.receipt_key_file is not None:
+            msg = f"give {ENV_PREFIX}RECEIPT_KEY or a receipt key file, not both"
             raise ValueError(msg)
         return self
 

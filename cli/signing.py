@@ -14,7 +14,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from audit.notes import NoteError, SigningKey
-from audit.signing_keys import create_signing_key_file, read_signing_key
+from audit.receipts import ReceiptKey
+from audit.signing_keys import RECEIPT_PURPOSE, create_signing_key_file, read_signing_key
 from audit.witnessing import WitnessPanel
 from cli.settings import ENV_PREFIX, MASTER_KEY_FILE_NAME, ConfigurationError, master_key_for
 
@@ -110,6 +111,44 @@ def _key_file(settings: Settings, audit_log: AuditLog, master_key: bytes | None)
                 path,
                 " (wrapped by the master key)" if master_key is not None else "",
             )
+    return path
+
+
+RECEIPT_KEY_FILE_NAME = "receipt.key"
+"""The generated receipt key's file name, beside the SQLite database whose receipts it signs."""
+
+
+def receipt_key(settings: Settings, master_key: bytes | None) -> ReceiptKey:
+    """The key consent receipts are signed with, found like the signing key; ConfigurationError when it cannot be.
+
+    With SQLite and none configured, `receipt.key` beside the database is used, and made (wrapped by
+    the master key) when it is missing: keep it with the master key, since receipts subjects hold
+    are verified with its public half.
+    """
+    try:
+        if settings.receipt_key is not None:
+            return ReceiptKey(SigningKey.from_base64("receipt", settings.receipt_key.get_secret_value()).private_key)
+        path = settings.receipt_key_file
+        if path is not None and not path.exists():
+            msg = f"the receipt key file {path} does not exist"
+            raise ConfigurationError(msg)
+        if path is None:
+            path = _receipt_key_file(settings.database, master_key)
+        return ReceiptKey(read_signing_key(path, "receipt", master_key, RECEIPT_PURPOSE).private_key)
+    except NoteError as e:
+        raise ConfigurationError(str(e)) from None
+
+
+def _receipt_key_file(database: Database, master_key: bytes | None) -> Path:
+    if database.sqlite_path is None:
+        msg = (
+            f"a PostgreSQL deployment needs its receipt key: set {ENV_PREFIX}RECEIPT_KEY or "
+            f"{ENV_PREFIX}RECEIPT_KEY_FILE (every process must sign receipts with the same key)"
+        )
+        raise ConfigurationError(msg)
+    path = database.sqlite_path.parent / RECEIPT_KEY_FILE_NAME
+    if not path.exists() and create_signing_key_file(path, master_key, RECEIPT_PURPOSE):
+        log.warning("generated a new receipt key in %s; keep it with the master key", path)
     return path
 
 

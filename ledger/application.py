@@ -294,15 +294,19 @@ class ConsentLedger(Batches):
             unit.fresh_policies.add(key)
         return kept
 
-    def accepted_terms(self, subject: Subject) -> dict[tuple[PolicyId, str], PolicyVersion]:
-        """`policy_versions`, from the kept policies: read again only if a version the subject accepted is missing."""
+    def accepted_terms(self, subject: Subject, *, fresh: bool = False) -> dict[tuple[PolicyId, str], PolicyVersion]:
+        """`policy_versions`, from the kept policies: read again only if a version the subject accepted is missing.
+
+        `fresh` reads what was published since in any case: a disclosure is judged against every
+        version by then, since one that requires re-consent invalidates the consents before it.
+        """
         accepted: dict[PolicyId, set[str]] = {}
         for e in subject.entries:
             if isinstance(e, Acceptance):
                 accepted.setdefault(e.policy_id, set()).add(e.policy_version)
         found: dict[tuple[PolicyId, str], PolicyVersion] = {}
         for pid, versions in accepted.items():
-            policy = self.current_policy(pid, fresh=False)
+            policy = self.current_policy(pid, fresh=fresh)
             if not versions <= policy.versions.keys():
                 policy = self.current_policy(pid, fresh=True)
             for v in policy.versions.values():

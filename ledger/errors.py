@@ -76,3 +76,15 @@ class VersionMismatch(LedgerError):
     """The caller expected another version of the record (optimistic concurrency)."""
 
     title = "The record has changed since you read it"
+
+
+class OutsideVersionTerms(RuleBroken):
+    """Art. 8(4): a consent names data categories, third parties or cross-border transfer its version does not allow."""
+
+    title = "The consent names more than its policy version covers"
+
+
+class OutsideConsentTerms(NoGroundForDisclosure):
+    """Art. 8(4): a disclosure on a consent's ground goes beyond the data categories or transfers that consent named."""
+
+    title = "The disclosure goes beyond what the consent named"

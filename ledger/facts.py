@@ -95,6 +95,8 @@ class Fact:
     """Stated about a record the ledger has never seen, it opens one (else: not found)."""
     creates: ClassVar[bool] = False
     """It is the first fact of its record, which it creates (stated again: refused)."""
+    receipted: ClassVar[bool] = False
+    """Recorded, it earns the subject a signed consent receipt (ISO/IEC TS 27560; `audit.receipts`)."""
 
     if TYPE_CHECKING:  # What a fact read back from its record carries besides its terms (see `Stamped`).
         originator_id: ClassVar[UUID]

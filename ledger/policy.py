@@ -22,6 +22,7 @@ from ledger.terms import (
     MAX_ITEMS,
     ONE_LINE,
     Bounds,
+    CategoryCode,
     Count,
     Language,
     Moment,
@@ -64,6 +65,10 @@ def policy_key(policy_id: PolicyId) -> UUID:
             "effective_from": "2027-01-01T00:00:00+05:00",
             "operator_name": "Dala Market LLP",
             "operator_bin": "210540012345",
+            "data_categories": ["address", "name", "phone"],
+            "third_parties": True,
+            "cross_border": False,
+            "reconsent_required": True,
         }
     ],
 )
@@ -95,6 +100,14 @@ class PolicyVersion(Fact):
     """The operator (clause 1.1; Art. 8(4)); the policy keeps the one its first version named."""
     operator_bin: Annotated[str, Bounds(12, 0, r"^([0-9]{12})?$")] = ""
     """The operator's 12-digit BIN (Art. 8(4)); the policy keeps the one its first version named."""
+    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)] | None = None
+    """The data categories the version covers (Art. 8(4)): a consent to it names no others. None: not stated."""
+    third_parties: bool | None = None
+    """Whether the version lets data go to third parties (Art. 8(4)): if not, no consent to it may. None: not stated."""
+    cross_border: bool | None = None
+    """Whether the version allows cross-border transfer (Art. 8(4), 16): if not, no consent to it may."""
+    reconsent_required: bool = False
+    """Consents to earlier versions stop being valid when this one takes effect (DPV ConsentInvalidated)."""
 
     def key(self) -> UUID:
         """The policy's record."""
@@ -112,6 +125,19 @@ class PolicyVersion(Fact):
     def was_posted_by(self, at: datetime) -> bool:
         """Clause 9.2: the version had been posted by `at`, so a subject could have been shown it."""
         return self.occurred_at <= at
+
+    def beyond_terms(self, data_categories: frozenset[str], *, third_parties: bool, cross_border: bool) -> str:
+        """Art. 8(4): what a consent naming these terms asks beyond this version ("" if nothing)."""
+        beyond = []
+        if self.data_categories is not None and not data_categories <= self.data_categories:
+            extra = ", ".join(sorted(data_categories - self.data_categories))
+            covered = ", ".join(sorted(self.data_categories))
+            beyond.append(f"data categories {extra} (it covers {covered})")
+        if third_parties and self.third_parties is False:
+            beyond.append("transfer to third parties")
+        if cross_border and self.cross_border is False:
+            beyond.append("cross-border transfer")
+        return "; ".join(beyond)
 
     def is_in_effect_or_upcoming(self, at: datetime, versions: list[PolicyVersion]) -> bool:
         """Clause 9.2: no version of the same policy took effect after this one, by `at`."""
@@ -185,6 +211,7 @@ class Policy(Aggregate):
             and existing.optional_purposes == fact.optional_purposes
             and existing.recipient_categories == categories
             and existing.notifies_transfers == fact.notifies_transfers
+            and _same_bounds(existing, fact)
             # Clause 9.2: a date the version states is one of its terms; an unstated one is not.
             and (fact.effective_from is None or existing.takes_effect == effective)
         )
@@ -195,6 +222,16 @@ class Policy(Aggregate):
             )
             raise PolicyVersionConflict(msg)
         return None
+
+
+def _same_bounds(existing: PolicyVersion, fact: PolicyVersion) -> bool:
+    """The Art. 8(4) terms are terms of the version: stating them otherwise is publishing another version."""
+    return (
+        existing.data_categories == fact.data_categories
+        and existing.third_parties == fact.third_parties
+        and existing.cross_border == fact.cross_border
+        and existing.reconsent_required == fact.reconsent_required
+    )
 
 
 def _published(

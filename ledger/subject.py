@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 from eventsourcing.domain import Aggregate
 
 from ledger import rules, subject_facts
-from ledger.errors import InvalidFact, NoGroundForDisclosure, NotFound, NothingToAct, SubjectBlocked, SubjectDestroyed
+from ledger.errors import (
+    InvalidFact,
+    NoGroundForDisclosure,
+    NotFound,
+    NothingToAct,
+    OutsideConsentTerms,
+    OutsideVersionTerms,
+    RuleBroken,
+    SubjectBlocked,
+    SubjectDestroyed,
+)
 from ledger.facts import Stamped, recorded_as
 from ledger.stamp import Stamp, require_aware
 from ledger.subject_facts import (
@@ -25,6 +35,8 @@ from ledger.subject_facts import (
     Acceptance,
     Block,
     BlockLift,
+    ConsentRefusal,
+    ConsentRequest,
     Correction,
     Destruction,
     Disclosure,
@@ -44,6 +56,7 @@ from ledger.terms import (
     BlockGround,
     BlockOutcome,
     BlockRequester,
+    Channel,
     ConsentMethod,
     DestructionGround,
     DisclosureGround,
@@ -72,8 +85,8 @@ class Context(Protocol):
     def current_policy(self, policy_id: PolicyId, *, fresh: bool = False) -> Policy:
         """The policy with its versions (`fresh`: with every version published by now); NotFound if none."""
 
-    def accepted_terms(self, subject: Subject) -> Versions:
-        """The terms of every version of every policy the subject has accepted."""
+    def accepted_terms(self, subject: Subject, *, fresh: bool = False) -> Versions:
+        """Every version of every policy the subject has accepted (`fresh`: with those published by now)."""
 
 
 class Subject(Aggregate):
@@ -153,44 +166,68 @@ class Subject(Aggregate):
 
     @decide.register
     def grant_consent(self, fact: Acceptance, stamp: Stamp, context: Context) -> Acceptance:
-        """Consent names a version in effect, or about to be, as the subject saw it, posted by then."""
-        policy = context.current_policy(fact.policy_id, fresh=True)
-        terms = policy.versions.get(fact.policy_version)
-        if terms is None:
-            raise NotFound(f"policy {fact.policy_id!r} has no published version {fact.policy_version!r}")
+        """Consent names a version in effect, or about to be, as the subject saw it, and no more than it covers."""
+        terms = _shown_version(context, fact.policy_id, fact.policy_version)
         self._require_not_destroyed()
-        language = one_of(Language, fact.language, "language")
         one_of(ConsentMethod, fact.method, "method")
         actor = one_of(Actor, fact.actor, "actor")
         at = stamp.occurred_at
-        if not terms.was_posted_by(at):
-            msg = (
-                f"version {terms.version} of {terms.policy_id} was posted on {terms.occurred_at.isoformat()}, "
-                f"after {at.isoformat()}; nobody can have consented to it before it was posted"
-            )
-            raise InvalidFact(msg)
-        if not terms.is_in_effect_or_upcoming(at, list(policy.versions.values())):
-            msg = (
-                f"version {terms.version} of {terms.policy_id} had been superseded by {at.isoformat()};"
-                " consent must name the version in effect or about to be"
-            )
-            raise InvalidFact(msg)
-        shown = terms.text_sha256.get(language)
-        if shown is None:
-            msg = f"version {terms.version} was not published in {language}"
-            raise InvalidFact(msg)
-        if shown != fact.text_sha256:
-            msg = f"the text shown ({fact.text_sha256[:12]}…) is not the {language} text of version {terms.version}"
-            raise InvalidFact(msg)
+        _require_shown_as_published(terms, context, fact.language, fact.text_sha256, at)
         if not fact.optional_purposes <= terms.optional_purposes:
             extra = ", ".join(sorted(fact.optional_purposes - terms.optional_purposes))
             msg = f"purposes {extra} are not optional purposes of version {terms.version}"
             raise InvalidFact(msg)
+        if not fact.data_categories:
+            msg = "a consent names the data categories it lets the operator collect (Art. 8(4)): give data_categories"
+            raise InvalidFact(msg)
+        beyond = terms.beyond_terms(
+            fact.data_categories, third_parties=fact.third_parties, cross_border=fact.cross_border
+        )
+        if beyond:
+            msg = (
+                f"version {terms.version} of {terms.policy_id} does not allow {beyond}; a consent names no more than "
+                "its version covers (Art. 8(4)): narrow the consent, or publish a version that covers it"
+            )
+            raise OutsideVersionTerms(msg)
         if fact.valid_until is not None and require_aware(fact.valid_until, "valid_until") <= at:
             msg = "valid_until must be after occurred_at"
             raise InvalidFact(msg)
         self._require_representative_named(actor, fact.representative)
         return replace(fact, purposes=(terms.purposes - terms.optional_purposes) | fact.optional_purposes)
+
+    @decide.register
+    def request_consent(self, fact: ConsentRequest, stamp: Stamp, context: Context) -> ConsentRequest:
+        """A prompt shows a version in effect, or about to be, as published, under a prompt id not used before."""
+        terms = _shown_version(context, fact.policy_id, fact.policy_version)
+        self._require_not_destroyed()
+        one_of(Channel, fact.channel, "channel")
+        _require_shown_as_published(terms, context, fact.language, fact.text_sha256, stamp.occurred_at)
+        if not fact.prompt_id.strip():
+            msg = "prompt_id must name the prompt (the operator's id for it), so that a refusal can name it"
+            raise InvalidFact(msg)
+        if any(isinstance(e, ConsentRequest) and e.prompt_id == fact.prompt_id for e in self.entries):
+            msg = f"prompt {fact.prompt_id!r} is already recorded for subject {self.subject_id}; give a new prompt_id"
+            raise InvalidFact(msg)
+        return fact
+
+    @decide.register
+    def refuse_consent(self, fact: ConsentRefusal, stamp: Stamp, _context: Context) -> ConsentRefusal:
+        """Clause 2.1: a refusal answers a prompt shown before it, once."""
+        self._require_not_destroyed()
+        one_of(Channel, fact.channel, "channel")
+        known = self._known()
+        prompt = next((e for e in known if isinstance(e, ConsentRequest) and e.prompt_id == fact.prompt_id), None)
+        if prompt is None:
+            msg = f"subject {self.subject_id} was shown no prompt {fact.prompt_id!r}; record the prompt first"
+            raise NothingToAct(msg)
+        if any(isinstance(e, ConsentRefusal) and e.prompt_id == fact.prompt_id for e in known):
+            msg = f"prompt {fact.prompt_id!r} was already refused"
+            raise NothingToAct(msg)
+        if stamp.occurred_at < prompt.occurred_at:
+            when = prompt.occurred_at.isoformat()
+            msg = f"prompt {fact.prompt_id!r} was shown at {when}; nobody refused it before"
+            raise InvalidFact(msg)
+        return fact
 
     @decide.register
     def withdraw_consent(self, fact: Withdrawal, stamp: Stamp, _context: Context) -> Withdrawal:
@@ -241,7 +278,7 @@ class Subject(Aggregate):
         if not fact.recipient.strip() or not fact.data_categories:
             msg = "a disclosure names its recipient and at least one data category"
             raise InvalidFact(msg)
-        known, versions = self._known(), context.accepted_terms(self)
+        known, versions = self._known(), context.accepted_terms(self, fresh=True)
         at = stamp.occurred_at
         decision = rules.decide_disclosure(
             known,
@@ -250,11 +287,17 @@ class Subject(Aggregate):
             category=category,
             purpose=fact.purpose,
             ground=ground,
+            data_categories=fact.data_categories,
+            cross_border=fact.cross_border,
             reference=fact.reference,
             at=at,
         )
         if not decision.allowed:
-            error = SubjectBlocked if decision.refused_while_blocked else NoGroundForDisclosure
+            error: type[RuleBroken] = NoGroundForDisclosure
+            if decision.refused_while_blocked:
+                error = SubjectBlocked
+            elif decision.beyond_terms:
+                error = OutsideConsentTerms
             raise error(f"disclosure to {fact.recipient} refused: {decision.reason}")
         notice_owed = ground != DisclosureGround.STATE_REQUEST and rules.transfer_notice_promised(known, versions, at)
         return replace(
@@ -399,6 +442,41 @@ class Subject(Aggregate):
             msg = f"the verification for block {fact.block_id!r} is already recorded as completed"
             raise NothingToAct(msg)
         return fact
+
+
+def _shown_version(context: Context, policy_id: PolicyId, version: str) -> PolicyVersion:
+    """The published version a prompt or a consent names (NotFound if there is none)."""
+    terms = context.current_policy(policy_id, fresh=True).versions.get(version)
+    if terms is None:
+        raise NotFound(f"policy {policy_id!r} has no published version {version!r}")
+    return terms
+
+
+def _require_shown_as_published(
+    terms: PolicyVersion, context: Context, language: str, text_sha256: str, at: datetime
+) -> None:
+    """Clauses 9.1, 9.2: the version was posted by `at`, not yet superseded, and this is its text in `language`."""
+    shown_in = one_of(Language, language, "language")
+    if not terms.was_posted_by(at):
+        msg = (
+            f"version {terms.version} of {terms.policy_id} was posted on {terms.occurred_at.isoformat()}, "
+            f"after {at.isoformat()}; nobody can have been shown it before it was posted"
+        )
+        raise InvalidFact(msg)
+    versions = list(context.current_policy(terms.policy_id).versions.values())
+    if not terms.is_in_effect_or_upcoming(at, versions):
+        msg = (
+            f"version {terms.version} of {terms.policy_id} had been superseded by {at.isoformat()};"
+            " consent must name the version in effect or about to be"
+        )
+        raise InvalidFact(msg)
+    shown = terms.text_sha256.get(shown_in)
+    if shown is None:
+        msg = f"version {terms.version} was not published in {shown_in}"
+        raise InvalidFact(msg)
+    if shown != text_sha256:
+        msg = f"the text shown ({text_sha256[:12]}…) is not the {shown_in} text of version {terms.version}"
+        raise InvalidFact(msg)
 
 
 REQUEST_MET_BY: dict[RequestKind, tuple[type[SubjectFact], ...]] = {

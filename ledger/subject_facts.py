@@ -17,6 +17,8 @@ from ledger.errors import (
     NoGroundForDisclosure,
     NotFound,
     NothingToAct,
+    OutsideConsentTerms,
+    OutsideVersionTerms,
     SubjectBlocked,
     SubjectDestroyed,
     VersionMismatch,
@@ -24,15 +26,13 @@ from ledger.errors import (
 from ledger.facts import Fact, declared
 from ledger.terms import (
     DECIDED,
-    MAX_ITEMS,
     Actor,
     BlockGround,
     BlockOutcome,
     BlockRequester,
-    CategoryCode,
+    Categories,
     Channel,
     ConsentMethod,
-    Count,
     DestructionGround,
     DisclosureGround,
     EntryNumber,
@@ -91,6 +91,7 @@ class SubjectFact(Fact):
     "ConsentGranted",
     "/subjects/{subject_id}/consents",
     NotFound,
+    OutsideVersionTerms,
     examples=[
         {
             "policy_id": "dala-market-privacy",
@@ -109,6 +110,7 @@ class SubjectFact(Fact):
 class Acceptance(SubjectFact):
     """Consent to a published version in effect or about to be (clauses 2.1, 3.1, 4.1.6; Art. 8(1), 8(4))."""
 
+    receipted = True
     policy_id: PolicyRef
     policy_version: Name
     language: Language
@@ -119,10 +121,10 @@ class Acceptance(SubjectFact):
     """How consent was given (clauses 2.1, 3.1)."""
     channel: Channel
     """Where it was given (Art. 8(1))."""
+    data_categories: Categories
+    """Which data are collected (Art. 8(4)): at least one, and none its version does not cover."""
     optional_purposes: Purposes = frozenset()
     """Opt-in purposes accepted (clause 4.1.6)."""
-    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS)] = frozenset()
-    """Which data are collected (Art. 8(4))."""
     third_parties: bool = False
     """Whether data go to third parties (Art. 8(4))."""
     cross_border: bool = False
@@ -139,6 +141,56 @@ class Acceptance(SubjectFact):
     """Proof the consent was received, e.g. IP and device (Art. 25(2)(5)). Sealed."""
     purposes: Annotated[frozenset[Purpose], DECIDED] = frozenset()
     """Every purpose consented to: the version's required ones and the optional ones accepted."""
+
+
+@declared(
+    "request_consent",
+    "ConsentRequested",
+    "/subjects/{subject_id}/consent-requests",
+    NotFound,
+    examples=[
+        {
+            "prompt_id": "PR-2026-0107",
+            "policy_id": "dala-market-privacy",
+            "policy_version": "2",
+            "language": "en",
+            "text_sha256": "17201060e5b2695baee50f4b23f1cdc06cfce3daf4ba9c344180662c5dc1d06b",
+            "channel": "app",
+        }
+    ],
+)
+class ConsentRequest(SubjectFact):
+    """The subject was asked to consent: a prompt showed a version's text (clauses 2.1, 3.1; DPV ConsentRequested)."""
+
+    receipted = True
+    prompt_id: Ref
+    """The operator's id for this prompt; the subject's refusal names it."""
+    policy_id: PolicyRef
+    policy_version: Name
+    language: Language
+    """The language of the text shown."""
+    text_sha256: Sha256Hex
+    """SHA-256 of the text shown: the version's text in `language`."""
+    channel: Channel
+    """Where the prompt was shown (Art. 8(1))."""
+
+
+@declared(
+    "refuse_consent",
+    "ConsentRefused",
+    "/subjects/{subject_id}/consent-requests/{prompt_id}/refusal",
+    NotFound,
+    NothingToAct,
+    examples=[{"channel": "app"}],
+)
+class ConsentRefusal(SubjectFact):
+    """The subject refused at a prompt (clause 2.1; DPV ConsentRefused): a consent before it, if valid, still holds."""
+
+    opens = False
+    receipted = True
+    prompt_id: Ref
+    """The prompt refused."""
+    channel: Channel
 
 
 @declared(
@@ -159,6 +211,7 @@ class Acceptance(SubjectFact):
 class Withdrawal(SubjectFact):
     """Consent withdrawn, wholly or for some purposes (clause 2.2; Art. 8(7))."""
 
+    receipted = True
     policy_id: PolicyRef
     purposes: Purposes = frozenset()
     """Purposes withdrawn; none means all of them."""
@@ -226,6 +279,7 @@ class Permission(SubjectFact):
     "DataDisclosed",
     "/subjects/{subject_id}/disclosures",
     NoGroundForDisclosure,
+    OutsideConsentTerms,
     SubjectBlocked,
     examples=[
         {
@@ -252,10 +306,12 @@ class Disclosure(SubjectFact):
     recipient: Name
     recipient_category: RecipientCategory
     purpose: PurposeCode
-    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)]
+    data_categories: Categories
     ground: DisclosureGround
     reference: Name
     """The order reference, the state request reference, or the written permission id, per `ground`."""
+    cross_border: bool = False
+    """The recipient is outside Kazakhstan (Art. 16): on a consent's ground, that consent must allow it (Art. 8(4))."""
     legal_basis: Annotated[str, DECIDED] = ""
     """The ground as the ledger found it, e.g. `consent to qlever-privacy version 2`."""
     flagged_while_blocked: Annotated[bool, DECIDED] = False
@@ -312,7 +368,7 @@ class BlockLift(SubjectFact):
 class Correction(SubjectFact):
     """Data corrected (clause 6.1.2): which categories changed, never the values."""
 
-    data_categories: Annotated[frozenset[CategoryCode], Count(MAX_ITEMS, 1)]
+    data_categories: Categories
 
 
 @declared(

@@ -149,6 +149,47 @@ class RequestKind(StrEnum):
     """Art. 19-1: answer an objection to an automated decision, within 3 working days."""
 
 
+class ConsentState(StrEnum):
+    """Where a subject's consent to a policy stands: the W3C DPV consent states the ledger can tell apart."""
+
+    REQUESTED = "requested"
+    """A prompt was shown and not yet answered (dpv:ConsentRequested)."""
+    REFUSED = "refused"
+    """The subject refused at a prompt (dpv:ConsentRefused)."""
+    GIVEN = "given"
+    """Consent given and valid (dpv:ConsentGiven)."""
+    RENEWED = "renewed"
+    """Consent given again, for another version than the one before it (dpv:RenewedConsentGiven)."""
+    WITHDRAWN = "withdrawn"
+    """Every purpose withdrawn (dpv:ConsentWithdrawn; Art. 8(7))."""
+    EXPIRED = "expired"
+    """Its `valid_until` passed (dpv:ConsentExpired; Art. 8(5))."""
+    INVALIDATED = "invalidated"
+    """A later version that requires re-consent took effect (dpv:ConsentInvalidated)."""
+
+    @property
+    def dpv(self) -> str:
+        """The DPV concept, as a compact IRI (`dpv:ConsentGiven`)."""
+        return DPV_STATES[self]
+
+    @property
+    def valid(self) -> bool:
+        """Whether processing may rest on it (DPV: only given and renewed consent are valid)."""
+        return self in {ConsentState.GIVEN, ConsentState.RENEWED}
+
+
+DPV_STATES = {
+    ConsentState.REQUESTED: "dpv:ConsentRequested",
+    ConsentState.REFUSED: "dpv:ConsentRefused",
+    ConsentState.GIVEN: "dpv:ConsentGiven",
+    ConsentState.RENEWED: "dpv:RenewedConsentGiven",
+    ConsentState.WITHDRAWN: "dpv:ConsentWithdrawn",
+    ConsentState.EXPIRED: "dpv:ConsentExpired",
+    ConsentState.INVALIDATED: "dpv:ConsentInvalidated",
+}
+"""Each state's W3C DPV concept (namespace `https://w3id.org/dpv#`)."""
+
+
 class RequestOutcome(StrEnum):
     """How a subject's request was met."""
 

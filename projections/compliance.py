@@ -66,6 +66,8 @@ def check_subject(subject: str, entries: list[tuple[int, Entry]], versions: list
                 ground=entry.ground,
                 reference=entry.reference,
                 at=entry.occurred_at,
+                data_categories=entry.data_categories,
+                cross_border=entry.cross_border,
             )
             if not decision.allowed:
                 yield Finding("disclosure-without-ground", position, subject, decision.reason)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import NAMESPACE_URL, UUID
 
 from ledger import rules
@@ -17,8 +17,8 @@ from ledger.deadlines import DeadlineStatus, Obligation, status
 from ledger.policy import PolicyVersion
 from ledger.rules import Entry
 from ledger.subject_facts import Block, BlockLift, subject_key
-from ledger.terms import Purpose, RecipientCategory
-from projections import verdicts
+from ledger.terms import DataCategory, DisclosureGround, Purpose, RecipientCategory
+from projections import records, verdicts
 from projections.projection import LedgerProjection, deadline_id
 from projections.view_rows import DeadlineRow
 
@@ -96,6 +96,7 @@ class LedgerQuestions:
     def __init__(self, view: LedgerView) -> None:
         """Read from `view` (following it to a rebuilt generation when one is swapped in)."""
         self._view = view
+        self._policy_ids: list[str] = []
 
     @property
     def view(self) -> LedgerView:
@@ -152,12 +153,22 @@ class LedgerQuestions:
         purpose: Purpose,
         at: datetime,
         as_known_at: datetime | None = None,
+        *,
+        recipient: str | None = None,
+        data_categories: frozenset[DataCategory] = frozenset(),
+        cross_border: bool = False,
     ) -> rules.DisclosureDecision:
-        """May the subject's data go to a recipient of this category for this purpose at `at`, and why?
+        """May the subject's data go to a recipient of this category (this one, these data) for this purpose at `at`?
 
-        One indexed lookup of the pre-judged grants (projections/verdicts.py): a row allowing
-        this category and purpose, or one saying the data were blocked, or none.
+        Asked for a category and purpose only, one indexed lookup of the pre-judged grants
+        (projections/verdicts.py): a row allowing this category and purpose, or one saying the data
+        were blocked, or none. Asked for a named recipient, data categories or a transfer abroad, or
+        when the consent a grant rests on may have been invalidated since, the subject's entries are
+        judged with `rules.may_disclose`, the rule a disclosure is recorded under.
         """
+        if recipient is not None or data_categories or cross_border:
+            asked = {"recipient": recipient, "data_categories": data_categories, "cross_border": cross_border}
+            return self._judged(subject_id, category, purpose, at, as_known_at, **asked)
         if category == RecipientCategory.STATE_AUTHORITY:
             return verdicts.refusal(category, purpose, blocked=False)
         found = self.view.grant(subject_hex(subject_id), category, purpose, at, as_known_at)
@@ -166,7 +177,67 @@ class LedgerQuestions:
         ground, basis = found
         if not ground:
             return verdicts.refusal(category, purpose, blocked=True)
+        if ground == DisclosureGround.ORDER_FULFILMENT and self._may_be_invalidated(basis, at, as_known_at):
+            return self._judged(subject_id, category, purpose, at, as_known_at)
         return verdicts.allowed(ground, basis)
+
+    def _judged(
+        self,
+        subject_id: SubjectId,
+        category: RecipientCategory,
+        purpose: Purpose,
+        at: datetime,
+        as_known_at: datetime | None,
+        **asked: Any,
+    ) -> rules.DisclosureDecision:
+        entries = self._entries(subject_id, as_known_at)
+        versions = self._versions_of(entries, as_known_at)
+        return rules.may_disclose(entries, versions, category=category, purpose=purpose, at=at, **asked)
+
+    def _versions_of(
+        self, entries: list[Entry], as_known_at: datetime | None
+    ) -> dict[tuple[PolicyId, str], PolicyVersion]:
+        """Every version known at `as_known_at` of each policy the entries name (consents are judged against all)."""
+        known = _versions_known(self.view.policy_versions(rules.consent_policies(entries)), as_known_at)
+        return {(v.policy_id, v.version): v for v in known}
+
+    def _may_be_invalidated(self, basis: str, at: datetime, as_known_at: datetime | None) -> bool:
+        """Whether a version requiring re-consent took effect by `at` after the version a consent basis names.
+
+        A pre-judged grant was judged with the versions the subject accepted only; a later version
+        that asks consents to be given again invalidates it, whenever it was published.
+        """
+        for policy_id in self._policies_in(basis):
+            accepted = self.view.terms(policy_id, basis.removeprefix(f"consent to {policy_id} version "))
+            versions = _versions_known(self.view.policy_versions([policy_id]), as_known_at)
+            if accepted is None or any(
+                v.reconsent_required and accepted.takes_effect < v.takes_effect <= at for v in versions
+            ):
+                return True
+        return False
+
+    def _policies_in(self, basis: str) -> list[str]:
+        """The policy a consent basis (`consent to <policy> version <v>`) names, among the policies the view knows."""
+        if not any(basis.startswith(f"consent to {p} version ") for p in self._policy_ids):
+            self._policy_ids = self.view.names_of_kind("policy")
+        return [p for p in self._policy_ids if basis.startswith(f"consent to {p} version ")]
+
+    def consent_states(
+        self, subject_id: SubjectId, at: datetime, as_known_at: datetime | None = None
+    ) -> list[rules.StateOfConsent]:
+        """Where the subject's consent to each policy stood at `at` (a W3C DPV state), as known at `as_known_at`."""
+        entries = self._entries(subject_id, as_known_at)
+        versions = list(self._versions_of(entries, as_known_at).values())
+        found = (rules.consent_state(entries, versions, p, at) for p in rules.consent_policies(entries))
+        return [s for s in found if s is not None]
+
+    def consent_records(
+        self, subject_id: SubjectId, at: datetime, as_known_at: datetime | None = None
+    ) -> list[dict[str, object]]:
+        """The subject's ISO/IEC TS 27560 consent record for each policy, at `at` as known at `as_known_at`."""
+        entries = self._entries(subject_id, as_known_at)
+        versions = list(self._versions_of(entries, as_known_at).values())
+        return records.consent_records(subject_id, entries, versions, at)
 
     def block_status(self, subject_id: SubjectId, at: datetime, as_known_at: datetime | None = None) -> BlockStatus:
         """Was the subject blocked at `at`, by whom, on which ground, since when; and the block history."""
@@ -204,9 +275,9 @@ class LedgerQuestions:
         return [a for a in answers if wanted is None or a.status in wanted]
 
     def breaches_not_all_told(self, now: datetime) -> list[UntoldBreach]:
-        """Breaches whose affected subjects were not all told, with the authority notice's standing."""
+        """Breaches found by `now` whose affected subjects were not all told by then, with the authority's notice."""
         found = []
-        for (breach_hex, ref), subjects in self.view.untold_breach_subjects().items():
+        for (breach_hex, ref), subjects in self.view.untold_breach_subjects(now).items():
             row = self.view.deadline(deadline_id(Obligation.BREACH_TO_AUTHORITY, UUID(breach_hex)))
             answer = DeadlineAnswer(_local(row), status(row.due_at, row.met_at, now)) if row else None
             found.append(UntoldBreach(ref, subjects, answer))

@@ -501,12 +501,17 @@ class LedgerView(ViewRows, TrackingRecorder):
         rows = self._rows(f"SELECT * FROM {self.table('deadlines')} WHERE deadline_id = ?", (deadline_id,))
         return deadline_row(rows[0]) if rows else None
 
-    def untold_breach_subjects(self) -> dict[tuple[str, str], list[str]]:
-        """Breaches (id, reference) with affected subjects not yet told, and who they are."""
+    def untold_breach_subjects(self, at: datetime | None = None) -> dict[tuple[str, str], list[str]]:
+        """Breaches (id, reference) found by `at` with affected subjects not told by then (ever, if None)."""
+        params: tuple[str, ...] = ()
+        where = "told_at IS NULL"
+        if at is not None:
+            moment = utc_text(at)
+            where, params = "found_at <= ? AND (told_at IS NULL OR told_at > ?)", (moment, moment)
         rows = self._rows(
-            f"SELECT breach_id, breach_ref, subject_id FROM {self.table('breach_subjects')} WHERE told_at IS NULL "
+            f"SELECT breach_id, breach_ref, subject_id FROM {self.table('breach_subjects')} WHERE {where} "
             "ORDER BY breach_ref, subject_id",
-            (),
+            params,
         )
         found: dict[tuple[str, str], list[str]] = {}
         for r in rows:

@@ -9,7 +9,7 @@ from ledger.application import ConsentLedger, Receipt, Request, text_sha256
 from ledger.facts import Fact, terms
 from ledger.policy import PolicyVersion
 from ledger.subject_facts import Acceptance
-from ledger.terms import ConsentMethod, Language, PolicyId, Purpose, RecipientCategory, SubjectId
+from ledger.terms import ConsentMethod, DataCategory, Language, PolicyId, Purpose, RecipientCategory, SubjectId
 
 POLICY = PolicyId("qlever-privacy")
 TEXTS = {
@@ -26,6 +26,8 @@ TEXTS = {
 }
 PURPOSES = frozenset({Purpose("4.1.1"), Purpose("4.1.2"), Purpose("4.1.3"), Purpose("4.1.6")})
 OPTIONAL = frozenset({Purpose("4.1.6")})
+CATEGORIES = frozenset({"contact", "address", "phone"})
+"""What the sample consent lets the operator collect (Art. 8(4))."""
 DELIVERY = frozenset({RecipientCategory.COURIER, RecipientCategory.POSTAL, RecipientCategory.TELECOM})
 SERVICE = Request("orders-service")
 F = TypeVar("F", bound=Fact)
@@ -69,6 +71,7 @@ def consented(
     *,
     at: datetime | None = None,
     third_parties: bool = True,
+    data_categories: frozenset[str] = CATEGORIES,
     evidence: str | None = "ip=10.0.0.7 device=android",
     request: Request = SERVICE,
 ) -> Receipt:
@@ -83,6 +86,7 @@ def consented(
             text_sha256=sha(version),
             method=ConsentMethod.REGISTRATION,
             channel="app",
+            data_categories=frozenset(DataCategory(c) for c in data_categories),
             third_parties=third_parties,
             evidence=evidence,
         ),

@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING
 import pytest
 from bearer import PURPOSE, token
 from conftest import drop_postgres_schema, fresh_postgres_database
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from given import POLICY, SERVICE, consented, published
 
 from api.access_log import AccessLog
 from api.app import create_app
+from api.routes.receipts import serve_receipts
 from api.tokens import Scope, TokenStore
+from audit.receipts import ReceiptKey
 from ledger.application import ConsentLedger, open_ledger
 from ledger.breach import BreachFinding
 from ledger.claim import ClaimFiling
@@ -83,6 +86,12 @@ INTENDED: dict[tuple[str, str], Scope | None] = {
     ("get", "/v1/log/checkpoint"): None,
     ("get", "/v1/log/public-key"): None,
     ("get", "/v1/log/consistency"): None,
+    ("get", "/v1/log/receipt-key"): None,
+    ("post", "/v1/subjects/{subject_id}/consent-requests"): Scope.WRITE,
+    ("post", "/v1/subjects/{subject_id}/consent-requests/{prompt_id}/refusal"): Scope.WRITE,
+    ("get", "/v1/subjects/{subject_id}/consent-state"): Scope.READ,
+    ("get", "/v1/subjects/{subject_id}/consent-records"): Scope.READ,
+    ("get", "/v1/subjects/{subject_id}/receipts/{position}"): Scope.READ,
     ("get", "/healthz"): None,
     ("get", "/readyz"): None,
     ("get", "/metrics"): None,
@@ -97,6 +106,9 @@ LOGGED = {
     ("get", "/v1/subjects/{subject_id}/block-status"),
     ("get", "/v1/subjects/{subject_id}/disclosures"),
     ("get", "/v1/subjects/{subject_id}/evidence"),
+    ("get", "/v1/subjects/{subject_id}/consent-state"),
+    ("get", "/v1/subjects/{subject_id}/consent-records"),
+    ("get", "/v1/subjects/{subject_id}/receipts/{position}"),
 }
 """The reads of one subject's data: each answered one leaves one row in the access log."""
 
@@ -107,6 +119,8 @@ DOCUMENT = create_app(None).openapi()
 OPERATIONS = sorted((method, path) for path, methods in DOCUMENT["paths"].items() for method in methods)
 PATH_VALUES = {
     "subject_id": "u-1",
+    "prompt_id": "PR-1",
+    "position": "1",
     "policy_id": POLICY,
     "breach_ref": "br-1",
     "claim_ref": "cl-1",
@@ -221,7 +235,9 @@ def test_exactly_the_callers_with_the_scope_get_in_and_the_others_are_refused_wi
     ledger = sqlite_ledger
     needed = INTENDED[method, path]
     log = AccessLog(ledger)
-    with TestClient(create_app(ledger, database_path_view)) as client:
+    app = create_app(ledger, database_path_view)
+    serve_receipts(app, ReceiptKey(Ed25519PrivateKey.generate()))  # as `serve` does
+    with TestClient(app) as client:
         for who, (headers, scopes) in callers(ledger).items():
             allowed = needed in scopes
             if allowed and (method, path) in STREAMS:

@@ -1,6 +1,7 @@
 import pytest
 import schemathesis
 from bearer import bearer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -12,6 +13,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import attach_view, create_app
+from api.routes.receipts import serve_receipts
+from audit.receipts import ReceiptKey
 from projections.keeper import open_view
 
 CHECKS = [
@@ -24,6 +27,7 @@ CHECKS = [
 ]
 
 APP = create_app(None)  # each test hands it the ledger of its backend
+serve_receipts(APP, ReceiptKey(Ed25519PrivateKey.generate()))  # as `serve` does
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 schema.config.phases.coverage.enabled = False
 CALLER: dict[str, str] = {}

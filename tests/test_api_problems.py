@@ -60,7 +60,7 @@ def request_bodies() -> list[type[BaseModel]]:
 
 def test_every_request_body_is_documented_with_examples_the_api_accepts(client):
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
-    assert len(request_bodies()) == 21
+    assert len(request_bodies()) == 23
 
     for model in request_bodies():
         examples = schemas[model.__name__]["examples"]

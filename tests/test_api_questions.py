@@ -43,6 +43,7 @@ def test_a_consent_just_recorded_over_http_allows_the_next_disclosure_check(
         "text_sha256": sha("1"),
         "method": "order_checkout",
         "channel": "site",
+        "data_categories": ["contact", "address"],
         "third_parties": True,
     }
     written = client.post("/v1/subjects/u-1/consents", json=body)

@@ -42,6 +42,7 @@ def a_consent() -> dict:
         "text_sha256": sha("1"),
         "method": "registration",
         "channel": "app",
+        "data_categories": ["contact", "address"],
         "third_parties": True,
         "optional_purposes": ["4.1.6"],
         "evidence": "ip=10.0.0.7 device=android",

@@ -18,17 +18,18 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from ledger import rules
 from ledger.application import ConsentLedger, open_ledger
 from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
-from ledger.terms import Actor, DisclosureGround, PolicyId, SubjectId
+from ledger.terms import Actor, ConsentState, DisclosureGround, PolicyId, SubjectId
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 runner = CliRunner()
 ALMATY = timezone(timedelta(hours=5))
-DEMO_FACTS = 36
+DEMO_FACTS = 39
 SETTINGS = ("DATABASE_URL", "MASTER_KEY", "MASTER_KEY_FILE", "HOST", "PORT", "TIMEZONE")
 CONSOLE_SCRIPT = shutil.which("consent-ledger", path=str(Path(sys.executable).parent)) or "consent-ledger"
 
@@ -43,8 +44,14 @@ def no_deployment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed console script the way an operator would, with no terminal and no stdin."""
     return subprocess.run(  # noqa: S603  (our own console script, fixed arguments)
-        [CONSOLE_SCRIPT, *args], cwd=cwd, env={**os.environ, **(env or {})},
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False,
+        [CONSOLE_SCRIPT, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
     )
 
 
@@ -52,7 +59,8 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
 def demo_filled(database: Database, master_key: bytes) -> Iterator[tuple[ConsentLedger, str]]:
     """The demo history recorded by the command into an empty database (each backend), and a ledger reading it."""
     result = runner.invoke(
-        app, ["demo", "--database-url", database.url],
+        app,
+        ["demo", "--database-url", database.url],
         env={"CONSENT_LEDGER_MASTER_KEY": base64.urlsafe_b64encode(master_key).decode()},
     )
     assert result.exit_code == 0, result.stderr
@@ -129,7 +137,8 @@ def test_running_the_demo_again_records_nothing_new(
     ledger, _ = demo_filled
     before = ledger.max_position()
     again = runner.invoke(
-        app, ["demo", "--database-url", database.url],
+        app,
+        ["demo", "--database-url", database.url],
         env={"CONSENT_LEDGER_MASTER_KEY": base64.urlsafe_b64encode(master_key).decode()},
     )
     assert again.exit_code == 0, again.stderr
@@ -206,10 +215,23 @@ def test_serve_answers_with_the_openapi_document_of_the_v1_api(tmp_path: Path) -
     key_file = tmp_path / "secret.key"
     key_file.write_text(new_master_key())
     server = subprocess.Popen(  # noqa: S603  (our own console script, fixed arguments)
-        [CONSOLE_SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--database-url", f"sqlite:///{tmp_path}/ledger.db", "--master-key-file", str(key_file)],
-        cwd=tmp_path, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            CONSOLE_SCRIPT,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--database-url",
+            f"sqlite:///{tmp_path}/ledger.db",
+            "--master-key-file",
+            str(key_file),
+        ],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         document = None
@@ -232,7 +254,6 @@ def test_serve_answers_with_the_openapi_document_of_the_v1_api(tmp_path: Path) -
         _, errors = server.communicate(timeout=30)
     assert "Application shutdown complete" in errors, "SIGTERM shuts the service down gracefully"
     assert server.returncode == -signal.SIGTERM, "and uvicorn then ends as the signal asked"
-
 
 
 def test_the_demo_hands_out_one_token_with_every_scope_once(tmp_path: Path) -> None:
@@ -286,12 +307,13 @@ def test_the_demo_history_is_import_lines_whose_consents_name_the_published_text
     lines = [parse_line(orjson.dumps(item)) for item in items]
     published = {
         (line.body.version, language): text_sha256(text)
-        for line in lines if line.op == "publish_policy_version"  # type: ignore[attr-defined]
+        for line in lines
+        if line.op == "publish_policy_version"  # type: ignore[attr-defined]
         for language, text in line.body.texts.items()  # type: ignore[attr-defined]
     }
     consents = [line.body for line in lines if line.op == "grant_consent"]  # type: ignore[attr-defined]
     assert times == sorted(times), "lines in the order the ledger recorded them"
-    assert len(consents) == 7
+    assert len(consents) == 8
     for body in consents:
         assert body.text_sha256 == published[body.policy_version, body.language]
 
@@ -310,3 +332,23 @@ def test_help_names_every_setting_the_signing_key_included() -> None:
 
     for setting in ("DATABASE_URL", "MASTER_KEY_FILE", "SIGNING_KEY", "TIMEZONE", "CHECKPOINT_INTERVAL", "PORT"):
         assert f"CONSENT_LEDGER_{setting}" in result.stdout
+
+
+def test_the_demo_shows_a_refused_prompt_and_a_consent_that_expired_at_its_term(
+    demo_filled: tuple[ConsentLedger, str],
+) -> None:
+    ledger, _ = demo_filled
+    versions = ledger.policy(PolicyId("dala-market-privacy")).versions.values()
+    autumn = datetime(2026, 9, 1, tzinfo=ALMATY)
+
+    refused = rules.consent_state(
+        ledger.subject(SubjectId("cust-1007")).entries, versions, PolicyId("dala-market-privacy"), autumn
+    )
+    expired = rules.consent_state(
+        ledger.subject(SubjectId("cust-1008")).entries, versions, PolicyId("dala-market-privacy"), autumn
+    )
+
+    assert refused is not None
+    assert refused.state is ConsentState.REFUSED
+    assert expired is not None
+    assert (expired.state, expired.since) == (ConsentState.EXPIRED, datetime(2026, 8, 15, tzinfo=ALMATY))

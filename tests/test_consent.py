@@ -40,6 +40,7 @@ def consent(ledger: ConsentLedger, subject: str = ANNA, version: str = "1", occu
         "text_sha256": sha(version),
         "method": ConsentMethod.REGISTRATION,
         "channel": "app",
+        "data_categories": frozenset({"contact", "address", "phone"}),
         "third_parties": True,
     }
     return ledger.record(SERVICE, Acceptance(subject_id=SubjectId(subject), **given | terms), occurred_at)
@@ -502,6 +503,7 @@ def _accepted(number: int, at: datetime, purposes: set[str], until: datetime | N
         method=ConsentMethod.APP_USE,
         channel=Channel.APP,
         purposes=frozenset(Purpose(p) for p in purposes),
+        data_categories=frozenset({"contact"}),
         third_parties=True,
         valid_until=until,
     )

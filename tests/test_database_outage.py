@@ -59,7 +59,7 @@ def client(ledger: ConsentLedger, cluster: PrivateCluster) -> Iterator[TestClien
 def consent(client: TestClient, subject: str) -> tuple[int, dict[str, str], dict[str, object]]:
     body = {
         "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "order_checkout", "channel": "site",
+        "method": "order_checkout", "channel": "site", "data_categories": ["contact"],
     }
     answer = client.post(f"/v1/subjects/{subject}/consents", json=body, headers={"Idempotency-Key": f"k-{subject}"})
     return answer.status_code, dict(answer.headers), answer.json()

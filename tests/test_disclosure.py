@@ -219,6 +219,7 @@ def test_an_order_fulfilment_is_refused_once_the_consent_expired(ledger, clock):
             text_sha256=ledger.policy(POLICY).versions["1"].text_sha256["en"],
             method="order_checkout",
             channel="site",
+            data_categories=frozenset({"contact", "address"}),
             third_parties=True,
             valid_until=clock.now + timedelta(days=30),
         ),

@@ -91,6 +91,7 @@ def dispute(ledger: ConsentLedger, clock: FakeClock) -> None:
             text_sha256=sha("1", Language.RU),
             method=ConsentMethod.WRITTEN,
             channel="paper",
+            data_categories=frozenset({"contact", "address"}),
             evidence="form 17/2026, signed in the Almaty office",
         ),
         PAPER_SIGNED,

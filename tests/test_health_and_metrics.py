@@ -38,7 +38,7 @@ def client(ledger: ConsentLedger, database: Database) -> Iterator[TestClient]:
 def a_consent() -> dict[str, object]:
     return {
         "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "order_checkout", "channel": "site",
+        "method": "order_checkout", "channel": "site", "data_categories": ["contact"],
     }
 
 

@@ -75,6 +75,8 @@ def answers(ledger: ConsentLedger, lines: list[dict[str, Any]]) -> dict[str, obj
 ROUTES = {
     "publish_policy_version": "/v1/policies/{policy_id}/versions",
     "grant_consent": "/v1/subjects/{subject_id}/consents",
+    "request_consent": "/v1/subjects/{subject_id}/consent-requests",
+    "refuse_consent": "/v1/subjects/{subject_id}/consent-requests/{prompt_id}/refusal",
     "withdraw_consent": "/v1/subjects/{subject_id}/withdrawals",
     "refuse_withdrawal": "/v1/subjects/{subject_id}/withdrawal-refusals",
     "grant_written_permission": "/v1/subjects/{subject_id}/written-permissions",

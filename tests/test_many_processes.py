@@ -42,6 +42,7 @@ class Deployment:
         self.env = {
             **os.environ, "CONSENT_LEDGER_DATABASE_URL": database.url, "CONSENT_LEDGER_MASTER_KEY": self.key,
             "CONSENT_LEDGER_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),  # PostgreSQL needs it, too
+            "CONSENT_LEDGER_RECEIPT_KEY": base64.b64encode(os.urandom(32)).decode(),  # and the receipt key
         }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -76,7 +77,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 def a_consent() -> dict[str, object]:
     return {
         "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "order_checkout", "channel": "site", "third_parties": True,
+        "method": "order_checkout", "channel": "site", "third_parties": True, "data_categories": ["contact"],
     }
 
 

@@ -332,6 +332,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     method="app_use",
                     channel="app",
                     optional_purposes=frozenset({OPTIONAL}) if opt_in else frozenset(),
+                    data_categories=frozenset({"contact", "address"}),
                     third_parties=third_parties,
                     valid_until=valid_until,
                     evidence="ip=10.0.0.1",

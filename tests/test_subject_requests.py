@@ -224,6 +224,7 @@ def a_disclosure_under_a_version_promising_notice(ledger: ConsentLedger) -> Rece
             text_sha256=digest("We tell"),
             method=ConsentMethod.REGISTRATION,
             channel="app",
+            data_categories=frozenset({"contact", "address"}),
             third_parties=True,
         ),
     )

@@ -107,9 +107,7 @@ def read_evidence(
     ] = None,
     format: Annotated[  # noqa: A002  (the query parameter's public name)
         Literal["json", "html"] | None,
-        Query(
-            description="`html` for the printable page (as `Accept: text/html` asks)"
-        ),
+        Query(description="`html` for the printable page (as `Accept: text/html` asks)"),
     ] = None,
     lang: Annotated[
         Lang | None,

@@ -12,10 +12,12 @@ import inspect
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.answers import write_responses
 from api.deps import AdminWriteRequest, SubjectWriteRequest, Write, WriteRequest
+from api.routes.receipts import ReceiptFormat, receipt_key_of, signed_receipt
 from api.schemas.common import ReceiptPublic, attribute_docstrings
 from api.schemas.facts import path_parameters, translated
 from api.schemas.policies import body_for
@@ -31,6 +33,18 @@ if TYPE_CHECKING:
     from ledger.writing import Request
 
 router = APIRouter()
+
+
+class ConsentWriteReceipt(ReceiptPublic):  # type: ignore[misc,valid-type]
+    """What a consent event's write answers: the receipt of the write, and the subject's signed consent receipt."""
+
+    consent_receipt: str | None = Field(
+        default=None,
+        description="The subject's signed ISO/IEC TS 27560 receipt of this event: a compact JWS (EdDSA, Ed25519) "
+        "checked with GET /v1/log/receipt-key; later, with its inclusion proof, at GET "
+        "/v1/subjects/{subject_id}/receipts/{position}.",
+    )
+
 
 READ: dict[type[Fact], tuple[str, str, str]] = {
     PolicyVersion: ("read_policy", "policy_id", "policies"),
@@ -67,6 +81,11 @@ def _route(fact: type[Fact]) -> None:
 
         receipt = await write.run(command)
         answer: BaseModel = write.receipt(receipt, read_at, **{names_record: getattr(stated, names_record)})
+        if fact.receipted and receipt_key_of(write.connection) is not None:
+            subject = str(getattr(stated, "subject_id", ""))
+            kind = ReceiptFormat.ISO_27560
+            token = await run_in_threadpool(signed_receipt, write.connection, subject, receipt.position, kind)
+            return ConsentWriteReceipt(**answer.model_dump(), consent_receipt=token)
         return answer
 
     docs = attribute_docstrings(fact)
@@ -83,7 +102,8 @@ def _route(fact: type[Fact]) -> None:
         inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=_writer(fact)),
         inspect.Parameter("write", inspect.Parameter.KEYWORD_ONLY, annotation=Write),
     ]
-    write_fact.__signature__ = inspect.Signature(parameters, return_annotation=ReceiptPublic)  # type: ignore[attr-defined]
+    answered = ConsentWriteReceipt if fact.receipted else ReceiptPublic
+    write_fact.__signature__ = inspect.Signature(parameters, return_annotation=answered)  # type: ignore[attr-defined]
     write_fact.__name__ = fact.command
     router.add_api_route(
         fact.path,
@@ -91,7 +111,7 @@ def _route(fact: type[Fact]) -> None:
         methods=["POST"],
         name=fact.command,
         status_code=201,
-        response_model=ReceiptPublic,
+        response_model=answered,
         summary=fact.command.replace("_", " ").capitalize(),
         description=inspect.cleandoc(fact.__doc__ or ""),
         responses=write_responses(*fact.refusals),

@@ -35,7 +35,7 @@ from api.tokens import Scope
 from ledger.application import ConsentLedger
 from ledger.deadlines import DeadlineStatus
 from ledger.errors import InvalidFact
-from ledger.terms import PolicyId, Purpose, RecipientCategory, SubjectId
+from ledger.terms import DataCategory, PolicyId, Purpose, RecipientCategory, SubjectId
 from projections.errors import ViewBehind
 from projections.keeper import ViewKeeper
 from projections.questions import LedgerQuestions
@@ -199,18 +199,48 @@ async def may_disclose(
     access: SubjectRead,
     at: At = None,
     as_known_at: AsKnownAt = None,
+    recipient: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Answer for this recipient by name (a written permission names its recipient).",
+        ),
+    ] = None,
+    data_categories: Annotated[
+        list[str] | None,
+        Query(
+            max_length=100, description="The data categories to disclose: within those the consent named (Art. 8(4))."
+        ),
+    ] = None,
+    cross_border: Annotated[
+        bool, Query(description="The recipient is outside Kazakhstan: the consent must allow it (Art. 8(4), 16).")
+    ] = False,
 ) -> DisclosureCheckAnswer:
-    """May the subject's data go to a recipient of this category for this purpose, and on which ground?"""
+    """May the subject's data go to this recipient (or any of its category) for this purpose, and on which ground?"""
     when, known = _times(access.ledger, at, as_known_at)
+    categories = frozenset(DataCategory(c) for c in data_categories or ())
     decision = await _answered(
         access,
         subject_id,
-        lambda: ask.may_disclose(SubjectId(subject_id), recipient_category, Purpose(purpose), when, known),
+        lambda: ask.may_disclose(
+            SubjectId(subject_id),
+            recipient_category,
+            Purpose(purpose),
+            when,
+            known,
+            recipient=recipient,
+            data_categories=categories,
+            cross_border=cross_border,
+        ),
     )
     return DisclosureCheckAnswer(
         subject_id=subject_id,
         recipient_category=recipient_category,
+        recipient=recipient,
         purpose=purpose,
+        data_categories=sorted(categories),
+        cross_border=cross_border,
         at=when,
         as_known_at=known,
         allowed=decision.allowed,
@@ -261,10 +291,15 @@ def deadlines(
     ledger: LedgerDep,
     status: Annotated[list[DeadlineStatus] | None, Query(description="Only these standings.")] = None,
     at: At = None,
+    subject_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Only the obligations about this subject (pseudonymous id)."),
+    ] = None,
 ) -> DeadlinesAnswer:
     """Every obligation an event started, with its due date and standing at `at`: open, met, met late, overdue."""
     when, _ = _times(ledger, at, None)
-    answers = ask.deadlines(when, set(status) if status else None)
+    subject = SubjectId(subject_id) if subject_id is not None else None
+    answers = ask.deadlines(when, set(status) if status else None, subject_id=subject)
     return DeadlinesAnswer(at=when, deadlines=[Deadline.of(a) for a in answers])
 
 

@@ -60,6 +60,12 @@ class PolicyVersionPublic(BaseModel):
     purposes: list[Purpose]
     optional_purposes: list[Purpose]
     recipient_categories: list[RecipientCategory]
+    data_categories: list[str] | None = Field(
+        description="The data categories it covers (Art. 8(4)); null: not stated."
+    )
+    third_parties: bool | None = Field(description="Whether it lets data go to third parties; null: not stated.")
+    cross_border: bool | None = Field(description="Whether it allows cross-border transfer; null: not stated.")
+    reconsent_required: bool = Field(description="Whether consents to earlier versions must be given again.")
     effective_from: datetime
     recorded_at: datetime
 
@@ -72,6 +78,10 @@ class PolicyVersionPublic(BaseModel):
             purposes=sorted(terms.purposes),
             optional_purposes=sorted(terms.optional_purposes),
             recipient_categories=sorted(terms.recipient_categories),
+            data_categories=None if terms.data_categories is None else sorted(terms.data_categories),
+            third_parties=terms.third_parties,
+            cross_border=terms.cross_border,
+            reconsent_required=terms.reconsent_required,
             effective_from=terms.takes_effect,
             recorded_at=terms.recorded_at,
         )

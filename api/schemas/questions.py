@@ -21,6 +21,11 @@ class VersionTerms(BaseModel):
     purposes: list[str]
     optional_purposes: list[str]
     recipient_categories: list[str]
+    data_categories: list[str] | None
+    """The data categories the version covers (Art. 8(4)); null: not stated."""
+    third_parties: bool | None
+    cross_border: bool | None
+    reconsent_required: bool
     effective_from: datetime
     recorded_at: datetime
 
@@ -34,6 +39,10 @@ class VersionTerms(BaseModel):
             purposes=sorted(terms.purposes),
             optional_purposes=sorted(terms.optional_purposes),
             recipient_categories=sorted(str(c) for c in terms.recipient_categories),
+            data_categories=None if terms.data_categories is None else sorted(terms.data_categories),
+            third_parties=terms.third_parties,
+            cross_border=terms.cross_border,
+            reconsent_required=terms.reconsent_required,
             effective_from=terms.takes_effect,
             recorded_at=terms.recorded_at,
         )
@@ -108,7 +117,12 @@ class DisclosureCheckAnswer(BaseModel):
 
     subject_id: str
     recipient_category: str
+    recipient: str | None = None
+    """The recipient asked about by name, if any."""
     purpose: str
+    data_categories: list[str] = []
+    """The data categories asked about, if any (Art. 8(4))."""
+    cross_border: bool = False
     at: datetime
     as_known_at: datetime
     allowed: bool
