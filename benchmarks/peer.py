@@ -60,7 +60,7 @@ def ensure_fides() -> None:
     if fides_answers():
         return
     with step("Fides does not answer: setting it up with the peers' setup.sh (installs once, a few minutes)"):
-        subprocess.run(["bash", str(PEERS / "setup.sh")], check=True, stdout=sys.stderr)
+        subprocess.run(["bash", str(PEERS / "setup.sh")], check=True, stdout=sys.stderr)  # noqa: S603, S607
     if not fides_answers():
         msg = f"Fides did not come up at {FIDES}; see {PEERS / 'setup.sh'} and its server log"
         raise SystemExit(msg)
@@ -88,7 +88,7 @@ def peer_compare(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "--json",
         str(out),
     ]
-    subprocess.run(command, check=True, env=env, stdout=sys.stderr)
+    subprocess.run(command, check=True, env=env, stdout=sys.stderr)  # noqa: S603  (the peers' own script)
     results: dict[str, Any] = json.loads(out.read_text())
     return results
 
@@ -131,8 +131,10 @@ def table(compared: dict[str, Any], questions: dict[str, Any]) -> list[dict[str,
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     """The table as the README shows it."""
     lines = [
-        f"Measured {meta['date']} with `{meta['command']}` ({meta['seconds']:.0f} s), Fides {meta['fides']}, "
-        "one uvicorn process each, the same PostgreSQL.",
+        (
+            f"Measured {meta['date']} with `{meta['command']}` ({meta['seconds']:.0f} s), Fides {meta['fides']}, "
+            "one uvicorn process each, the same PostgreSQL."
+        ),
         "",
         "| same workload, PostgreSQL | Fides | consent-ledger | ratio | server CPU ratio | goal |",
         "|---|---:|---:|---:|---:|---|",

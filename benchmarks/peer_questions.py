@@ -94,16 +94,24 @@ def _served(postgres_url: str, ledger: Path) -> Iterator[tuple[str, str]]:
         "CONSENT_LEDGER_MASTER_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "CONSENT_LEDGER_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
-    token = subprocess.run(
+    token = subprocess.run(  # noqa: S603  (our own command, with arguments of our own)
         [str(ledger), "token", "create", "peer", "--scope", "read", "--scope", "write", "--scope", "admin"],
-        cwd=work, env=env, capture_output=True, text=True, check=True,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()[-1]
     _history(work / "history.jsonl")
-    subprocess.run([str(ledger), "import", str(work / "history.jsonl")], cwd=work, env=env, check=True, capture_output=True)
+    imported = [str(ledger), "import", str(work / "history.jsonl")]
+    subprocess.run(imported, cwd=work, env=env, check=True, capture_output=True)  # noqa: S603  (ours)
     port = _free_port()
-    server = subprocess.Popen(
-        [str(ledger), "serve", "--port", str(port)], cwd=work, env=env,
-        stdout=(work / "serve.log").open("w"), stderr=subprocess.STDOUT,
+    server = subprocess.Popen(  # noqa: S603  (our own server)
+        [str(ledger), "serve", "--port", str(port)],
+        cwd=work,
+        env=env,
+        stdout=(work / "serve.log").open("w"),
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -121,9 +129,12 @@ def _served(postgres_url: str, ledger: Path) -> Iterator[tuple[str, str]]:
 def batched_questions(postgres_url: str, ledger: Path, batches: int) -> dict[str, Any]:
     """Answers per second over HTTP, asked `BATCH` at a time on one kept-alive connection."""
     questions = _questions()
-    with _served(postgres_url, ledger) as (base, token), httpx.Client(
-        base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}", "X-Purpose": "order run check"}
-    ) as client:
+    with (
+        _served(postgres_url, ledger) as (base, token),
+        httpx.Client(
+            base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}", "X-Purpose": "order run check"}
+        ) as client,
+    ):
         client.post("/v1/questions", json={"questions": questions}).raise_for_status()  # warm
         times = []
         for _ in range(batches):
@@ -132,10 +143,11 @@ def batched_questions(postgres_url: str, ledger: Path, batches: int) -> dict[str
             times.append(time.perf_counter() - started)
             answer.raise_for_status()
             answers = answer.json()["answers"]
-            assert len(answers) == BATCH, len(answers)
-            assert answers[0]["accepted_version"] == "1", answers[0]
-            assert answers[1]["allowed"] is True, answers[1]
-            assert answers[2]["blocked"] is False, answers[2]
+            expected = ({"accepted_version": "1"}, {"allowed": True}, {"blocked": False})
+            wrong = [a for n, a in enumerate(answers) if not expected[n % 3].items() <= a.items()]
+            if len(answers) != BATCH or wrong:
+                msg = f"{len(answers)} answers to {BATCH} questions; wrong: {wrong[:3]}"
+                raise RuntimeError(msg)
     times.sort()
     return {
         "batch": BATCH,
