@@ -35,6 +35,7 @@ from audit.merkle import verify_inclusion
 from audit.notes import NoteError
 from ledger import rules
 from ledger.errors import LedgerError, NotFound
+from ledger.storage import creating_tables
 from ledger.subject_facts import Acceptance, ConsentRefusal, ConsentRequest, SubjectFact, Withdrawal, subject_key
 from ledger.terms import ConsentState, PolicyId, SubjectId
 from projections.records import CONTEXT, consent_record
@@ -42,6 +43,7 @@ from projections.records import CONTEXT, consent_record
 if TYPE_CHECKING:
     from audit.cosignature import Trust
     from audit.log import AuditLog
+    from audit.tree import LedgerTree
     from ledger.application import ConsentLedger
 
 ALGORITHM = "EdDSA"
@@ -83,6 +85,48 @@ class ReceiptKey:
     def kid(self) -> str:
         """The key's RFC 7638 thumbprint: what a receipt's header names it by."""
         return self.jwk["kid"]
+
+
+class ReceiptKeyMismatch(LedgerError):
+    """The configured receipt key is not the one this ledger's receipts were signed with."""
+
+    title = "Not this ledger's receipt key"
+
+
+class ReceiptKeys:
+    """The `audit_receipt_key` table: the id of the key this ledger signs receipts with, kept from its first.
+
+    Subjects keep the receipts they were given; a new key would leave every one of them
+    unverifiable against the key the ledger serves, so a different key is refused, never adopted.
+    """
+
+    def __init__(self, tree: LedgerTree) -> None:
+        """Create the table beside the tree's, on the same datastore."""
+        self._datastore, d = tree.datastore, tree.dialect
+        self._p, self.table = d.p, d.table("audit_receipt_key")
+        with self._datastore.transaction(commit=True) as c:
+            creating_tables(c, d.backend)
+            c.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (singleton INTEGER PRIMARY KEY, kid TEXT NOT NULL)")
+
+    def kept(self) -> str | None:
+        """The id of the key receipts were signed with, or None before the first receipt key."""
+        with self._datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT kid FROM {self.table}")
+            row = c.fetchone()
+        return None if row is None else str(row[0] if isinstance(row, tuple) else row["kid"])
+
+    def pin(self, key: ReceiptKey) -> ReceiptKey:
+        """Keep `key` as the ledger's receipt key if it has none; refuse it if it has another."""
+        with self._datastore.transaction(commit=True) as c:
+            c.execute(f"INSERT INTO {self.table} VALUES (1, {self._p}) ON CONFLICT DO NOTHING", (key.kid,))
+        kept = self.kept()
+        if kept != key.kid:
+            msg = (
+                f"the configured receipt key ({key.kid}) is not the key this ledger's receipts were signed with "
+                f"({kept}): configure that key, or receipts subjects hold no longer verify"
+            )
+            raise ReceiptKeyMismatch(msg)
+        return key
 
 
 def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:

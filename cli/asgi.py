@@ -48,7 +48,7 @@ def create() -> FastAPI:
         ledger.close()
         raise SystemExit(f"error: {e}") from None
     try:
-        receipts = open_receipt_key(settings)  # every worker signs receipts with the one shared key
+        receipts = open_receipt_key(settings, audit_log)  # every worker signs receipts with the one shared key
     except StartupError as e:
         ledger.close()
         raise SystemExit(f"error: {e}") from None

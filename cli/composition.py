@@ -14,6 +14,7 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from audit.log import AuditLog
+from audit.receipts import ReceiptKeyMismatch, ReceiptKeys
 from cli.settings import ConfigurationError, master_key_for
 from cli.signing import known_master_key, receipt_key, signing_key, witness_panel
 from ledger.application import ConsentLedger, open_ledger, utc_now
@@ -73,11 +74,12 @@ def open_audit_log(settings: Settings, ledger: ConsentLedger) -> AuditLog:
     return audit_log
 
 
-def open_receipt_key(settings: Settings) -> ReceiptKey:
-    """The key consent receipts are signed with; StartupError when it cannot be had (as for the signing key)."""
+def open_receipt_key(settings: Settings, audit_log: AuditLog) -> ReceiptKey:
+    """The key consent receipts are signed with, pinned in the ledger's database; StartupError when it cannot be had."""
+    keys = ReceiptKeys(audit_log.tree)
     try:
-        return receipt_key(settings, known_master_key(settings))
-    except (ConfigurationError, MasterKeyError) as e:
+        return keys.pin(receipt_key(settings, known_master_key(settings), kept=keys.kept()))
+    except (ConfigurationError, MasterKeyError, ReceiptKeyMismatch) as e:
         raise StartupError(str(e)) from None
 
 

@@ -156,7 +156,7 @@ def serve(  # noqa: PLR0917  (typer passes options by name; each is one the oper
         from api.routes.receipts import serve_receipts  # noqa: PLC0415  (same)
 
         audit_log = _audit_log(settings, ledger)
-        receipts = _receipt_key(settings, ledger)
+        receipts = _receipt_key(settings, ledger, audit_log)
         view = open_configured_view(settings)
         keeper = BackgroundKeeper(ViewKeeper(ledger, view))
         http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper, _timers(settings, audit_log))
@@ -174,8 +174,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         _fail("several workers need PostgreSQL: SQLite has one writer on one host; use --workers 1")
     ledger = _open(settings)  # refuse a bad URL or key here, in one line, not once per worker
     try:
-        _audit_log(settings, ledger)
-        _receipt_key(settings, ledger)
+        _receipt_key(settings, ledger, _audit_log(settings, ledger))
     finally:
         ledger.close()
     import uvicorn  # noqa: PLC0415  (the HTTP stack is loaded only when serving)
@@ -212,9 +211,9 @@ def _audit_log(settings: Settings, ledger: ConsentLedger) -> AuditLog:
         _fail(str(e))
 
 
-def _receipt_key(settings: Settings, ledger: ConsentLedger) -> ReceiptKey:
+def _receipt_key(settings: Settings, ledger: ConsentLedger, audit_log: AuditLog) -> ReceiptKey:
     try:
-        return open_receipt_key(settings)
+        return open_receipt_key(settings, audit_log)
     except StartupError as e:
         ledger.close()
         _fail(str(e))

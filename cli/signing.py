@@ -118,12 +118,12 @@ RECEIPT_KEY_FILE_NAME = "receipt.key"
 """The generated receipt key's file name, beside the SQLite database whose receipts it signs."""
 
 
-def receipt_key(settings: Settings, master_key: bytes | None) -> ReceiptKey:
+def receipt_key(settings: Settings, master_key: bytes | None, *, kept: str | None) -> ReceiptKey:
     """The key consent receipts are signed with, found like the signing key; ConfigurationError when it cannot be.
 
     With SQLite and none configured, `receipt.key` beside the database is used, and made (wrapped by
-    the master key) when it is missing: keep it with the master key, since receipts subjects hold
-    are verified with its public half.
+    the master key) when it is missing, unless the ledger `kept` a receipt key already: subjects hold
+    receipts signed by it, and a new key would leave every one of them unverifiable.
     """
     try:
         if settings.receipt_key is not None:
@@ -133,13 +133,13 @@ def receipt_key(settings: Settings, master_key: bytes | None) -> ReceiptKey:
             msg = f"the receipt key file {path} does not exist"
             raise ConfigurationError(msg)
         if path is None:
-            path = _receipt_key_file(settings.database, master_key)
+            path = _receipt_key_file(settings.database, master_key, kept=kept)
         return ReceiptKey(read_signing_key(path, "receipt", master_key, RECEIPT_PURPOSE).private_key)
     except NoteError as e:
         raise ConfigurationError(str(e)) from None
 
 
-def _receipt_key_file(database: Database, master_key: bytes | None) -> Path:
+def _receipt_key_file(database: Database, master_key: bytes | None, *, kept: str | None) -> Path:
     if database.sqlite_path is None:
         msg = (
             f"a PostgreSQL deployment needs its receipt key: set {ENV_PREFIX}RECEIPT_KEY or "
@@ -147,6 +147,12 @@ def _receipt_key_file(database: Database, master_key: bytes | None) -> Path:
         )
         raise ConfigurationError(msg)
     path = database.sqlite_path.parent / RECEIPT_KEY_FILE_NAME
+    if not path.exists() and kept is not None:
+        msg = (
+            f"{database.sqlite_path} signed receipts with key {kept} but {path} is missing: restore that file, or "
+            f"configure that key ({ENV_PREFIX}RECEIPT_KEY or {ENV_PREFIX}RECEIPT_KEY_FILE)"
+        )
+        raise ConfigurationError(msg)
     if not path.exists() and create_signing_key_file(path, master_key, RECEIPT_PURPOSE):
         log.warning("generated a new receipt key in %s; keep it with the master key", path)
     return path

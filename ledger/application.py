@@ -24,7 +24,7 @@ from ledger.batches import Batches
 from ledger.breach import Breach, BreachFact, breach_key
 from ledger.claim import Claim, ClaimFact, claim_key
 from ledger.errors import InvalidFact, NotFound, SubjectDestroyed
-from ledger.facts import Fact, fingerprint, sealed, terms
+from ledger.facts import Fact, fingerprint, refuse_personal_in_clear, sealed, terms
 from ledger.policy import Policy, PolicyVersion, policy_key
 from ledger.rules import destruction
 from ledger.sealing import KeyStore, MasterKeyError, Sealer
@@ -126,6 +126,7 @@ class ConsentLedger(Batches):
 
         Refused, it raises the `LedgerError` that says why and records nothing.
         """
+        refuse_personal_in_clear(fact)
         write = fingerprint(fact, occurred_at, self._personal)
         if not isinstance(fact, Destruction):
             return self._write(self._loader(fact), self._decider(fact), request, occurred_at, write)

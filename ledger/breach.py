@@ -68,7 +68,8 @@ class AuthorityNotice(BreachFact):
 
     channel: Channel
     reference: Name
-    """The notice's outgoing reference."""
+    """The notice's outgoing reference. Kept in clear (refused if it looks like personal data): the authority's
+    reference for the notice."""
 
     def apply(self, aggregate: Any) -> None:
         """The breach remembers when the authority was told."""

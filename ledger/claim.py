@@ -85,6 +85,8 @@ class CourtCase(ClaimFact):
     """Without agreement, the dispute went to court (clause 8.3)."""
 
     court_case: Name
+    """Kept in clear (refused if it looks like personal data): the court and its case number are public; the claimant
+    is sealed apart."""
 
     def apply(self, aggregate: Any) -> None:
         """The claim remembers that it went to court."""

@@ -18,6 +18,12 @@ class InvalidFact(LedgerError):
     title = "The fact is not valid"
 
 
+class PersonalDataInClear(InvalidFact):
+    """A term kept in clear holds what looks like personal data (an e-mail, a phone, an IIN); it belongs sealed."""
+
+    title = "Personal data in a term the ledger keeps in clear"
+
+
 class NotFound(LedgerError):
     """The fact names something the ledger has never recorded."""
 

@@ -15,6 +15,7 @@ and `Given` (the name a writer uses, where the stored name differs for history's
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar, cast, dataclass_transform
 from uuid import UUID
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, PersonalDataInClear
 from ledger.terms import DECIDED, SEALED, Sealed
 
 __all__ = [
@@ -190,6 +191,46 @@ def stated(fact: type[Fact]) -> tuple[str, ...]:
 def terms(fact: Fact) -> dict[str, Any]:
     """Every field's value, as the event records it (before sealing)."""
     return {f.name: getattr(fact, f.name) for f in dataclasses.fields(fact)}
+
+
+PERSONAL_IN_CLEAR = (
+    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "an e-mail address"),
+    (re.compile(r"\+\d[\d\s()-]{8,}\d|(?<!\d)8[\s(-]*7\d\d[\s)-]*\d{3}[\s-]*\d\d[\s-]*\d\d(?!\d)"), "a phone number"),
+    (re.compile(r"(?<!\d)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[1-6]\d{5}(?!\d)"), "an IIN"),
+)
+"""What marks a value as someone's own data: an e-mail address, a phone number (international, or Kazakh with
+8 7xx), an individual identification number (12 digits: a birth date, then a century-and-sex digit 1-6 — a
+company's BIN has a day of 40 or more there, so it is not taken for one)."""
+
+
+def refuse_personal_in_clear(fact: Fact) -> None:
+    """Refuse a fact whose terms kept in clear hold personal data: the ledger keeps them unsealed, forever.
+
+    Every term a writer states is either sealed with the subject's key (evidence, a representative,
+    a document, a request's details, a claimant) or kept in clear because the rules compare it, or
+    an auditor must read it without a key: ids, recipients, references, channels, reasons. For the
+    second kind, no personal value may slip in; an operator who needs one there records it in a
+    sealed term instead.
+    """
+    kind = type(fact)
+    secret = set(sealed(kind))
+    for name in stated(kind):
+        value = getattr(fact, name)
+        texts = (
+            [value]
+            if isinstance(value, str)
+            else [v for v in value if isinstance(v, str)]
+            if isinstance(value, frozenset)
+            else []
+        )
+        for text in texts:
+            for pattern, what in PERSONAL_IN_CLEAR:
+                if name not in secret and pattern.search(text):
+                    msg = (
+                        f"{name} looks like it holds {what}; the ledger keeps {name} in clear for good, so personal "
+                        "values go in a sealed term (evidence, representative, document, details) or nowhere"
+                    )
+                    raise PersonalDataInClear(msg)
 
 
 def fingerprint(

@@ -241,8 +241,11 @@ class WithdrawalRefusal(SubjectFact):
 
     policy_id: PolicyRef
     open_obligation: Name
-    """The unfulfilled obligation, e.g. an open order."""
+    """The unfulfilled obligation, e.g. an open order. Kept in clear (refused if it looks like personal data): a
+    subject asks what stands in the way, and auditors check it without a key."""
     reason: Text
+    """Kept in clear (refused if it looks like personal data): the refusal's reasons are the operator's, read by the
+    subject and auditors."""
 
 
 @declared(
@@ -265,6 +268,8 @@ class Permission(SubjectFact):
 
     permission_id: Ref
     recipient: Name
+    """Kept in clear (refused if it looks like personal data): who may receive the data; the rules compare it with each
+    disclosure's recipient."""
     recipient_category: RecipientCategory
     purpose: PurposeCode
     document: Personal
@@ -304,12 +309,15 @@ class Disclosure(SubjectFact):
     """Personal data given to a third party, only if a ground holds at its time (clauses 5.2, 6.2.2; Art. 9)."""
 
     recipient: Name
+    """Kept in clear (refused if it looks like personal data): the organisation that received the data; a court reads
+    it without a key."""
     recipient_category: RecipientCategory
     purpose: PurposeCode
     data_categories: Categories
     ground: DisclosureGround
     reference: Name
-    """The order reference, the state request reference, or the written permission id, per `ground`."""
+    """The order reference, the state request reference, or the written permission id, per `ground`. Kept in clear
+    (refused if it looks like personal data): auditors match it against the order or request it names."""
     cross_border: bool = False
     """The recipient is outside Kazakhstan (Art. 16): on a consent's ground, that consent must allow it (Art. 8(4))."""
     legal_basis: Annotated[str, DECIDED] = ""
@@ -401,6 +409,7 @@ class Retraction(SubjectFact):
     retracted_number: Annotated[EntryNumber, Given("number")]
     """The `number` of the fact, as `GET .../facts` shows it."""
     reason: Text
+    """Kept in clear (refused if it looks like personal data): why the entry was a mistake, for auditors."""
 
 
 @declared(
@@ -441,7 +450,8 @@ class RequestAnswer(SubjectFact):
     by_entry: EntryNumber | None = None
     """The entry that did what was asked (e.g. the correction); required when the request is `done`."""
     reason: Text = ""
-    """Required when the request is refused."""
+    """Required when the request is refused. Kept in clear (refused if it looks like personal data): the refusal's
+    reasons, for the subject and auditors."""
 
 
 @declared(

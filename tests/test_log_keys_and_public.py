@@ -25,7 +25,9 @@ from api.routes.public_log import serve_log
 from audit.log import AuditLog
 from audit.merkle import verify_consistency
 from audit.notes import Checkpoint, SigningKey, VerifierKey, strict_b64decode
+from cli.composition import StartupError, open_audit_log, open_receipt_key
 from cli.main import app as main_app
+from cli.settings import load_settings
 from ledger.application import open_ledger
 from ledger.sealing import new_master_key
 from ledger.storage import Database
@@ -244,3 +246,32 @@ def test_audit_check_names_a_changed_row_and_passes_again_once_it_is_restored(
     code, out, _ = cli("audit", "check", "--database-url", sqlite_ledger)
     assert code == 0
     assert out.startswith("INTACT: 6 events match their leaves and 1 signed checkpoint(s).")
+
+
+def test_receipts_subjects_hold_are_never_orphaned_by_a_new_key_when_receipt_key_is_missing(
+    sqlite_ledger: str, tmp_path: Path, master_key: bytes
+) -> None:
+    settings = load_settings(database_url=sqlite_ledger, master_key_file=_master_key_file(tmp_path, master_key))
+    ledger = open_ledger(settings.database, master_key)
+    try:
+        audit_log = open_audit_log(settings, ledger)
+        first = open_receipt_key(settings, audit_log)  # the ledger had no receipt key yet: one is made and kept
+        key_file = tmp_path / "var" / "receipt.key"
+        assert key_file.exists()
+        assert open_receipt_key(settings, audit_log).jwk == first.jwk
+        key_file.unlink()
+
+        with pytest.raises(StartupError, match=rf"signed receipts with key {first.kid} but .*receipt\.key is missing"):
+            open_receipt_key(settings, audit_log)
+        assert not key_file.exists()
+        other = load_settings(database_url=sqlite_ledger, receipt_key=base64.b64encode(bytes(range(32))).decode())
+        with pytest.raises(StartupError, match=rf"is not the key this ledger's receipts were signed with \({first.kid}\)"):
+            open_receipt_key(other, audit_log)
+    finally:
+        ledger.close()
+
+
+def _master_key_file(tmp_path: Path, master_key: bytes) -> Path:
+    path = tmp_path / "master.key"
+    path.write_text(base64.urlsafe_b64encode(master_key).decode())
+    return path
