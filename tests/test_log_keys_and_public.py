@@ -265,7 +265,8 @@ def test_receipts_subjects_hold_are_never_orphaned_by_a_new_key_when_receipt_key
             open_receipt_key(settings, audit_log)
         assert not key_file.exists()
         other = load_settings(database_url=sqlite_ledger, receipt_key=base64.b64encode(bytes(range(32))).decode())
-        with pytest.raises(StartupError, match=rf"is not the key this ledger's receipts were signed with \({first.kid}\)"):
+        refused = rf"is not the key this ledger's receipts were signed with \({first.kid}\)"
+        with pytest.raises(StartupError, match=refused):
             open_receipt_key(other, audit_log)
     finally:
         ledger.close()
