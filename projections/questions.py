@@ -14,12 +14,13 @@ from uuid import NAMESPACE_URL, UUID
 
 from ledger import rules
 from ledger.deadlines import DeadlineStatus, Obligation, status
+from ledger.obligations import deadline_id
 from ledger.policy import PolicyVersion
 from ledger.rules import Entry
 from ledger.subject_facts import Block, BlockLift, subject_key
 from ledger.terms import Purpose, RecipientCategory
 from projections import verdicts
-from projections.projection import LedgerProjection, deadline_id
+from projections.projection import LedgerProjection
 from projections.view_rows import DeadlineRow
 
 if TYPE_CHECKING:
