@@ -54,8 +54,6 @@ from ledger.application import ConsentLedger, open_ledger
 from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
 from ledger.terms import SubjectId
-from projections.keeper import ViewKeeper, open_view
-from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -167,8 +165,10 @@ def verify(
     ] = None,
     public_key: Annotated[
         str,
-        typer.Option(help="The log's verifier key (NAME+KEYID+KEY, as `audit public-key` prints it), or a file "
-                     "holding it", metavar="KEY"),
+        typer.Option(
+            help="The log's verifier key (NAME+KEYID+KEY, as `audit public-key` prints it), or a file holding it",
+            metavar="KEY",
+        ),
     ] = "",
     bundle: Annotated[
         Path | None,
@@ -294,9 +294,7 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
         ledger = keyed or plain
         try:
             log = _signing_log(ledger, database_url, signing_key_file, origin)
-            view = open_view(database)
-            ViewKeeper(ledger, view).catch_up()
-            bundle = build_bundle(ledger, LedgerQuestions(view), log, SubjectId(subject), at=moment, now=ledger.clock())
+            bundle = build_bundle(ledger, log, SubjectId(subject), at=moment, now=ledger.clock())
         finally:
             if keyed is not None:
                 keyed.close()

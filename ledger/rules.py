@@ -131,6 +131,11 @@ def version_in_effect(versions: Iterable[PolicyVersion], at: datetime) -> Policy
     return max(started, key=lambda v: (v.takes_effect, v.recorded_at), default=None)
 
 
+def behind(accepted: PolicyVersion | None, in_effect: PolicyVersion | None) -> bool:
+    """Clause 9.2: the version in effect took effect after the one the subject accepted, so they were behind."""
+    return accepted is not None and in_effect is not None and in_effect.takes_effect > accepted.takes_effect
+
+
 @dataclass(frozen=True)
 class DisclosureDecision:
     """Whether a disclosure may happen, on which ground, and why not if it may not."""

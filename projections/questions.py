@@ -133,7 +133,7 @@ class LedgerQuestions:
             standing = rules.StandingConsent(acceptance, cast("frozenset[Purpose]", purposes))
             accepted = view.terms(policy_id, acceptance.policy_version)
             if accepted is not None and (as_known_at is None or accepted.recorded_at <= as_known_at):
-                behind = in_effect is not None and in_effect.takes_effect > accepted.takes_effect
+                behind = rules.behind(accepted, in_effect)
         return AcceptedVersion(policy_id, standing, in_effect, behind)
 
     def version_in_effect(

@@ -11,6 +11,7 @@ import pytest
 from test_audit_cli import KEYED, audit
 from test_evidence import KEY, PAPER, PAPER_SIGNED, PUBLIC, dispute
 
+from audit.evidence_statements import NO_KEY
 from ledger.application import open_ledger
 
 if TYPE_CHECKING:
@@ -48,13 +49,12 @@ def test_the_operator_writes_a_bundle_and_anyone_verifies_it_with_the_public_key
     assert code == 0, err
     bundle = orjson.loads(out.read_bytes())
     assert bundle["answer"]["policies"][0]["accepted_recorded_after_t"] is True
-    assert bundle["not_part_of_proof"]["personal_values"] is None
-    assert "master key" in bundle["not_part_of_proof"]["why_absent"]
+    assert bundle["personal_values"] == {"key": None, "values": None, "why_absent": NO_KEY}
     assert checked[0] == 0, checked
-    assert "VERIFIED" in checked[1]
+    assert "VERIFIED: every statement of the bundle follows from its" in checked[1]
 
 
-def test_with_the_master_key_the_bundle_also_carries_the_opened_values_apart(
+def test_with_the_master_key_the_bundle_shows_the_personal_values_and_the_key_that_proves_them(
     recorded: str, master_key: bytes, tmp_path: Path
 ) -> None:
     out = tmp_path / "evidence.json"
@@ -64,8 +64,9 @@ def test_with_the_master_key_the_bundle_also_carries_the_opened_values_apart(
                          env=env)
 
     assert code == 0, err
-    [opened] = orjson.loads(out.read_bytes())["not_part_of_proof"]["personal_values"]
+    [opened] = orjson.loads(out.read_bytes())["personal_values"]["values"]
     assert opened["fields"] == {"evidence": "form 17/2026, signed in the Almaty office"}
+    assert audit("verify", "--bundle", str(out), "--public-key", PUBLIC)[0] == 0
 
 
 def test_a_bundle_with_one_changed_byte_fails_verify_with_exit_1(recorded: str, tmp_path: Path) -> None:
