@@ -128,7 +128,7 @@ def answer(q: Question) -> dict[str, object]:
     if not sentences:
         sentences.append(f"At {_moment(q.at)}, subject {q.record.subject_id} had accepted no version of any policy.")
     sentences.append(f"This is the record as the ledger knew it at {_moment(q.as_known_at)}.")
-    return {"sentence": " ".join(sentences), "policies": policies}
+    return {"policies": policies, "sentence": " ".join(sentences)}  # the sentence is compared after what it says
 
 
 def _accepted(q: Question, policy_id: PolicyId) -> dict[str, object]:
