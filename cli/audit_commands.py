@@ -201,7 +201,10 @@ def verify(
 
     An export is rehashed from its events alone; every checkpoint's signature, root and
     consistency with the one before are checked, and a failure names the first position that
-    does not match. A bundle's every event is rehashed and proven against its signed checkpoint.
+    does not match. A bundle's every event is rehashed and proven against its signed checkpoint,
+    its records must be whole from their first event, and every statement in it (the answer, the
+    blocks, disclosures, deadlines, summaries, times and personal values) is recomputed from those
+    events with the ledger's own rules; a failure names the first field that differs.
     With `--witness`, the newest checkpoint (a bundle's or a proof's) must carry valid
     cosignatures of at least `--quorum` of those witnesses (C2SP tlog-cosignature).
     """
@@ -271,8 +274,8 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
         Path | None,
         typer.Option(
             envvar="CONSENT_LEDGER_MASTER_KEY_FILE",
-            help="Open the subject's personal values for the court "
-            "(set apart, not part of the proof); without a master key they are left out",
+            help="Show the subject's personal values, with the subject's key so that a court opens each "
+            "from its sealed bytes; without a master key they are left out",
             show_default=False,
         ),
     ] = None,
@@ -280,7 +283,7 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
     signing_key_file: SigningKeyFile = None,
     origin: Origin = None,
 ) -> None:
-    """Write the evidence bundle for one subject at T: the answer, every event proven, a signed checkpoint."""
+    """Write the evidence bundle for one subject at T: the answer and every event it rests on, proven and bound."""
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:
