@@ -200,6 +200,7 @@ def _proven(item: dict[str, object], index: int, checkpoint: Checkpoint, note: s
     where = f"events[{index}]"
     try:
         stored = event_from(_in_order(_object(item.get("stored"), f"{where}.stored", "the stored record")))
+        leaf = stored.leaf_hash()  # ValueError for a field the leaf cannot encode
     except (FormatError, NoteError, ValueError) as e:
         raise BundleError(f"{where}.stored", f"the stored record cannot be read: {e}") from None
     proof = item.get("inclusion")
@@ -214,7 +215,7 @@ def _proven(item: dict[str, object], index: int, checkpoint: Checkpoint, note: s
         raise BundleError(f"{where}.inclusion", "the inclusion proof holds something that is not a SHA-256 hash")
     if type(leaf_index) is not int:
         raise BundleError(f"{where}.leaf_index", "the leaf index is not a whole number")
-    if not verify_inclusion(stored.leaf_hash(), leaf_index, checkpoint.size, path, checkpoint.root):
+    if not verify_inclusion(leaf, leaf_index, checkpoint.size, path, checkpoint.root):
         msg = f"the stored event at position {stored.position}, its leaf index and proof do not lead to the signed root"
         raise BundleError(where, msg)
     _tlog_proof_agrees(item.get("tlog_proof"), stored, (leaf_index, path, note), f"{where}.tlog_proof")
@@ -329,5 +330,8 @@ def _difference(expected: object, shown: object, field: str) -> tuple[str, objec
 
 
 def _shown(value: object) -> str:
-    text = orjson.dumps(value).decode() if value is not _MISSING else "nothing"
+    try:
+        text = orjson.dumps(value).decode() if value is not _MISSING else "nothing"
+    except TypeError:  # what orjson cannot write (an integer past 64 bits) was not written by a ledger either
+        text = repr(value)
     return text if len(text) <= 160 else text[:157] + "…"  # noqa: PLR2004  (a line a person reads)

@@ -331,3 +331,38 @@ def test_the_edits_that_used_to_verify_now_fail_naming_the_field(
 
     assert not verdict.ok
     assert verdict.field == field, verdict.summary()
+
+
+def places(document: object, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Every place in a JSON document, containers included."""
+    found = [path] if path else []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            found += places(value, (*path, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found += places(value, (*path, index))
+    return found
+
+
+def test_any_part_of_a_bundle_replaced_by_a_value_of_another_shape_fails_verify_without_raising(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    dispute(ledger, clock)
+    bundle = bundle_for(ledger, database, PAPER, V2_FROM)
+    tried = 0
+
+    for path in places(bundle):
+        for replacement in (None, -1, 2**70, "x", [], {}, True, 1.5):
+            changed = copy(bundle)
+            into = changed
+            for part in path[:-1]:
+                into = into[part]
+            if type(into[path[-1]]) is type(replacement) and into[path[-1]] == replacement:
+                continue
+            into[path[-1]] = replacement
+            verdict = verify_bundle(changed, PUBLIC)
+            assert not verdict.ok, (path, replacement)
+            assert verdict.field, (path, replacement)
+            tried += 1
+    assert tried > 1000
