@@ -253,7 +253,7 @@ def evidence(  # noqa: PLR0917  (the form's fields)
         return _page(request, "look_up.html", language, 403, error="csrf", caller=token.name, form=form)
     try:
         subject, moment, _, why = _asked(form)
-        ledger, _ = _read_side(request)
+        ledger = cast("ConsentLedger", request.app.state.ledger)  # a bundle is built from the log, not the view
         bundle = _bundle(request, ledger, subject, moment)
         _logged(request, ledger, token, subject, "POST /desk/evidence", why)
         return _download(
