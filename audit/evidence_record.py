@@ -111,10 +111,6 @@ class ProvenRecord:
         """The log position of one of the records' events."""
         return self.positions[event.originator_id, event.originator_version]
 
-    def versions(self) -> dict[tuple[PolicyId, str], PolicyVersion]:
-        """Every version of every accepted policy, by (policy, version): the terms consents are judged by."""
-        return {(v.policy_id, v.version): v for policy in self.policies.values() for v in policy.versions.values()}
-
 
 def proven_record(subject_id: SubjectId, logged: Sequence[LoggedEvent]) -> ProvenRecord:
     """Decode and replay the proven events; BundleError naming the event if they are not whole records."""
@@ -168,6 +164,8 @@ def _replayed(events: list[ProvenEvent], kind: type[Any]) -> Any:
         raise BundleError(first.field, f"the {first.record}'s record is not carried from its first event")
     aggregate: Any = None
     for e in events:
+        if aggregate is not None and hasattr(e.event, "originator_topic"):
+            raise BundleError(e.field, f"a second opening of the {e.record}'s record")
         try:
             aggregate = e.event.mutate(aggregate)
         except OriginatorVersionError:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import orjson
@@ -45,7 +46,7 @@ from ledger.errors import InvalidFact
 from ledger.terms import SubjectId
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from audit.leaves import LoggedEvent
 
@@ -286,13 +287,19 @@ def _statements_hold(bundle: dict[str, object], q: Question) -> None:
     assert isinstance(items, list)  # noqa: S101  (checked by the caller)
     for proven, item in zip(q.record.events, items, strict=True):
         shown = {k: v for k, v in item.items() if k not in PROOF_KEYS}
-        _same(event_statement(q, proven), shown, proven.field)
+        _same(_judged(partial(event_statement, q, proven), proven.field), shown, proven.field)
     for name, statement in STATEMENTS.items():
-        try:
-            expected = statement(q)
-        except InvalidFact as e:
-            raise BundleError(name, f"the proven events cannot be judged: {e}") from None
-        _same(expected, bundle[name], name)
+        _same(_judged(partial(statement, q), name), bundle[name], name)
+
+
+def _judged(statement: Callable[[], object], field: str) -> object:
+    """A statement recomputed; BundleError if the proven events lack what the rules read (they were never valid)."""
+    try:
+        return statement()
+    except (InvalidFact, AttributeError, TypeError, KeyError, ValueError) as e:
+        if isinstance(e, BundleError):
+            raise
+        raise BundleError(field, f"the proven events cannot be judged: {e}") from None
 
 
 def _same(expected: object, shown: object, field: str) -> None:
