@@ -247,8 +247,11 @@ def test_a_part_no_check_covers_is_refused_and_so_is_a_proven_event_of_another_k
     log.issue_checkpoint(clock.advance(minutes=1))
     claim = log.inclusion_proof(ledger.max_position())
     with_claim = copy(bundle)
-    with_claim["checkpoint"] = {"tree_size": claim.tree_size, "root": list(log.checkpoints())[-1].checkpoint.root.hex(),
-                                "note": claim.checkpoint}
+    with_claim["checkpoint"] = {
+        "tree_size": claim.tree_size,
+        "root": list(log.checkpoints())[-1].checkpoint.root.hex(),
+        "note": claim.checkpoint,
+    }
     for event in with_claim["events"]:
         proof = log.inclusion_proof(event["position"])
         event["inclusion"] = encoded_hashes(proof.path)

@@ -42,8 +42,9 @@ def recorded(database: Database, master_key: bytes, clock: FakeClock) -> str:
 def test_the_operator_writes_a_bundle_and_anyone_verifies_it_with_the_public_key(recorded: str, tmp_path: Path) -> None:
     out = tmp_path / "evidence.json"
 
-    code, _, err = audit("evidence", "--subject", PAPER, "--at", MOMENT, "--out", str(out), "--database-url", recorded,
-                         env=KEYED)
+    code, _, err = audit(
+        "evidence", "--subject", PAPER, "--at", MOMENT, "--out", str(out), "--database-url", recorded, env=KEYED
+    )
     checked = audit("verify", "--bundle", str(out), "--public-key", PUBLIC)
 
     assert code == 0, err
@@ -60,8 +61,9 @@ def test_with_the_master_key_the_bundle_shows_the_personal_values_and_the_key_th
     out = tmp_path / "evidence.json"
     env = {**KEYED, "CONSENT_LEDGER_MASTER_KEY": base64.urlsafe_b64encode(master_key).decode()}
 
-    code, _, err = audit("evidence", "--subject", PAPER, "--at", MOMENT, "--out", str(out), "--database-url", recorded,
-                         env=env)
+    code, _, err = audit(
+        "evidence", "--subject", PAPER, "--at", MOMENT, "--out", str(out), "--database-url", recorded, env=env
+    )
 
     assert code == 0, err
     [opened] = orjson.loads(out.read_bytes())["personal_values"]["values"]
@@ -87,8 +89,19 @@ def test_a_bundle_with_one_changed_byte_fails_verify_with_exit_1(recorded: str, 
 def test_the_html_page_is_written_with_html(recorded: str, tmp_path: Path) -> None:
     out = tmp_path / "evidence.html"
 
-    code, _, err = audit("evidence", "--subject", PAPER, "--at", MOMENT, "--html", "--out", str(out),
-                         "--database-url", recorded, env=KEYED)
+    code, _, err = audit(
+        "evidence",
+        "--subject",
+        PAPER,
+        "--at",
+        MOMENT,
+        "--html",
+        "--out",
+        str(out),
+        "--database-url",
+        recorded,
+        env=KEYED,
+    )
 
     assert code == 0, err
     page = out.read_text()
@@ -97,11 +110,14 @@ def test_the_html_page_is_written_with_html(recorded: str, tmp_path: Path) -> No
     assert str(KEY.verifier) in page
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--at", "2026-03-05T09:00:00"], "no offset"),
-    (["--at", "yesterday"], "not an ISO 8601 time"),
-    (["--subject", "nobody"], "not recorded"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--at", "2026-03-05T09:00:00"], "no offset"),
+        (["--at", "yesterday"], "not an ISO 8601 time"),
+        (["--subject", "nobody"], "not recorded"),
+    ],
+)
 def test_bad_input_gets_one_line_and_exit_1(recorded: str, tmp_path: Path, args: list[str], says: str) -> None:
     given = {"--subject": PAPER, "--at": MOMENT, **dict(zip(args[::2], args[1::2], strict=True))}
     flat = [part for pair in given.items() for part in pair]
