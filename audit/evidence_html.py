@@ -19,6 +19,7 @@ from html import escape
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
+from audit.evidence_statements import DESTROYED, NO_KEY
 from audit.evidence_words import NO_POLICY, OBLIGATIONS, STATUSES, Lang, accepted_sentence, kind_text, moment_text, word
 
 if TYPE_CHECKING:
@@ -112,20 +113,15 @@ PAGE: Final[dict[str, dict[Lang, str]]] = {
     "deadlines": {"kk": "Ашық мерзімдер", "ru": "Открытые сроки", "en": "Open deadlines"},
     "due": {"kk": "мерзімі", "ru": "срок", "en": "due"},
     "none": {"kk": "Жоқ.", "ru": "Нет.", "en": "None."},
-    "personal": {
-        "kk": "Дербес мәндер (дәлелдің бөлігі емес)",
-        "ru": "Персональные значения (не часть доказательства)",
-        "en": "Personal values (not part of the proof)",
-    },
+    "personal": {"kk": "Дербес мәндер", "ru": "Персональные значения", "en": "Personal values"},
     "personal_note": {
-        "kk": "Сот ыңғайлылығы үшін ашылған дербес мәндер. Олар дәлелдің бөлігі ЕМЕС: жоғарыдағы дәлелденген "
-        "оқиғаларда бұл өрістер шифрланған (субъект кілтімен AES-GCM), тек шифрланған байттар хэштеледі.",
-        "ru": "Раскрытые персональные значения, для удобства суда. Они НЕ часть доказательства: в доказанных "
-        "событиях выше эти поля зашифрованы (AES-GCM ключом субъекта), и хэшируются только зашифрованные "
-        "байты.",
-        "en": "Opened personal values, given for the court's convenience. They are NOT part of the proof: the proven "
-        "events above carry these fields sealed (AES-GCM under the subject's key), and only the sealed bytes "
-        "are hashed.",
+        "kk": "Әр мән дәлелденген оқиғаның шифрланған байттарынан субъектінің осы бумаға қоса берілген кілтімен "
+        "ашылған (AES-GCM субъект пен өрісті де растайды); тексеруші әрқайсысын өзі ашып, салыстырады.",
+        "ru": "Каждое значение раскрыто из зашифрованных байтов доказанного события ключом субъекта, приложенным "
+        "к пакету (AES-GCM подтверждает и субъекта, и поле); проверка сама раскрывает каждое и сверяет.",
+        "en": "Each value is opened from the sealed bytes of a proven event with the subject's key, which this bundle "
+        "carries (AES-GCM authenticates the subject and the field too); verification opens each one itself and "
+        "compares.",
     },
     "not_given": {"kk": "Берілмеген", "ru": "Не приводятся", "en": "Not given"},
     "entry": {"kk": "жазба", "ru": "запись", "en": "entry"},
@@ -133,17 +129,32 @@ PAGE: Final[dict[str, dict[Lang, str]]] = {
     "verification": {"kk": "Тексеру", "ru": "Проверка", "en": "Verification"},
     "verification_note": {
         "kk": "Хронологиядағы әр оқиға бумада леджер сақтаған дәл байттармен, төмендегі қол қойылған бақылау "
-        "нүктесіне қатысты RFC 9162 енгізу дәлелімен бірге берілген. Оны біздің серверлерсіз кез келген адам "
-        "тексере алады:",
+        "нүктесіне қатысты RFC 9162 енгізу дәлелімен бірге берілген, ал осы беттегі әр тұжырымды тексеруші сол "
+        "оқиғалардан қайта есептейді. Оны біздің серверлерсіз кез келген адам тексере алады:",
         "ru": "Каждое событие хронологии дано в пакете точными байтами, которые хранит реестр, с доказательством "
-        "включения по RFC 9162 относительно подписанной контрольной точки ниже. Проверить его может любой, "
-        "без наших серверов:",
+        "включения по RFC 9162 относительно подписанной контрольной точки ниже, и каждое утверждение этой "
+        "страницы проверка пересчитывает по этим событиям. Проверить его может любой, без наших серверов:",
         "en": "Every event in the timeline is carried in the bundle as the exact bytes the ledger stored, with its "
-        "RFC 9162 inclusion proof against the signed checkpoint below. Anyone can check it without our "
-        "servers:",
+        "RFC 9162 inclusion proof against the signed checkpoint below, and verification recomputes every "
+        "statement on this page from those events. Anyone can check it without our servers:",
     },
-    "checkpoint": {"kk": "Бақылау нүктесі", "ru": "Контрольная точка", "en": "Checkpoint"},
-    "issued": {"kk": "берілген уақыты", "ru": "выдана", "en": "issued"},
+    "records": {"kk": "Толық берілген жазбалар", "ru": "Записи, приложенные целиком", "en": "Records carried whole"},
+    "record_item": {
+        "kk": "{kind} {name}: 1–{events} оқиғалар, соңғысы {last} тіркелген",
+        "ru": "{kind} {name}: события 1–{events}, последнее записано {last}",
+        "en": "{kind} {name}: events 1–{events}, the last recorded {last}",
+    },
+    "records_note": {
+        "kk": "Әр жазба бірінші оқиғасынан бастап үзіліссіз берілген, жоғарыдағы әр тұжырым сол бойынша қайта "
+        "есептеледі; соңғы көрсетілгеннен кейін тіркелген оқиға бұл бумаға кірмейді.",
+        "ru": "Каждая запись приложена с первого события без пропусков, и каждое утверждение выше пересчитывается "
+        "по ней; событие, записанное после последнего показанного, в пакет не входит.",
+        "en": "Each record is carried from its first event with no gap, and every statement above is recomputed "
+        "from it; an event recorded after the last one shown is not in this bundle.",
+    },
+    "subject": {"kk": "субъект", "ru": "субъект", "en": "subject"},
+    "policy_record": {"kk": "саясат", "ru": "политика", "en": "policy"},
+    "struck": {"kk": "сызылған", "ru": "вычеркнуто", "en": "struck out"},
     "tree_size": {"kk": "Ағаш өлшемі", "ru": "Размер дерева", "en": "Tree size"},
     "events": {"kk": "оқиға", "ru": "событий", "en": "events"},
     "root": {"kk": "Түбір хэші (SHA-256)", "ru": "Корневой хэш (SHA-256)", "en": "Root hash (SHA-256)"},
@@ -151,6 +162,20 @@ PAGE: Final[dict[str, dict[Lang, str]]] = {
     "signed": {"kk": "Қол қойылған бақылау нүктесі", "ru": "Подписанная контрольная точка", "en": "Signed checkpoint"},
 }
 """The page's own sentences; the facts in between stay as recorded."""
+
+WHY_ABSENT: Final[dict[str, dict[Lang, str]]] = {
+    DESTROYED: {
+        "kk": "субъектінің деректері жойылып, кілті өшірілген (1-бап 6-тармақ)",
+        "ru": "данные субъекта уничтожены, его ключ удалён (ст. 1 п. 6)",
+        "en": DESTROYED,
+    },
+    NO_KEY: {
+        "kk": "субъектінің кілті бұл бумаға қоса берілмеген (ол негізгі кілтсіз жасалған)",
+        "ru": "ключ субъекта к пакету не приложен (пакет сделан без мастер-ключа)",
+        "en": NO_KEY,
+    },
+}
+"""Why a bundle shows no personal value, in the page's language (the bundle says it in English)."""
 
 
 def _e(value: object) -> str:
@@ -185,9 +210,12 @@ class _Words:
         return moment_text(value, self.zone, self.lang)
 
 
-def render(bundle: Mapping[str, object], language: Lang = "en", zone: tzinfo = OPERATOR_ZONE) -> str:
-    """The page for one bundle: header and answer, timeline, text hashes, personal values apart, verification."""
-    w = _Words(language, zone)
+def render(bundle: Mapping[str, object], language: Lang = "en", zone: tzinfo | None = None) -> str:
+    """The page for one bundle: header and answer, timeline, text hashes, personal values, verification.
+
+    Times are shown in `zone`, else in the operator's zone the bundle names, else in Almaty's.
+    """
+    w = _Words(language, zone or _zone_of(bundle))
     subject, at = _e(bundle.get("subject_id")), bundle.get("at")
     answer = _map(bundle.get("answer"))
     parts = [
@@ -208,11 +236,18 @@ def render(bundle: Mapping[str, object], language: Lang = "en", zone: tzinfo = O
         "</section>",
         *_timeline(_list(bundle.get("events")), w),
         *_deadlines(_list(bundle.get("open_deadlines")), w),
-        *_personal(_map(bundle.get("not_part_of_proof")), w),
+        *_personal(_map(bundle.get("personal_values")), w),
         *_verification(bundle, w),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _zone_of(bundle: Mapping[str, object]) -> tzinfo:
+    try:
+        return ZoneInfo(str(bundle.get("zone")))
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return OPERATOR_ZONE
 
 
 def _sentence(bundle: Mapping[str, object], w: _Words) -> str:
@@ -275,6 +310,8 @@ def _timeline(events: list[Mapping[str, object]], w: _Words) -> Iterable[str]:
         kind = str(e.get("kind"))
         details = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in sorted(_map(e.get("summary")).items()))
         badge = f' <span class="badge late-mark">{w["recorded_after"]}</span>' if late else ""
+        if e.get("struck_out"):
+            badge += f' <span class="badge struck">{w["struck"]}</span>'
         after = f' <span class="badge">{w["after"]}</span>' if e.get("occurred_after_t") else ""
         rows.append(
             f'<tr class="event{" late" if late else ""}" data-kind="{_e(kind)}" '
@@ -304,11 +341,12 @@ def _deadlines(deadlines: list[Mapping[str, object]], w: _Words) -> Iterable[str
     return [head, "<ul>", *(items or [f"<li>{w['none']}</li>"]), "</ul></section>"]
 
 
-def _personal(apart: Mapping[str, object], w: _Words) -> Iterable[str]:
-    values = apart.get("personal_values")
+def _personal(shown: Mapping[str, object], w: _Words) -> Iterable[str]:
+    values = shown.get("values")
     head = [f'<section id="personal-values"><h2>{w["personal"]}</h2>', f'<p class="note">{w["personal_note"]}</p>']
     if not isinstance(values, list):
-        return [*head, f"<p>{w['not_given']}: {_e(apart.get('why_absent'))}.</p></section>"]
+        why = str(shown.get("why_absent"))
+        return [*head, f"<p>{w['not_given']}: {_e(WHY_ABSENT.get(why, {}).get(w.lang, why))}.</p></section>"]
     items = [
         f"<li>{w['entry']} {_e(v.get('version'))} ({_e(kind_text(str(v.get('kind')), w.lang))}): "
         + ", ".join(f"{_e(k)}: {_e(x)}" for k, x in _map(v.get("fields")).items())
@@ -316,6 +354,13 @@ def _personal(apart: Mapping[str, object], w: _Words) -> Iterable[str]:
         for v in _list(values)
     ]
     return [*head, "<ul>", *(items or [f"<li>{w['none_recorded']}</li>"]), "</ul></section>"]
+
+
+def _record(record: Mapping[str, object], w: _Words) -> str:
+    """One record carried whole, in words: whose, how many events, when the last was recorded."""
+    kind = w["subject"] if record.get("kind") == "subject" else w["policy_record"]
+    last = w.text(record.get("last_recorded_at"))
+    return w["record_item"].format(kind=kind, name=record.get("name"), events=record.get("events"), last=last)
 
 
 def _verification(bundle: Mapping[str, object], w: _Words) -> Iterable[str]:
@@ -326,8 +371,10 @@ def _verification(bundle: Mapping[str, object], w: _Words) -> Iterable[str]:
             f'<p class="note">{w["verification_note"]} '
             "<code>consent-ledger audit verify --bundle FILE --public-key KEY</code>.</p>"
         ),
+        f'<h3>{w["records"]}</h3><ul id="records">',
+        *(f'<li class="record">{_e(_record(r, w))}</li>' for r in _list(bundle.get("records"))),
+        f'</ul><p class="note">{w["records_note"]}</p>',
         "<dl>",
-        f'<dt>{w["checkpoint"]}</dt><dd id="checkpoint-number">{_e(checkpoint.get("number"))}</dd>',
         f'<dt>{w["tree_size"]}</dt><dd id="tree-size">{_e(checkpoint.get("tree_size"))} {w["events"]}</dd>',
         f'<dt>{w["root"]}</dt><dd><code id="root">{_e(checkpoint.get("root"))}</code></dd>',
         f'<dt>{w["public_key"]}</dt><dd><code id="public-key">{_e(bundle.get("public_key"))}</code></dd>',

@@ -35,8 +35,11 @@ GENERATOR: int = getattr(history, "FORMAT_VERSION", 0)
 _SEED = hashlib.sha256(b"consent-ledger benchmarks: synthetic data, nothing secret").digest()
 MASTER_KEY = hashlib.sha256(_SEED + b"master").digest()
 """Fixed, not secret: any work directory (a helper's, the integrator's, CI's) can reuse a PostgreSQL history."""
-SIGNING_KEY = SigningKey.from_seed("consent-ledger-bench", hashlib.sha256(_SEED + b"signing").digest())
+SIGNING_SEED = hashlib.sha256(_SEED + b"signing").digest()
+SIGNING_KEY = SigningKey.from_seed("consent-ledger-bench", SIGNING_SEED)
 """Fixed for the same reason: the checkpoints of a reused history must all be signed by one key."""
+RECEIPT_SEED = hashlib.sha256(_SEED + b"receipt").digest()
+"""The receipt key's seed, fixed as well: a reused history keeps the receipt key it first had."""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import httpx
 import orjson
 
 from api.tokens import Scope, TokenStore
-from benchmarks.databases import MASTER_KEY
+from benchmarks.databases import MASTER_KEY, RECEIPT_SEED, SIGNING_SEED
 from benchmarks.history import POLICY, subject_name
 from benchmarks.http_client import Answer, Connection, TransportError
 from benchmarks.progress import counter
@@ -92,6 +92,8 @@ def serving(target: Target, workers: int = 1) -> Iterator[tuple[str, str]]:
         **os.environ,
         "CONSENT_LEDGER_DATABASE_URL": target.url("history"),
         "CONSENT_LEDGER_MASTER_KEY": base64.urlsafe_b64encode(MASTER_KEY).decode(),
+        "CONSENT_LEDGER_SIGNING_KEY": base64.b64encode(SIGNING_SEED).decode(),
+        "CONSENT_LEDGER_RECEIPT_KEY": base64.b64encode(RECEIPT_SEED).decode(),
         "CONSENT_LEDGER_CHECKPOINT_INTERVAL": "0",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

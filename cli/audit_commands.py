@@ -56,8 +56,6 @@ from ledger.application import ConsentLedger, open_ledger
 from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
 from ledger.terms import SubjectId
-from projections.keeper import ViewKeeper, open_view
-from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -225,7 +223,10 @@ def verify(  # noqa: PLR0917  (typer passes options by name; each is one the ver
 
     An export is rehashed from its events alone; every checkpoint's signature, root and
     consistency with the one before are checked, and a failure names the first position that
-    does not match. A bundle's every event is rehashed and proven against its signed checkpoint.
+    does not match. A bundle's every event is rehashed and proven against its signed checkpoint,
+    its records must be whole from their first event, and every statement in it (the answer, the
+    blocks, disclosures, deadlines, summaries, times and personal values) is recomputed from those
+    events with the ledger's own rules; a failure names the first field that differs.
     With `--witness`, the newest checkpoint (a bundle's or a proof's) must carry valid
     cosignatures of at least `--quorum` of those witnesses (C2SP tlog-cosignature). A receipt's
     JWS is checked with `--receipt-key`, its event against the stored one it carries, and its
@@ -314,8 +315,8 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
         Path | None,
         typer.Option(
             envvar="CONSENT_LEDGER_MASTER_KEY_FILE",
-            help="Open the subject's personal values for the court "
-            "(set apart, not part of the proof); without a master key they are left out",
+            help="Show the subject's personal values, with the subject's key so that a court opens each "
+            "from its sealed bytes; without a master key they are left out",
             show_default=False,
         ),
     ] = None,
@@ -323,7 +324,7 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
     signing_key_file: SigningKeyFile = None,
     origin: Origin = None,
 ) -> None:
-    """Write the evidence bundle for one subject at T: the answer, every event proven, a signed checkpoint."""
+    """Write the evidence bundle for one subject at T: the answer and every event it rests on, proven and bound."""
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:
@@ -337,9 +338,7 @@ def evidence(  # noqa: PLR0917  (typer passes options by name; each is one the o
         ledger = keyed or plain
         try:
             log = _signing_log(ledger, database_url, signing_key_file, origin)
-            view = open_view(database)
-            ViewKeeper(ledger, view).catch_up()
-            bundle = build_bundle(ledger, LedgerQuestions(view), log, SubjectId(subject), at=moment, now=ledger.clock())
+            bundle = build_bundle(ledger, log, SubjectId(subject), at=moment, now=ledger.clock())
         finally:
             if keyed is not None:
                 keyed.close()

@@ -119,9 +119,16 @@ class Sealer:
         key = self._subject_key(subject, create=False)
         if key is None:
             return None
-        raw = base64.b64decode(sealed.ciphertext)
-        nonce, ciphertext = raw[1 : 1 + NONCE_BYTES], raw[1 + NONCE_BYTES :]
-        return AESGCM(key).decrypt(nonce, ciphertext, _aad(subject, field)).decode()
+        return open_sealed(key, subject, field, sealed)
+
+    def disclosed_key(self, subject: UUID) -> bytes | None:
+        """The subject's own key in clear, for evidence that must let a court open that subject's values itself.
+
+        An evidence bundle carries every event of the subject's record, so the key opens nothing
+        the bundle does not already show; with it, each value shown is checked against the sealed
+        bytes the log proves (`open_sealed`) instead of being taken on trust. None once destroyed.
+        """
+        return self._subject_key(subject, create=False)
 
     def check_master_key(self) -> None:
         """Refuse to start with a master key that cannot open the keys already stored."""
@@ -163,6 +170,17 @@ class Sealer:
         except InvalidTag as e:
             msg = "the configured master key is not the one the subject keys were wrapped with"
             raise MasterKeyError(msg) from e
+
+
+def open_sealed(key: bytes, subject: UUID, field: str, sealed: Sealed) -> str:
+    """Open one sealed value with its subject's key; InvalidTag unless it was sealed with this key, for this field.
+
+    The subject and the field's name are the AES-GCM associated data: a value moved to another
+    field or another subject's record does not open.
+    """
+    raw = base64.b64decode(sealed.ciphertext)
+    nonce, ciphertext = raw[1 : 1 + NONCE_BYTES], raw[1 + NONCE_BYTES :]
+    return AESGCM(key).decrypt(nonce, ciphertext, _aad(subject, field)).decode()
 
 
 def _aad(subject: UUID, field: str) -> bytes:

@@ -19,62 +19,21 @@ from eventsourcing.utils import get_topic
 
 from ledger.breach import AuthorityNotice, BreachFinding, BreachNotice
 from ledger.claim import ClaimAnswer, ClaimFiling
-from ledger.deadlines import DEFAULT_RULES, DeadlineRules, KazakhCalendar, Obligation, due_at
+from ledger.deadlines import DEFAULT_RULES, DeadlineRules, KazakhCalendar, due_at
+from ledger.obligations import Meets, Starts, effects
 from ledger.policy import Policy, PolicyVersion
 from ledger.subject import Subject
-from ledger.subject_facts import (
-    Acceptance,
-    BlockLift,
-    Disclosure,
-    RequestAnswer,
-    Retraction,
-    SubjectFact,
-    SubjectRequest,
-    TransferNotice,
-    Verification,
-)
-from ledger.terms import RequestKind
+from ledger.subject_facts import Acceptance, Disclosure, SubjectFact
 from projections import verdicts
 from projections.view import LedgerView
 from projections.view_rows import DeadlineRow, Statement
 
 if TYPE_CHECKING:
-    from datetime import datetime
     from uuid import UUID
 
 
 NAMES_KEPT = 10_000
 """How many recently created aggregates' names the projection remembers (more than any batch creates)."""
-
-REQUEST_OBLIGATIONS = {
-    RequestKind.ACCESS: Obligation.ACCESS_REQUEST,
-    RequestKind.CORRECTION: Obligation.CORRECTION,
-    RequestKind.BLOCKING: Obligation.BLOCKING,
-    RequestKind.DESTRUCTION: Obligation.DESTRUCTION,
-    RequestKind.WITHDRAWAL: Obligation.WITHDRAWAL_HANDLED,
-    RequestKind.OBJECTION: Obligation.OBJECTION_ANSWER,
-}
-"""The deadline each kind of subject request starts (KZ-LAW.md, "Deadlines that start with an event")."""
-
-
-def request_deadline_id(subject: UUID, request_id: str) -> str:
-    """The id of the deadline a subject's request started."""
-    return f"request:{subject.hex}:{request_id}"
-
-
-def transfer_deadline_id(subject: UUID, disclosure_number: int) -> str:
-    """The id of the deadline to tell the subject of one disclosure (Art. 19)."""
-    return f"transfer_notice:{subject.hex}:{disclosure_number}"
-
-
-def unblocking_deadline_id(subject: UUID, block_id: str) -> str:
-    """The id of the deadline to unblock after a verification that found no violation."""
-    return f"unblocking:{subject.hex}:{block_id}"
-
-
-def deadline_id(obligation: Obligation, aggregate_id: UUID, number: int = 1) -> str:
-    """The id of the obligation an aggregate's event number `number` started."""
-    return f"{obligation.value}:{aggregate_id.hex}:{number}"
 
 
 class LedgerProjection(Projection[LedgerView]):
@@ -116,7 +75,7 @@ class LedgerProjection(Projection[LedgerView]):
 
     @statements.register
     def _(self, event: SubjectFact, position: int) -> list[Statement]:
-        return self._entry_statements(event, position)
+        return [*self._entry_statements(event, position), *self._deadlines(event)]
 
     def _entry_statements(self, entry: SubjectFact, position: int) -> list[Statement]:
         subject = entry.originator_id
@@ -125,6 +84,20 @@ class LedgerProjection(Projection[LedgerView]):
             writes.append(self.view.put_disclosure(subject, entry))
         elif isinstance(entry, verdicts.JUDGED):
             writes.extend(self._judge(subject, entry))
+        return writes
+
+    def _deadlines(self, event: Any) -> list[Statement]:
+        """What the fact does to deadlines (`ledger.obligations`, which a bundle's verifier folds alike)."""
+        writes = []
+        for effect in effects(event):
+            if isinstance(effect, Starts):
+                writes.append(self._deadline(effect, event))
+            elif isinstance(effect, Meets):
+                writes.append(
+                    self.view.meet_deadline(effect.deadline_id, effect.met_at, effect.met_by, effect.recorded_at)
+                )
+            else:
+                writes.append(self.view.drop_deadline(effect.deadline_id))
         return writes
 
     def _judge(self, subject: UUID, entry: SubjectFact) -> list[Statement]:
@@ -156,97 +129,6 @@ class LedgerProjection(Projection[LedgerView]):
             self.before_reading()
             found = self.view.terms(policy_id, version)
         return found
-
-    @statements.register
-    def _(self, event: SubjectRequest, position: int) -> list[Statement]:
-        subject_id = self._name(event.originator_id)
-        return [
-            *self._entry_statements(event, position),
-            self._deadline(
-                request_deadline_id(event.originator_id, event.request_id),
-                REQUEST_OBLIGATIONS[event.kind],
-                subject_id,
-                event.request_id,
-                event.occurred_at,
-                event.recorded_at,
-            ),
-        ]
-
-    @statements.register
-    def _(self, event: RequestAnswer, position: int) -> list[Statement]:
-        return [
-            *self._entry_statements(event, position),
-            self.view.meet_deadline(
-                request_deadline_id(event.originator_id, event.request_id),
-                event.occurred_at,
-                f"RequestAnswered#{event.originator_version} ({event.outcome})",
-                event.recorded_at,
-            ),
-        ]
-
-    @statements.register
-    def _(self, event: Disclosure, position: int) -> list[Statement]:
-        writes = self._entry_statements(event, position)
-        if event.notice_owed:
-            writes.append(
-                self._deadline(
-                    transfer_deadline_id(event.originator_id, event.originator_version),
-                    Obligation.TRANSFER_NOTICE,
-                    self._name(event.originator_id),
-                    event.recipient,
-                    event.occurred_at,
-                    event.recorded_at,
-                )
-            )
-        return writes
-
-    @statements.register
-    def _(self, event: TransferNotice, position: int) -> list[Statement]:
-        return [
-            *self._entry_statements(event, position),
-            self.view.meet_deadline(
-                transfer_deadline_id(event.originator_id, event.disclosure_number),
-                event.occurred_at,
-                f"SubjectToldOfDisclosure#{event.originator_version}",
-                event.recorded_at,
-            ),
-        ]
-
-    @statements.register
-    def _(self, event: Retraction, position: int) -> list[Statement]:
-        # A disclosure struck out never happened: the notice it would have owed is owed to nobody.
-        return [
-            *self._entry_statements(event, position),
-            self.view.drop_deadline(transfer_deadline_id(event.originator_id, event.retracted_number)),
-        ]
-
-    @statements.register
-    def _(self, event: Verification, position: int) -> list[Statement]:
-        writes = self._entry_statements(event, position)
-        if not event.violation_found:
-            writes.append(
-                self._deadline(
-                    unblocking_deadline_id(event.originator_id, event.block_id),
-                    Obligation.UNBLOCKING,
-                    self._name(event.originator_id),
-                    event.block_id,
-                    event.occurred_at,
-                    event.recorded_at,
-                )
-            )
-        return writes
-
-    @statements.register
-    def _(self, event: BlockLift, position: int) -> list[Statement]:
-        return [
-            *self._entry_statements(event, position),
-            self.view.meet_deadline(
-                unblocking_deadline_id(event.originator_id, event.block_id),
-                event.occurred_at,
-                f"BlockLifted#{event.originator_version}",
-                event.recorded_at,
-            ),
-        ]
 
     @statements.register
     def _(self, event: Subject.Opened, _position: int) -> list[Statement]:
@@ -286,29 +168,13 @@ class LedgerProjection(Projection[LedgerView]):
             self.view.put_breach_subject(event.originator_id, event.breach_ref, s, event.occurred_at)
             for s in event.subject_ids
         ]
-        writes.append(
-            self._deadline(
-                deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id),
-                Obligation.BREACH_TO_AUTHORITY,
-                None,
-                event.breach_ref,
-                event.occurred_at,
-                event.recorded_at,
-            )
-        )
+        writes.extend(self._deadlines(event))
         writes.append(self._put_name(event.originator_id, "breach", event.breach_ref))
         return writes
 
     @statements.register
     def _(self, event: AuthorityNotice, _position: int) -> list[Statement]:
-        return [
-            self.view.meet_deadline(
-                deadline_id(Obligation.BREACH_TO_AUTHORITY, event.originator_id),
-                event.occurred_at,
-                f"AuthorityTold#{event.originator_version}",
-                event.recorded_at,
-            )
-        ]
+        return self._deadlines(event)
 
     @statements.register
     def _(self, event: BreachNotice, _position: int) -> list[Statement]:
@@ -316,45 +182,23 @@ class LedgerProjection(Projection[LedgerView]):
 
     @statements.register
     def _(self, event: ClaimFiling, _position: int) -> list[Statement]:
-        return [
-            self._deadline(
-                deadline_id(Obligation.CLAIM_ANSWER, event.originator_id),
-                Obligation.CLAIM_ANSWER,
-                event.subject_id,
-                event.claim_ref,
-                event.occurred_at,
-                event.recorded_at,
-            )
-        ]
+        return self._deadlines(event)
 
     @statements.register
     def _(self, event: ClaimAnswer, _position: int) -> list[Statement]:
-        return [
-            self.view.meet_deadline(
-                deadline_id(Obligation.CLAIM_ANSWER, event.originator_id),
-                event.occurred_at,
-                f"ClaimAnswered#{event.originator_version}",
-                event.recorded_at,
-            )
-        ]
+        return self._deadlines(event)
 
-    def _deadline(  # noqa: PLR0917  (the facts a deadline row keeps)
-        self,
-        row_id: str,
-        obligation: Obligation,
-        subject_id: str | None,
-        reference: str,
-        triggered_at: datetime,
-        recorded_at: datetime,
-    ) -> Statement:
+    def _deadline(self, started: Starts, event: Any) -> Statement:
+        """The row of an obligation the event started, for the subject whose record it is on (or that it names)."""
+        subject_id = self._name(event.originator_id) if isinstance(event, SubjectFact) else started.subject_id
         row = DeadlineRow(
-            deadline_id=row_id,
-            obligation=obligation.value,
+            deadline_id=started.deadline_id,
+            obligation=started.obligation.value,
             subject_id=subject_id,
-            reference=reference,
-            triggered_at=triggered_at,
-            due_at=due_at(obligation, triggered_at, self.rules, self.calendar),
-            recorded_at=recorded_at,
+            reference=started.reference,
+            triggered_at=started.triggered_at,
+            due_at=due_at(started.obligation, started.triggered_at, self.rules, self.calendar),
+            recorded_at=started.recorded_at,
             met_at=None,
             met_by=None,
         )

@@ -14,12 +14,13 @@ from uuid import NAMESPACE_URL, UUID
 
 from ledger import rules
 from ledger.deadlines import DeadlineStatus, Obligation, status
+from ledger.obligations import deadline_id
 from ledger.policy import PolicyVersion
 from ledger.rules import Entry
 from ledger.subject_facts import Block, BlockLift, subject_key
 from ledger.terms import DataCategory, DisclosureGround, Purpose, RecipientCategory
 from projections import records, verdicts
-from projections.projection import LedgerProjection, deadline_id
+from projections.projection import LedgerProjection
 from projections.view_rows import DeadlineRow
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class LedgerQuestions:
             standing = rules.StandingConsent(acceptance, cast("frozenset[Purpose]", purposes))
             accepted = view.terms(policy_id, acceptance.policy_version)
             if accepted is not None and (as_known_at is None or accepted.recorded_at <= as_known_at):
-                behind = in_effect is not None and in_effect.takes_effect > accepted.takes_effect
+                behind = rules.behind(accepted, in_effect)
         return AcceptedVersion(policy_id, standing, in_effect, behind)
 
     def version_in_effect(

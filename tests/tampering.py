@@ -1,7 +1,9 @@
-"""Tampering with a ledger's database behind its back, as an insider with SQL access would, and a tally of catches.
+"""Tampering with a ledger's database behind its back, or with what it hands out, and a tally of catches.
 
-Every test that tampers records here what it did and whether it was caught (by the integrity
-sweep, `verify`, or a witness's refusal); the run's summary prints the count (conftest.py).
+An insider with SQL access edits rows (`Insider`); whoever holds a bundle or an export edits its
+fields one at a time (`scalars`, `changed`). Every test that tampers records here what it did and
+whether it was caught (by the integrity sweep, `verify`, or a witness's refusal); the run's
+summary prints the count (conftest.py).
 """
 
 from __future__ import annotations
@@ -9,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from audit.log import AuditLog
     from ledger.application import ConsentLedger
 
@@ -94,3 +100,55 @@ class Insider:
     def cut_checkpoints_from(self, number: int) -> None:
         self.run(f"DELETE FROM {self.log.table} WHERE number >= {self.p}", (number,))
         self.run(f"DELETE FROM {self.log.cosignatures_table} WHERE number >= {self.p}", (number,))
+
+
+# Documents changed by hand: a bundle's or an export's fields, one at a time.
+
+Path = tuple[str | int, ...]
+
+
+def scalars(document: object, path: Path = ()) -> Iterator[tuple[Path, object]]:
+    """Every scalar of a JSON document (each element of a list too), with where it sits."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from scalars(value, (*path, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from scalars(value, (*path, index))
+    else:
+        yield path, document
+
+
+def dotted(path: Path) -> str:
+    """A path as a verifier names a field: `answer.policies[0].behind`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text
+
+
+def other(value: object) -> object:
+    """Another value of the same JSON type (a string with one character changed, in the middle)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if value is None:
+        return "x"
+    text = str(value)
+    if not text:
+        return "x"
+    middle = len(text) // 2
+    was = text[middle]
+    now = ("b" if was != "b" else "c") if was.isalpha() else ("1" if was != "1" else "2")
+    return text[:middle] + now + text[middle + 1 :]
+
+
+def changed(document: Any, path: Path) -> Any:
+    """A deep copy of `document` with the scalar at `path` changed (`other`)."""
+    copy = orjson.loads(orjson.dumps(document))
+    into = copy
+    for part in path[:-1]:
+        into = into[part]
+    into[path[-1]] = other(into[path[-1]])
+    return copy

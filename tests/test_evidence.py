@@ -1,7 +1,8 @@
 """An evidence bundle for a dispute: what a subject had accepted at a moment, why, and the proof a court can check.
 
 Runs on each backend. A bundle is checked offline with the public key alone; any single changed
-byte of an event, a proof or the checkpoint is caught.
+byte of an event, a proof or the checkpoint is caught, and so is any statement that does not
+follow from the proven events (tests/test_evidence_bound.py, tests/test_tampering.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from given import POLICY, SERVICE, consented, published, sha
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit.evidence import NOT_PART_OF_PROOF, build_bundle, bundle_bytes, verify_bundle
+from audit.evidence import build_bundle, bundle_bytes, verify_bundle
+from audit.evidence_statements import DESTROYED
 from audit.log import AuditLog
 from audit.notes import SigningKey
 from ledger.application import ConsentLedger, Request
@@ -35,8 +37,6 @@ from ledger.terms import (
     RequestKind,
     SubjectId,
 )
-from projections.keeper import ViewKeeper, open_view
-from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
     from conftest import FakeClock
@@ -98,11 +98,10 @@ def dispute(ledger: ConsentLedger, clock: FakeClock) -> None:
     )
 
 
-def bundle_for(ledger: ConsentLedger, database: Database, subject: str, at: datetime) -> dict:
-    view = open_view(database)
-    ViewKeeper(ledger, view).catch_up()
+def bundle_for(ledger: ConsentLedger, database: Database, subject: str, at: datetime) -> dict:  # noqa: ARG001
+    """The bundle as the operator would hand it over (the database is named for the backend it runs on)."""
     log = AuditLog(ledger, KEY)
-    return build_bundle(ledger, LedgerQuestions(view), log, SubjectId(subject), at=at, now=ledger.clock())
+    return build_bundle(ledger, log, SubjectId(subject), at=at, now=ledger.clock())
 
 
 def events_of(bundle: dict, kind: str) -> list[dict]:
@@ -167,9 +166,11 @@ def test_blocks_lifts_and_disclosures_are_shown_with_both_times_even_after_the_m
         "DataBlocked",
         "BlockLifted",
         "DataDisclosed",
+        "VersionPublished",  # v2: the policy's record is carried whole too
     }
     shown = {e["position"] for e in bundle["events"]}
     assert {b["position"] for b in bundle["blocks"]} | {disclosure["position"]} <= shown
+    assert verify_bundle(bundle, PUBLIC).ok
 
 
 def test_a_block_in_force_at_the_moment_is_marked(ledger: ConsentLedger, database: Database, clock: FakeClock) -> None:
@@ -183,7 +184,7 @@ def test_a_block_in_force_at_the_moment_is_marked(ledger: ConsentLedger, databas
     ]
 
 
-def test_the_bundle_carries_the_stored_bytes_and_the_opened_values_only_apart_and_labelled(
+def test_the_bundle_carries_the_sealed_bytes_and_the_values_opened_with_the_subjects_key_which_it_gives(
     ledger: ConsentLedger, database: Database, clock: FakeClock
 ) -> None:
     dispute(ledger, clock)
@@ -194,11 +195,12 @@ def test_the_bundle_carries_the_stored_bytes_and_the_opened_values_only_apart_an
     stored = base64.b64decode(paper["stored"]["state"])
     assert b"Almaty" not in stored
     assert "ciphertext" in orjson.loads(stored)["evidence"]
-    apart = bundle["not_part_of_proof"]
-    assert apart["label"] == NOT_PART_OF_PROOF
-    assert apart["personal_values"] == [
+    shown = bundle["personal_values"]
+    assert shown["values"] == [
         {"version": 2, "kind": "ConsentGranted", "fields": {"evidence": "form 17/2026, signed in the Almaty office"}}
     ]
+    assert len(base64.b64decode(shown["key"])) == 32
+    assert verify_bundle(bundle, PUBLIC).ok
 
 
 def test_after_destruction_the_bundle_still_verifies_and_carries_no_personal_values(
@@ -212,9 +214,8 @@ def test_after_destruction_the_bundle_still_verifies_and_carries_no_personal_val
     after = bundle_for(ledger, database, PAPER, V2_FROM)
 
     assert verify_bundle(bundle_bytes(after), PUBLIC).ok
-    assert after["not_part_of_proof"]["personal_values"] is None
-    assert "destroyed" in after["not_part_of_proof"]["why_absent"]
-    assert b"Almaty" not in bundle_bytes(after)
+    assert after["personal_values"] == {"key": None, "values": None, "why_absent": DESTROYED}
+    assert b"signed in the Almaty office" not in bundle_bytes(after)
     stored_before = {e["position"]: e["stored"] for e in before["events"]}
     assert all(stored_before[e["position"]] == e["stored"] for e in after["events"] if e["position"] in stored_before)
 
@@ -233,8 +234,8 @@ def test_a_checkpoint_is_issued_only_when_none_covers_the_newest_event(
 
     assert first["checkpoint"] == again["checkpoint"]
     assert bundle_bytes(first) == bundle_bytes(again)
-    assert newer["checkpoint"]["number"] == first["checkpoint"]["number"] + 1
-    assert [c.number for c in log.checkpoints()] == [1, 2]
+    assert newer["checkpoint"]["tree_size"] == first["checkpoint"]["tree_size"] + 1
+    assert [c.size for c in log.checkpoints()] == [first["checkpoint"]["tree_size"], newer["checkpoint"]["tree_size"]]
     assert verify_bundle(bundle_bytes(newer), PUBLIC).ok
 
 
@@ -317,10 +318,11 @@ def test_a_shown_time_that_differs_from_the_stored_one_fails_verification(made: 
     verdict = verify_bundle(changed, PUBLIC)
 
     assert not verdict.ok
-    assert "other times" in verdict.reason
+    assert verdict.field == f"events[{len(made['events']) - 1}].recorded_at"
+    assert "2020-01-01T00:00:00+00:00" in verdict.reason
 
 
-def test_a_dropped_event_that_the_answer_cites_fails_verification(made: dict) -> None:
+def test_a_dropped_event_that_the_answer_cites_fails_verification_where_the_record_breaks(made: dict) -> None:
     changed = orjson.loads(orjson.dumps(made))
     cited = changed["answer"]["policies"][0]["acceptance_position"]
     changed["events"] = [e for e in changed["events"] if e["position"] != cited]
@@ -328,7 +330,9 @@ def test_a_dropped_event_that_the_answer_cites_fails_verification(made: dict) ->
     verdict = verify_bundle(changed, PUBLIC)
 
     assert not verdict.ok
-    assert f"position {cited}" in verdict.reason
+    assert "version 2 is missing" in verdict.reason
+    assert verdict.field is not None
+    assert verdict.field.startswith("events[")
 
 
 def test_reordered_events_fail_verification(made: dict) -> None:
@@ -352,7 +356,8 @@ def test_another_subjects_proven_consent_cannot_be_passed_off_as_this_subjects(
     verdict = verify_bundle(forged, PUBLIC)
 
     assert not verdict.ok
-    assert f"position {borrowed['position']} belongs to another subject's record" in verdict.reason
+    assert verdict.field == f"events[{forged['events'].index(borrowed)}]"
+    assert "belongs to another subject's record" in verdict.reason
 
 
 def test_a_text_hash_shown_that_is_not_the_proven_one_fails_verification(made: dict) -> None:
@@ -362,7 +367,7 @@ def test_a_text_hash_shown_that_is_not_the_proven_one_fails_verification(made: d
     verdict = verify_bundle(changed, PUBLIC)
 
     assert not verdict.ok
-    assert "in_effect_text_sha256" in verdict.reason
+    assert verdict.field == "answer.policies[0].in_effect_text_sha256.en"
 
 
 def test_the_subjects_open_deadlines_are_in_the_bundle(

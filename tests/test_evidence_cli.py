@@ -11,6 +11,7 @@ import pytest
 from test_audit_cli import KEYED, audit
 from test_evidence import KEY, PAPER, PAPER_SIGNED, PUBLIC, dispute
 
+from audit.evidence_statements import NO_KEY
 from ledger.application import open_ledger
 
 if TYPE_CHECKING:
@@ -41,31 +42,33 @@ def recorded(database: Database, master_key: bytes, clock: FakeClock) -> str:
 def test_the_operator_writes_a_bundle_and_anyone_verifies_it_with_the_public_key(recorded: str, tmp_path: Path) -> None:
     out = tmp_path / "evidence.json"
 
-    code, _, err = audit("evidence", "--subject", PAPER, "--at", MOMENT, "--out", str(out), "--database-url", recorded,
-                         env=KEYED)
+    code, _, err = audit(
+        "evidence", "--subject", PAPER, "--at", MOMENT, "--out", str(out), "--database-url", recorded, env=KEYED
+    )
     checked = audit("verify", "--bundle", str(out), "--public-key", PUBLIC)
 
     assert code == 0, err
     bundle = orjson.loads(out.read_bytes())
     assert bundle["answer"]["policies"][0]["accepted_recorded_after_t"] is True
-    assert bundle["not_part_of_proof"]["personal_values"] is None
-    assert "master key" in bundle["not_part_of_proof"]["why_absent"]
+    assert bundle["personal_values"] == {"key": None, "values": None, "why_absent": NO_KEY}
     assert checked[0] == 0, checked
-    assert "VERIFIED" in checked[1]
+    assert "VERIFIED: every statement of the bundle follows from its" in checked[1]
 
 
-def test_with_the_master_key_the_bundle_also_carries_the_opened_values_apart(
+def test_with_the_master_key_the_bundle_shows_the_personal_values_and_the_key_that_proves_them(
     recorded: str, master_key: bytes, tmp_path: Path
 ) -> None:
     out = tmp_path / "evidence.json"
     env = {**KEYED, "CONSENT_LEDGER_MASTER_KEY": base64.urlsafe_b64encode(master_key).decode()}
 
-    code, _, err = audit("evidence", "--subject", PAPER, "--at", MOMENT, "--out", str(out), "--database-url", recorded,
-                         env=env)
+    code, _, err = audit(
+        "evidence", "--subject", PAPER, "--at", MOMENT, "--out", str(out), "--database-url", recorded, env=env
+    )
 
     assert code == 0, err
-    [opened] = orjson.loads(out.read_bytes())["not_part_of_proof"]["personal_values"]
+    [opened] = orjson.loads(out.read_bytes())["personal_values"]["values"]
     assert opened["fields"] == {"evidence": "form 17/2026, signed in the Almaty office"}
+    assert audit("verify", "--bundle", str(out), "--public-key", PUBLIC)[0] == 0
 
 
 def test_a_bundle_with_one_changed_byte_fails_verify_with_exit_1(recorded: str, tmp_path: Path) -> None:
@@ -86,8 +89,19 @@ def test_a_bundle_with_one_changed_byte_fails_verify_with_exit_1(recorded: str, 
 def test_the_html_page_is_written_with_html(recorded: str, tmp_path: Path) -> None:
     out = tmp_path / "evidence.html"
 
-    code, _, err = audit("evidence", "--subject", PAPER, "--at", MOMENT, "--html", "--out", str(out),
-                         "--database-url", recorded, env=KEYED)
+    code, _, err = audit(
+        "evidence",
+        "--subject",
+        PAPER,
+        "--at",
+        MOMENT,
+        "--html",
+        "--out",
+        str(out),
+        "--database-url",
+        recorded,
+        env=KEYED,
+    )
 
     assert code == 0, err
     page = out.read_text()
@@ -96,11 +110,14 @@ def test_the_html_page_is_written_with_html(recorded: str, tmp_path: Path) -> No
     assert str(KEY.verifier) in page
 
 
-@pytest.mark.parametrize(("args", "says"), [
-    (["--at", "2026-03-05T09:00:00"], "no offset"),
-    (["--at", "yesterday"], "not an ISO 8601 time"),
-    (["--subject", "nobody"], "not recorded"),
-])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--at", "2026-03-05T09:00:00"], "no offset"),
+        (["--at", "yesterday"], "not an ISO 8601 time"),
+        (["--subject", "nobody"], "not recorded"),
+    ],
+)
 def test_bad_input_gets_one_line_and_exit_1(recorded: str, tmp_path: Path, args: list[str], says: str) -> None:
     given = {"--subject": PAPER, "--at": MOMENT, **dict(zip(args[::2], args[1::2], strict=True))}
     flat = [part for pair in given.items() for part in pair]

@@ -1,36 +1,55 @@
-"""Rows changed behind the ledger's back are found, named by position, and never answered from, on each backend.
+"""Rows changed behind the ledger's back are found, named by position, and never answered from, on each backend;
+and whatever the ledger hands out, changed by whoever holds it, fails `verify`.
 
 An insider with SQL access edits one byte of a stored event (a sealed personal value, a plain
 field, the topic), deletes rows, swaps rows within and between subjects, or cuts the tail of
 the log with or without its tree and checkpoint rows. The integrity sweep names each position,
 readiness fails, the evidence route answers a problem naming the position (never a 500, never
 a bundle), and a log whose tree was cut refuses to sign on and stops taking writes.
+
+Whoever holds an evidence bundle changes each of its fields in turn (every scalar of its JSON),
+or drops an event, a block, a disclosure, a deadline or a personal value: `verify --bundle`
+fails each time naming a field (a statement by exactly its path). Whoever holds an export
+changes each field of each line: `verify` fails, naming the line where it stopped.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+import orjson
 import pytest
 from bearer import bearer
+from conftest import FakeClock
 from fastapi.testclient import TestClient
-from given import consented, published
-from tampering import Insider, tally
+from given import POLICY, SERVICE, consented, published
+from tampering import Insider, changed, dotted, scalars, tally
+from test_audit_export_verify import VERIFIER as EXPORT_VERIFIER
+from test_audit_export_verify import exported, recorded_history
+from test_evidence import ANNA, dispute
+from test_evidence import KEY as EVIDENCE_KEY
+from test_evidence import PUBLIC as EVIDENCE_PUBLIC
 
 from api.app import create_app
 from api.tokens import Scope
 from audit.alarms import AlarmKind, LogHalted
+from audit.evidence import build_bundle, verify_bundle
 from audit.integrity import record, sweep
 from audit.log import AuditLog
 from audit.notes import SigningKey
+from audit.verify import verify_export
+from ledger.application import open_ledger
+from ledger.sealing import new_master_key, parse_master_key
+from ledger.storage import Database
+from ledger.subject_facts import Block, Correction, Retraction, SubjectRequest, Withdrawal
+from ledger.terms import BlockGround, BlockRequester, DataCategory, Purpose, RequestKind
 from projections.keeper import open_view
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
-
     from ledger.application import ConsentLedger
-    from ledger.storage import Database
 
 ORIGIN = "consent-ledger.local/tampering"
 KEY = SigningKey.from_seed(ORIGIN, bytes(range(32)))
@@ -178,3 +197,124 @@ def test_cutting_events_and_tree_rows_then_writing_on_halts_the_log_and_stops_wr
     assert served.get("/readyz").status_code == 503
     assert 'consent_ledger_log_alarm{kind="fork"} 1.0' in served.get("/metrics").text
     assert not sweep(log).ok
+
+
+# What the ledger hands out, changed by whoever holds it: every field of a bundle, every field of an export.
+
+
+def dispute_with_more(ledger: ConsentLedger, clock: FakeClock) -> None:
+    """Anna's dispute (tests/test_evidence.py), then a block still in force, a request not yet answered, a
+    correction struck out and a withdrawal of one purpose: every kind of statement a bundle makes has something."""
+    dispute(ledger, clock)
+    clock.advance(days=1)
+    ledger.record(
+        SERVICE,
+        Block(
+            subject_id=ANNA,
+            block_id="blk-2",
+            requester=BlockRequester.SUBJECT,
+            ground=BlockGround.UNLAWFUL_PROCESSING,
+            request="letter of 20 March",
+        ),
+    )
+    asked = SubjectRequest(subject_id=ANNA, request_id="req-9", kind=RequestKind.ACCESS, channel="email")
+    ledger.record(SERVICE, asked)
+    address = frozenset({DataCategory("address")})
+    corrected = ledger.record(SERVICE, Correction(subject_id=ANNA, data_categories=address))
+    ledger.record(SERVICE, Retraction(subject_id=ANNA, retracted_number=corrected.version, reason="entered twice"))
+    ledger.record(
+        SERVICE, Withdrawal(subject_id=ANNA, policy_id=POLICY, purposes=frozenset({Purpose("4.1.2")}), channel="email")
+    )
+    clock.advance(hours=2)
+
+
+@pytest.fixture(scope="module")
+def bound(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Anna's bundle at a moment when a block is in force, built once (on SQLite: verifying needs no database)."""
+    folder = tmp_path_factory.mktemp("bound")
+    clock = FakeClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    ledger = open_ledger(Database.from_url(f"sqlite:///{folder}/ledger.db"), parse_master_key(new_master_key()), clock)
+    dispute_with_more(ledger, clock)
+    log = AuditLog(ledger, EVIDENCE_KEY)
+    bundle = build_bundle(ledger, log, ANNA, at=clock.now - timedelta(hours=1), now=clock.now)
+    ledger.close()
+    assert verify_bundle(bundle, EVIDENCE_PUBLIC).ok
+    return bundle
+
+
+PROOFS = {"stored", "leaf_index", "inclusion", "tlog_proof"}
+PARAMETERS = {"format", "subject_id", "at", "as_known_at", "zone", "public_key", "checkpoint"}
+
+
+def test_every_field_of_a_bundle_changed_fails_verify_naming_a_field(bound: dict[str, Any]) -> None:
+    missed = []
+    for path, _ in scalars(bound):
+        verdict = verify_bundle(changed(bound, path), EVIDENCE_PUBLIC)
+        caught = not verdict.ok and bool(verdict.field)
+        tally(f"bundle: {dotted(path)} changed", "verify --bundle" if caught else "")
+        statement = path[0] not in PARAMETERS and not (path[0] == "events" and path[2] in PROOFS)
+        if not caught or (statement and verdict.field != dotted(path)):
+            missed.append((dotted(path), verdict.summary()))
+    assert missed == []
+    assert len(list(scalars(bound))) > 300, "the walk covers a bundle with something in every part"
+
+
+@pytest.mark.parametrize("part", ["events", "blocks", "disclosures", "open_deadlines", "personal_values.values"])
+def test_dropping_any_event_block_disclosure_deadline_or_value_of_a_bundle_fails_verify(
+    bound: dict[str, Any], part: str
+) -> None:
+    section, _, inner = part.partition(".")
+    rows = bound[section][inner] if inner else bound[section]
+    assert rows, f"the history gives the bundle some {part}"
+    for index in range(len(rows)):
+        dropped = orjson.loads(orjson.dumps(bound))
+        del (dropped[section][inner] if inner else dropped[section])[index]
+
+        verdict = verify_bundle(dropped, EVIDENCE_PUBLIC)
+
+        tally(f"bundle: {part}[{index}] dropped", "verify --bundle" if not verdict.ok and verdict.field else "")
+        assert not verdict.ok, (part, index)
+        assert verdict.field
+
+
+@pytest.mark.parametrize("kind", ["DataBlocked", "DataDisclosed"])
+def test_dropping_a_block_or_a_disclosure_with_its_row_fails_verify(bound: dict[str, Any], kind: str) -> None:
+    dropped = orjson.loads(orjson.dumps(bound))
+    event = next(e for e in dropped["events"] if e["kind"] == kind)
+    section = "blocks" if kind == "DataBlocked" else "disclosures"
+    dropped["events"].remove(event)
+    dropped[section] = [row for row in dropped[section] if row["position"] != event["position"]]
+
+    verdict = verify_bundle(dropped, EVIDENCE_PUBLIC)
+
+    tally(f"bundle: a {kind} event dropped with its row", "verify --bundle" if not verdict.ok else "")
+    assert not verdict.ok
+    assert "is missing" in verdict.reason
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """A whole export and a range export of a log with four checkpoints (tests/test_audit_export_verify.py)."""
+    folder = tmp_path_factory.mktemp("exports")
+    clock = FakeClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    ledger = open_ledger(Database.from_url(f"sqlite:///{folder}/ledger.db"), parse_master_key(new_master_key()), clock)
+    log = recorded_history(ledger, clock)
+    made = {"whole": exported(log), "range": exported(log, from_position=5, to_position=12)}
+    ledger.close()
+    return made
+
+
+@pytest.mark.parametrize("which", ["whole", "range"])
+def test_every_field_of_every_line_of_an_export_changed_fails_verify_naming_where_it_stopped(
+    exports: dict[str, bytes], which: str
+) -> None:
+    lines = exports[which].splitlines(keepends=True)
+    missed = []
+    for number, line in enumerate(lines, start=1):
+        for path, _ in scalars(orjson.loads(line)):
+            edited = [*lines[: number - 1], orjson.dumps(changed(orjson.loads(line), path)) + b"\n", *lines[number:]]
+            verdict = verify_export(io.BytesIO(b"".join(edited)), EXPORT_VERIFIER)
+            tally(f"export ({which}): line {number}, {dotted(path)} changed", "verify" if not verdict.ok else "")
+            if verdict.ok or verdict.line is None:
+                missed.append((number, dotted(path), verdict.summary()))
+    assert missed == []

@@ -33,14 +33,11 @@ from audit.notes import Checkpoint, SigningKey
 from audit.witnessing import Witness, WitnessPanel
 from cli.audit_commands import app as audit_app
 from ledger.terms import SubjectId
-from projections.keeper import ViewKeeper, open_view
-from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
     from conftest import FakeClock
 
     from ledger.application import ConsentLedger
-    from ledger.storage import Database
 
 ORIGIN = "consent-ledger.local/witnessed"
 KEY = SigningKey.from_seed(ORIGIN, bytes(range(32)))
@@ -150,24 +147,13 @@ def test_a_log_cut_and_rewritten_behind_its_back_is_refused_by_the_witness_and_h
 
 
 def test_verify_with_a_quorum_of_one_rejects_a_bundle_the_witness_did_not_cosign(
-    witnessed: AuditLog, ledger: ConsentLedger, database: Database, clock: FakeClock, tmp_path: Path
+    witnessed: AuditLog, ledger: ConsentLedger, clock: FakeClock, tmp_path: Path
 ) -> None:
     grow(ledger, range(3))
-    view = open_view(database)
-    ViewKeeper(ledger, view).catch_up()
-    unwitnessed = build_bundle(
-        ledger, LedgerQuestions(view), AuditLog(ledger, KEY), SubjectId("subject-1"), at=clock.now, now=clock.now
-    )
+    unwitnessed = build_bundle(ledger, AuditLog(ledger, KEY), SubjectId("subject-1"), at=clock.now, now=clock.now)
     grow(ledger, range(3, 4))
-    ViewKeeper(ledger, view).catch_up()
     cosigned = build_bundle(
-        ledger,
-        LedgerQuestions(view),
-        witnessed,
-        SubjectId("subject-1"),
-        at=clock.now,
-        now=clock.advance(minutes=1),
-        quorum=1,
+        ledger, witnessed, SubjectId("subject-1"), at=clock.now, now=clock.advance(minutes=1), quorum=1
     )
     (tmp_path / "unwitnessed.json").write_bytes(bundle_bytes(unwitnessed))
     (tmp_path / "cosigned.json").write_bytes(bundle_bytes(cosigned))

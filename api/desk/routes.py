@@ -221,7 +221,7 @@ def _answered(  # noqa: PLR0917  (the form's fields)
         write = Writer(language, _zone())
         verdict = None
         if action == "verify":
-            bundle = _bundle(request, ledger, questions, subject, moment)
+            bundle = _bundle(request, ledger, subject, moment)
             verdict = verify_bundle(bundle_bytes(bundle), cast("Any", audit_log(request).signing_key).verifier)
         _logged(request, ledger, token, subject, f"POST /desk/{action}", why)
         shown = answer(questions, subject, moment, known, write)
@@ -253,8 +253,8 @@ def evidence(  # noqa: PLR0917  (the form's fields)
         return _page(request, "look_up.html", language, 403, error="csrf", caller=token.name, form=form)
     try:
         subject, moment, _, why = _asked(form)
-        ledger, questions = _read_side(request)
-        bundle = _bundle(request, ledger, questions, subject, moment)
+        ledger = cast("ConsentLedger", request.app.state.ledger)  # a bundle is built from the log, not the view
+        bundle = _bundle(request, ledger, subject, moment)
         _logged(request, ledger, token, subject, "POST /desk/evidence", why)
         return _download(
             bundle, format, language, f"evidence-{re.sub(r'[^A-Za-z0-9._-]', '_', subject)}-{moment:%Y%m%dT%H%M%S}"
@@ -298,13 +298,11 @@ def _read_side(request: Request) -> tuple[ConsentLedger, LedgerQuestions]:
     return cast("ConsentLedger", state.ledger), cast("LedgerQuestions", state.questions)
 
 
-def _bundle(
-    request: Request, ledger: ConsentLedger, questions: LedgerQuestions, subject: SubjectId, moment: datetime
-) -> dict[str, object]:
+def _bundle(request: Request, ledger: ConsentLedger, subject: SubjectId, moment: datetime) -> dict[str, object]:
     log = audit_log(request)
     if log.signing_key is None:
         raise Refused("no_key", 503)
-    return build_bundle(ledger, questions, log, subject, at=moment, now=ledger.clock())
+    return build_bundle(ledger, log, subject, at=moment, now=ledger.clock())
 
 
 def _logged(  # noqa: PLR0917  (who read whose data, how and why)

@@ -13,7 +13,7 @@ checkpoint cannot be signed and the public key is unknown, and those calls are r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import HTMLResponse, Response
@@ -37,16 +37,11 @@ from audit.alarms import LogDamaged, LogHalted
 from audit.evidence import build_bundle, bundle_bytes
 from audit.evidence_html import render
 from audit.evidence_words import Lang, pick_language
-from audit.integrity import UNREADABLE, require_sound, unreadable
 from audit.log import AuditLog, CheckpointRefused, NotWitnessed, ProofUnavailable
 from audit.notes import SigningKey
 from ledger.errors import InvalidFact, NotFound
-from ledger.subject import subject_key
 from ledger.terms import SubjectId
-from projections.errors import ViewBehind
-from projections.keeper import ViewKeeper
 from projections.projection import LedgerProjection
-from projections.questions import LedgerQuestions
 
 router = APIRouter()
 
@@ -87,7 +82,7 @@ EVIDENCE_RESPONSES = {
         "description": "The evidence bundle: JSON (keys sorted), or the printable page with `Accept: text/html`.",
         "content": {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}},
     },
-    **problem_responses(NotFound, CheckpointRefused, ViewBehind, InvalidFact, LogDamaged, LogHalted, NotWitnessed),
+    **problem_responses(NotFound, CheckpointRefused, InvalidFact, LogDamaged, LogHalted, NotWitnessed),
 }
 
 
@@ -121,19 +116,10 @@ def read_evidence(
 ) -> Response:
     """The evidence for one subject at T: what they had accepted and why, every event proven (Art. 8(4), 24)."""
     state = connection.app.state
-    questions = cast("LedgerQuestions | None", state.questions)
-    if questions is None:
-        msg = "this server answers no questions: it was started without a read model"
-        raise ViewBehind(msg)
     _signing_key(log)
-    require_sound(log, subject_key(subject_id))  # before any of the subject's rows is decoded
-    try:
-        cast("ViewKeeper", state.keeper).catch_up()
-    except UNREADABLE as e:  # a row the read model cannot take: damage, not a fault of ours
-        raise unreadable(log, subject_key(subject_id), e) from None
     now: datetime = ledger.clock()
     quorum = int(getattr(state, "quorum", 0))
-    bundle = build_bundle(ledger, questions, log, subject_id, at=at or now, now=now, quorum=quorum)
+    bundle = build_bundle(ledger, log, subject_id, at=at or now, now=now, quorum=quorum)
     access.record(subject_id)
     wants_html = format == "html" or (format is None and "text/html" in (accept or ""))
     if wants_html:
