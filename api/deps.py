@@ -174,6 +174,8 @@ class SubjectAccess:
     def __init__(self, log: AccessLog, ledger: ConsentLedger, token: Token, purpose: str, route: str) -> None:
         self._log, self.ledger = log, ledger
         self.caller, self.purpose, self.route = token.name, purpose, route
+        self.local = log.local
+        """Whether the ledger is a file on this host, where a question cannot wait on a network."""
 
     def record(self, subject_id: str) -> None:
         """Log the read of `subject_id`'s data, now; the route answers only after this succeeded."""

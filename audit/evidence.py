@@ -28,7 +28,7 @@ from ledger.deadlines import DeadlineStatus
 from ledger.errors import InvalidFact
 from ledger.history import Block
 from ledger.policy import Policy, policy_key
-from ledger.storage import position_of
+from ledger.storage import Storage
 from ledger.subject import Subject, subject_key
 from ledger.terms import PolicyId, Sealed
 
@@ -171,9 +171,7 @@ def _occurred(event: Any) -> datetime:
 
 
 def _position(ledger: ConsentLedger, event: Any) -> int:
-    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
-    table, backend = ledger.events_table, ledger.backend
-    position = position_of(datastore, table, backend, event.originator_id, event.originator_version)
+    position = Storage.of(ledger.recorder).position_of(event.originator_id, event.originator_version)
     if position is None:  # pragma: no cover  (every event read from the store has its position)
         msg = f"event {event.originator_id} v{event.originator_version} has no position in the log"
         raise LookupError(msg)

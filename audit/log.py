@@ -20,7 +20,7 @@ from audit.formats import ConsistencyProof, InclusionProof
 from audit.notes import Checkpoint, NoteError, split_note
 from audit.tree import LedgerTree
 from ledger.errors import LedgerError, NotFound
-from ledger.storage import creating_tables
+from ledger.storage import Storage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -68,11 +68,12 @@ class AuditLog:
         self.tree = LedgerTree(ledger)
         self.signing_key = signing_key
         self._datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
-        self._p = "?" if ledger.backend == "sqlite" else "%s"
-        self.table = self.tree.nodes_table.replace("audit_nodes", "audit_checkpoints")
-        integer, blob = ("INTEGER", "BLOB") if ledger.backend == "sqlite" else ("BIGINT", "BYTEA")
+        storage = Storage.of(ledger.recorder)
+        self._p = storage.placeholder
+        self.table = storage.qualify("audit_checkpoints")
+        integer, blob = storage.integer, storage.blob
         with self._datastore.transaction(commit=True) as c:
-            creating_tables(c, ledger.backend)
+            storage.creating_tables(c)
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} (number {integer} PRIMARY KEY, "
                 f"tree_size {integer} NOT NULL, root_hash {blob} NOT NULL, issued_at TEXT NOT NULL, note TEXT NOT NULL)"

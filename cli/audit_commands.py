@@ -14,15 +14,12 @@ is --origin (env CONSENT_LEDGER_LOG_ORIGIN); once checkpoints exist, it is their
 from __future__ import annotations
 
 import os
-import sqlite3
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
-import psycopg
 import typer
-from eventsourcing.persistence import PersistenceError
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -48,6 +45,7 @@ from cli.options import DatabaseUrl, stderr, stdout
 from cli.settings import ConfigurationError, load_settings, master_key_for
 from ledger.application import ConsentLedger, open_ledger
 from ledger.errors import LedgerError
+from ledger.storage import DRIVER_ERRORS, OPENING_ERRORS
 from ledger.terms import SubjectId
 from projections.keeper import ViewKeeper, open_view
 from projections.questions import LedgerQuestions
@@ -338,7 +336,7 @@ def _ledger(database_url: str | None) -> Iterator[tuple[ConsentLedger, Database]
         _fail(f"no ledger at {where}: the file does not exist")
     try:
         ledger = open_ledger(database, None)
-    except (OSError, sqlite3.Error, psycopg.Error, PersistenceError) as e:
+    except OPENING_ERRORS as e:
         _fail(f"cannot open {where}: {_first_line(e)}")
     try:
         yield ledger, database
@@ -346,7 +344,7 @@ def _ledger(database_url: str | None) -> Iterator[tuple[ConsentLedger, Database]
         _fail(str(e))
     except LookupError as e:
         _fail(f"the audit tables of {where} are damaged: {e}")
-    except (sqlite3.Error, psycopg.Error, PersistenceError) as e:
+    except DRIVER_ERRORS as e:
         _fail(f"the database {where} failed: {_first_line(e)}")
     finally:
         ledger.close()

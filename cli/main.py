@@ -138,7 +138,7 @@ def serve(
 
 def _serve_workers(settings: Settings, workers: int) -> None:
     """Run `workers` uvicorn processes, each building its app from the environment (`cli.asgi:create`)."""
-    if settings.database.backend != "postgres":
+    if not settings.database.storage.shared:
         _fail("several workers need PostgreSQL: SQLite has one writer on one host; use --workers 1")
     _open(settings).close()  # refuse a bad URL or key here, in one line, not once per worker
     import uvicorn  # noqa: PLC0415  (the HTTP stack is loaded only when serving)

@@ -76,3 +76,15 @@ class VersionMismatch(LedgerError):
     """The caller expected another version of the record (optimistic concurrency)."""
 
     title = "The record has changed since you read it"
+
+
+class StorageUnavailable(LedgerError):
+    """The database did not answer in time (down, unreachable, or busy past the wait allowed); retry later."""
+
+    title = "The database is unavailable"
+
+
+class StorageFull(LedgerError):
+    """The database has no room left to record anything (its disk or quota is full); retry once space is freed."""
+
+    title = "The ledger's storage is full"

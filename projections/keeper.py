@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, cast
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
 from eventsourcing.utils import Environment
 
+from ledger.storage import Storage
 from projections.codec import EventDecoder
 from projections.projection import LedgerProjection
-from projections.view import LedgerView, PostgresLedgerView, SQLiteLedgerView
+from projections.view import VIEWS, LedgerView
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 def open_view(database: Database, generation: int | None = None, *, indexed: bool = True) -> LedgerView:
     """The view on the ledger's database: the current generation unless one is named (see `LedgerView.bind`)."""
     env = Environment(LedgerProjection.name, {**database.env})
-    view_class: type[LedgerView] = PostgresLedgerView if database.backend == "postgres" else SQLiteLedgerView
+    view_class = VIEWS[database.storage]
     view = cast("LedgerView", InfrastructureFactory.construct(env=env).tracking_recorder(view_class))
     view.ensure_pointer()
     return view.bind(view.current_generation() if generation is None else generation, indexed=indexed)
@@ -169,11 +170,12 @@ class ViewKeeper:
         from the log in order, so one missed or reordered notification can never leave a gap. A
         slow sweep catches up whatever a lost notification would have announced.
         """
-        if self.ledger.backend == "postgres":
+        live = Storage.of(self.ledger.recorder).live
+        if live:
             threading.Thread(target=self._sweep, args=(stop, SWEEP_SECONDS), name="view-sweeper", daemon=True).start()
         while not stop.is_set():
             self.catch_up()
-            if self.ledger.backend != "postgres":
+            if not live:
                 stop.wait(interval)
                 continue
             try:

@@ -25,7 +25,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger import history
-from ledger.storage import creating_tables, own_connection
+from ledger.storage import PostgresStorage, SerialisedCreation, SQLiteStorage, Storage
 from ledger.terms import Actor, ConsentMethod, Language
 from projections import verdicts
 from projections.codec import dump, load_entry, load_terms, utc_text
@@ -122,7 +122,6 @@ class LedgerView(TrackingRecorder):
 
     datastore: Any
     placeholder = "?"
-    backend = "sqlite"
     generation = 0
     refresh_interval = 1.0
     """How often (seconds) a long-lived view checks whether a rebuild moved the pointer."""
@@ -134,7 +133,7 @@ class LedgerView(TrackingRecorder):
         reads yet: building each index once at the end costs less than keeping it up row by row).
         """
         with self.datastore.transaction(commit=True) as c:
-            creating_tables(c, self.backend)
+            self.storage.creating_tables(c)
             for statement in self._create_statements(generation, indexed=indexed):
                 c.execute(statement)
         self.generation = generation
@@ -194,7 +193,7 @@ class LedgerView(TrackingRecorder):
         """Create the pointer to the current generation (generation 0 at first)."""
         pointer = self.qualify("cl_current_view")
         with self.datastore.transaction(commit=True) as c:
-            creating_tables(c, self.backend)  # processes starting together on a new schema take turns
+            self.storage.creating_tables(c)  # processes starting together on a new schema take turns
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {pointer} (singleton INTEGER PRIMARY KEY, generation INTEGER NOT NULL)"
             )
@@ -220,9 +219,14 @@ class LedgerView(TrackingRecorder):
         """The name this generation tracks its position under."""
         return f"ConsentLedger/view{self.generation}"
 
+    @property
+    def storage(self) -> Storage:
+        """What differs between the backends, for this view's datastore."""
+        return Storage.of(self.datastore)
+
     def qualify(self, name: str) -> str:
         """A table name, qualified for the backend."""
-        return name
+        return self.storage.qualify(name)
 
     def table(self, name: str) -> str:
         """The name of one of this generation's tables."""
@@ -865,7 +869,7 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
         pool = self.datastore.pool
         if pool.is_sqlite_memory_mode:
             return _PooledSQLite(self.datastore)
-        connection = own_connection(self.datastore)
+        connection = self.storage.connect()
         connection.execute("PRAGMA query_only = ON")
         connection.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES}")  # random subjects: no read() per page
         return connection
@@ -894,12 +898,11 @@ class _Fetched:
         return None if self.row is None else tuple(self.row)
 
 
-class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
-    """The view in PostgreSQL, in the ledger's schema."""
+class PostgresLedgerView(SerialisedCreation, LedgerView, PostgresTrackingRecorder):
+    """The view in PostgreSQL, in the ledger's schema (its tracking table created one process at a time)."""
 
     datastore: PostgresDatastore
     placeholder = "%s"
-    backend = "postgres"
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -938,10 +941,6 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         conflict = " ON CONFLICT DO NOTHING" if statement.endswith("ON CONFLICT DO NOTHING") else ""
         c.execute(f"INSERT INTO {table} SELECT * FROM {staging}{conflict}")
 
-    def qualify(self, name: str) -> str:
-        """Qualified with the schema, as the recorder's own tables are."""
-        return f'"{self.datastore.schema}".{name}'
-
     def _prepare_questions(self) -> None:
         """The same two questions, each judged row found by a backward index scan.
 
@@ -971,7 +970,11 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         self._grant_sql = f"{one_key.format(key='$2')} UNION ALL {one_key.format(key=blocked)} LIMIT 1"
 
     def _connect(self) -> Any:
-        return _PreparedPostgres(own_connection(self.datastore))
+        return _PreparedPostgres(self.storage.connect())
+
+
+VIEWS: dict[type[Storage], type[LedgerView]] = {SQLiteStorage: SQLiteLedgerView, PostgresStorage: PostgresLedgerView}
+"""The view's implementation for each backend's seam."""
 
 
 class _PreparedPostgres:

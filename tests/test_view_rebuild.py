@@ -12,7 +12,7 @@ from given import POLICY, SERVICE, consented, published
 from ledger.terms import DataCategory, DisclosureGround, Purpose, RecipientCategory, SubjectId
 from projections.keeper import ViewKeeper, open_view, rebuild
 from projections.questions import LedgerQuestions
-from projections.view import INDEXES, TABLES
+from projections.view import INDEXES, TABLES, SQLiteLedgerView
 
 if TYPE_CHECKING:
     from conftest import FakeClock
@@ -132,7 +132,7 @@ def test_a_rebuild_fills_the_same_rows_as_a_keeper_following_in_small_batches(
 
 
 def indexes_of(view: LedgerView) -> set[str]:
-    if view.backend == "sqlite":
+    if isinstance(view, SQLiteLedgerView):
         rows = view._rows("SELECT name FROM sqlite_master WHERE type = 'index'", ())
     else:
         rows = view._rows("SELECT indexname AS name FROM pg_indexes WHERE schemaname = ?", (view.datastore.schema,))

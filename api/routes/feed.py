@@ -19,8 +19,9 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import LedgerDep, scoped
-from api.problems import database_unavailable_problem, is_database_unavailable, problem_responses
+from api.problems import is_database_unavailable, problem_responses, refused
 from api.tokens import Scope
+from ledger.storage import DRIVER_ERRORS, translated
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -126,10 +127,11 @@ async def stream(ledger: LedgerDep, request: Request, last_event_id: LastEventId
     cursor = int(last_event_id) if last_event_id is not None else after
     try:  # fail now, as a problem, if the database is down; later failures end the stream
         first = await run_in_threadpool(read_after, ledger, cursor, DEFAULT_LIMIT)
-    except Exception as e:
-        if is_database_unavailable(e):
-            return database_unavailable_problem(request, "the ledger's database cannot be reached")
-        raise
+    except DRIVER_ERRORS as e:
+        meaning = translated(e)
+        if meaning is None:
+            raise
+        return await refused(request, meaning)
     return StreamingResponse(
         follow(ledger, cursor, first),
         media_type="text/event-stream",

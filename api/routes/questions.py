@@ -104,7 +104,7 @@ async def _answered(access: SubjectAccess, subject_id: str, question: Callable[[
     """
     recorded = access.recording(subject_id)
     try:
-        if access.ledger.backend == "sqlite":
+        if access.local:
             return question()
         return await run_in_threadpool(question)
     finally:
