@@ -25,7 +25,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger import history
-from ledger.storage import PostgresStorage, SerialisedCreation, SQLiteStorage, Storage
+from ledger.storage import PostgresStorage, SerialisedCreation, SQLiteSerialisedCreation, SQLiteStorage, Storage
 from ledger.terms import Actor, ConsentMethod, Language
 from projections import verdicts
 from projections.codec import dump, load_entry, load_terms, utc_text
@@ -831,8 +831,8 @@ def _deadline(r: Any) -> DeadlineRow:
     )
 
 
-class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
-    """The view in the SQLite file beside the events."""
+class SQLiteLedgerView(SQLiteSerialisedCreation, LedgerView, SQLiteTrackingRecorder):
+    """The view in the SQLite file beside the events (its tracking table created as one writer)."""
 
     datastore: SQLiteDatastore
 

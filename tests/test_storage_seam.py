@@ -116,8 +116,9 @@ def test_a_full_disk_and_an_unreachable_database_are_told_apart_from_faults_of_o
     assert translated(ValueError("a bug")) is None
 
 
-def test_the_seam_of_a_database_is_the_one_of_its_recorders(database, storage):
+def test_the_seam_of_a_database_is_the_one_of_its_recorders(ledger, database, storage):
     assert type(storage) is database.storage
+    assert ledger.backend == database.backend  # (ledger.application tells them apart by its recorder's module)
     assert storage.local == isinstance(storage, SQLiteStorage) == (not storage.shared) == (not storage.live)
 
 

@@ -10,7 +10,9 @@ its two subclasses (as the view does with `SQLiteLedgerView` and `PostgresLedger
 placeholders, column types, table names, how a statement reads many ids, how tables are created
 by processes starting at once, how an erased key is scrubbed from the files (`seam`), what a
 driver's error means (`errors`: `StorageUnavailable` or `StorageFull`, so no caller above needs
-a driver), and eventsourcing's PostgreSQL datastore with every wait bounded (`postgres`).
+a driver), and eventsourcing's datastores and recorders adapted: every wait bounded, tables created by one
+process at a time (`postgres`, `sqlite`). `ledger.application` tells the backends apart by
+its recorder's module name, so the PostgreSQL one stays in a module named `postgres`.
 Every wait on the database is bounded by `Database.timeout`.
 """
 
@@ -30,6 +32,7 @@ from ledger.storage.seam import (
     own_connection,
     position_of,
 )
+from ledger.storage.sqlite import SQLiteSerialisedCreation
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -41,6 +44,7 @@ __all__ = [
     "Database",
     "DatabaseUrlError",
     "PostgresStorage",
+    "SQLiteSerialisedCreation",
     "SQLiteStorage",
     "SerialisedCreation",
     "SqlKeyStore",

@@ -1,7 +1,7 @@
 """The PostgreSQL datastore and recorders of eventsourcing, with every wait bounded and table creation serialised.
 
 `Database.from_url` names `BoundedPostgresFactory` as the `PERSISTENCE_MODULE`, so the ledger's
-recorder and the view's both come from it.
+recorder and the view's both come from it (the view's class mixes `SerialisedCreation` in itself).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,9 @@ DEFAULT_TIMEOUT = 5.0
 
 SCHEMA_LOCK = 727_274_001
 """The PostgreSQL advisory lock every `CREATE ... IF NOT EXISTS` of ours takes (see `Storage.creating_tables`)."""
+
+APPLICATION_ID = 0x436C6564
+"""What a SQLite file of ours says it is in its header ("Cled"), written as tables are created (`application_id`)."""
 
 CHUNK = 500
 """Ids per statement when many are read at once: far under either backend's limit on parameters."""
@@ -94,9 +98,10 @@ class Database:
         return SQLiteStorage if self.backend == "sqlite" else PostgresStorage
 
     def prepare(self) -> None:
-        """Create what the recorders expect to exist: the SQLite folder, the PostgreSQL schema."""
+        """Create what the recorders expect to exist: the SQLite folder and file in WAL mode, the PostgreSQL schema."""
         if self.sqlite_path is not None:
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            _write_ahead(self.sqlite_path, self.timeout)
         elif self.schema:
             with psycopg.connect(**self.psycopg_kwargs(), autocommit=True) as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))  # processes starting together
@@ -126,6 +131,27 @@ class Database:
             "password": e["POSTGRES_PASSWORD"],
             **network_bounds(max(2, int(e["POSTGRES_CONNECT_TIMEOUT"]))),
         }
+
+
+def _write_ahead(path: Path, timeout: float) -> None:
+    """Put the SQLite file in WAL mode (once: the mode is kept in the file), however many processes try at once.
+
+    eventsourcing's pool does it on its first connection, but a process that finds the file not
+    yet in WAL mode while a twin switches it is refused at once ("database is locked"), whatever
+    the lock timeout. Here a refused switch is tried again until the file says WAL, within `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    with contextlib.closing(sqlite3.connect(path, timeout=timeout, isolation_level=None)) as connection:
+        while True:
+            try:
+                if str(connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower() == "wal":
+                    return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:  # it would not switch: eventsourcing's pool tries, and says why
+                return
+            time.sleep(0.01)  # a twin is switching it: look again
 
 
 def network_bounds(seconds: int) -> dict[str, Any]:
@@ -318,7 +344,13 @@ class SQLiteStorage(Storage):
         return originator_id.hex
 
     def creating_tables(self, cursor: Any) -> None:
-        """A SQLite transaction that writes already excludes every other writer."""
+        """Write first (the file's application id), so that the transaction holds the write lock from its start.
+
+        A transaction that only read before its first write cannot wait for a twin's lock: SQLite
+        fails it at once ("database is locked"). One that writes first waits, as long as the pool's
+        lock timeout allows.
+        """
+        cursor.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def append_only(self, table: str, name: str, message: str) -> list[str]:
         """A trigger per refused statement, raising an error."""
@@ -465,6 +497,8 @@ def creating_tables(cursor: Any, backend: str) -> None:
     """`Storage.creating_tables` by the backend's name (kept until every caller holds its `Storage`)."""
     if backend == "postgres":
         cursor.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+    else:
+        cursor.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
 def position_of(datastore: Any, events_table: str, backend: str, originator_id: UUID, version: int) -> int | None:
