@@ -26,8 +26,12 @@ from api.schemas.common import IN_A_PATH, nameable
 from api.tokens import Scope, Token, TokenStore
 from ledger import application
 from ledger.application import ConsentLedger, Request
+from ledger.errors import StorageUnavailable
 from ledger.group_commit import GroupCommitter
 from ledger.terms import SubjectId
+
+GRACE_SECONDS = 1.0
+"""How much longer than the database's own bound (`Database.timeout`) a write may take before it is a 503."""
 
 IdempotencyKey = Annotated[
     str | None,
@@ -235,8 +239,18 @@ class Writing(Reply):
         self.ledger = committer.ledger
 
     async def run(self, command: Callable[[], application.Receipt]) -> application.Receipt:
-        """Run the route's command (`lambda: write.ledger.grant_consent(...)`) in the next group commit."""
-        return await self.committer.run(command)
+        """Run the route's command (`lambda: write.ledger.grant_consent(...)`) in the next group commit.
+
+        The database's own waits are bounded (`Database.timeout`); a database that accepts a
+        statement and never answers is bounded here: a write not answered by then is a 503. If its
+        command had not started, it never will (the committer leaves out a caller that has gone).
+        """
+        deadline = self.committer.timeout + GRACE_SECONDS
+        try:
+            return await asyncio.wait_for(self.committer.run(command), deadline)
+        except TimeoutError:
+            msg = f"the ledger's database did not answer within {deadline:g} s"
+            raise StorageUnavailable(msg) from None
 
 
 async def _writing(connection: HTTPConnection, response: Response) -> Writing:

@@ -17,7 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.sealing import MasterKeyError, new_master_key, parse_master_key
-from ledger.storage import DEFAULT_URL, Database
+from ledger.storage import DEFAULT_TIMEOUT, DEFAULT_URL, Database
 
 ENV_PREFIX = "CONSENT_LEDGER_"
 MASTER_KEY_FILE_NAME = "master.key"
@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     """The TCP port the HTTP API listens on."""
 
+    database_timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=300)
+    """Seconds any request waits on the database at most (a lock, a connection, an answer) before it gets a 503."""
+
     timezone: ZoneInfo = ZoneInfo("Asia/Almaty")
     """The operator's time zone: working-day deadlines (Art. 8(7), 25(2)(8)) count its calendar days."""
 
@@ -76,7 +79,7 @@ class Settings(BaseSettings):
     @property
     def database(self) -> Database:
         """The parsed database URL."""
-        return Database.from_url(self.database_url)
+        return Database.from_url(self.database_url, timeout=self.database_timeout)
 
 
 def load_settings(**overrides: object) -> Settings:

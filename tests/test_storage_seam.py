@@ -13,6 +13,7 @@ from eventsourcing import persistence as es
 from given import consented, published
 from psycopg_pool import PoolTimeout
 
+from cli.settings import ConfigurationError, load_settings
 from ledger.application import ConsentLedger
 from ledger.errors import StorageFull, StorageUnavailable
 from ledger.storage import Database, SQLiteStorage, Storage, translated, translating
@@ -144,3 +145,13 @@ def test_a_database_url_names_the_longest_wait_on_it_in_every_setting_the_driver
     assert postgres.psycopg_kwargs()["tcp_user_timeout"] == 3000
     with pytest.raises(ValueError, match="positive"):
         Database.from_url("sqlite:///x.db", timeout=0)
+
+
+def test_the_database_timeout_setting_reaches_the_database_it_bounds(monkeypatch):
+    monkeypatch.setenv("CONSENT_LEDGER_DATABASE_TIMEOUT", "2.5")
+    monkeypatch.setenv("CONSENT_LEDGER_DATABASE_URL", "postgresql://u@h/db")
+
+    assert load_settings().database.timeout == 2.5
+    assert load_settings().database.env["POSTGRES_CONNECT_TIMEOUT"] == "3"
+    with pytest.raises(ConfigurationError, match="database_timeout"):
+        load_settings(database_timeout=0)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from eventsourcing import persistence as es
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from psycopg.errors import LockNotAvailable, QueryCanceled
 from psycopg_pool import PoolTimeout
 
 from ledger.errors import StorageUnavailable
@@ -25,24 +26,39 @@ if TYPE_CHECKING:
     from eventsourcing.utils import Environment, EnvType
 
 
+IMPATIENT = 0.001
+"""The pool's timeout while the server does not answer: one ready is taken, none awaited (0 would take none)."""
+
+
 class BoundedPostgresDatastore(PostgresDatastore):
     """eventsourcing's datastore, except that a pool that found no connection in time is not asked again.
 
     The recorders retry a failed statement ten times; when the server is gone, each retry waited
     the pool's whole timeout for a connection, so a write in flight waited 14 to 28 s. A pool
     timeout is raised here as `StorageUnavailable`, which they do not retry: the wait is one
-    timeout (plus the instant failures of connections the server closed).
+    timeout (plus the instant failures of connections the server closed); so is a lock not granted
+    within the lock timeout, which each retry waited again. After a pool timeout, until the
+    pool hands out a connection again, nobody waits: a batch of commands that each read would
+    otherwise wait one timeout per command. The pool keeps reconnecting meanwhile.
     """
+
+    patience: float
+    """The pool's timeout while the server answers (set by `BoundedPostgresFactory`)."""
 
     @contextmanager
     def get_connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection, or `StorageUnavailable` once the pool's timeout has passed without one."""
         try:
             with super().get_connection() as connection:
+                self.pool.timeout = self.patience  # it answers again (a no-op but after an outage)
                 yield connection
         except es.OperationalError as e:
             if isinstance(e.__cause__, PoolTimeout):
-                msg = f"no connection to the ledger's database within {self.pool.timeout:g} s"
+                self.pool.timeout = IMPATIENT  # fail at once until a connection is had again
+                msg = f"the ledger's database did not answer (no connection within {self.patience:g} s)"
+                raise StorageUnavailable(msg) from e
+            if isinstance(e.__cause__, (LockNotAvailable, QueryCanceled)):  # waited its whole lock timeout already
+                msg = f"the ledger's database is busy: {e.__cause__.diag.message_primary or e}"
                 raise StorageUnavailable(msg) from e
             raise
 
@@ -85,7 +101,10 @@ class BoundedPostgresFactory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         """Build eventsourcing's datastore, then bound how long its connections may wait on the server."""
         super().__init__(env)
-        self.datastore.__class__ = BoundedPostgresDatastore  # same state, `get_connection` bounded
+        datastore = self.datastore
+        datastore.__class__ = BoundedPostgresDatastore  # same state, `get_connection` bounded
+        datastore.patience = datastore.pool.timeout  # type: ignore[attr-defined]
+        datastore.pool.reconnect_timeout = datastore.pool.timeout  # then it connects again on demand, at once
         kwargs = self.datastore.pool.kwargs
         if isinstance(kwargs, dict):
             kwargs.update(network_bounds(max(2, math.ceil(self.datastore.pool.timeout))))

@@ -221,6 +221,11 @@ class Storage(ABC):
         """Whether the database lives in this process only (reachable through the datastore's connections alone)."""
         return False
 
+    @property
+    @abstractmethod
+    def timeout(self) -> float:
+        """Seconds a statement waits on the database at most (for a lock, a connection): `Database.timeout`."""
+
     @staticmethod
     @abstractmethod
     def values(row: Any) -> tuple[Any, ...]:
@@ -330,6 +335,11 @@ class SQLiteStorage(Storage):
         """Whether the database is SQLite's `:memory:` (only its pool's connections reach it)."""
         return bool(getattr(self.datastore.pool, "is_sqlite_memory_mode", True))
 
+    @property
+    def timeout(self) -> float:
+        """How long a statement waits for another connection's lock on the file."""
+        return float(self.datastore.pool.lock_timeout or 5)
+
     @staticmethod
     def values(row: Any) -> tuple[Any, ...]:
         """A `sqlite3.Row` or a tuple, as a tuple."""
@@ -415,6 +425,11 @@ class PostgresStorage(Storage):
     def qualify(self, name: str) -> str:
         """In the datastore's schema (`public` unless the URL names one)."""
         return f'"{self.datastore.schema}".{name}'
+
+    @property
+    def timeout(self) -> float:
+        """How long a statement waits for a pooled connection (and a lock, and an unanswered packet)."""
+        return float(getattr(self.datastore, "patience", self.datastore.pool.timeout))
 
     @staticmethod
     def values(row: Any) -> tuple[Any, ...]:
