@@ -17,7 +17,7 @@ from audit.log import AuditLog
 from cli import audit_commands
 from cli.composition import StartupError, open_configured_ledger, open_configured_view
 from cli.settings import ConfigurationError, load_settings
-from projections.keeper import BackgroundKeeper, ViewKeeper
+from projections.keeper import BackgroundKeeper
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -38,10 +38,11 @@ def create() -> FastAPI:
         raise SystemExit(f"error: {e}") from None
     view = open_configured_view(settings)
     http = create_app(ledger, view)
+    http.state.max_view_lag = settings.max_view_lag
     if os.environ.get(audit_commands.SIGNING_KEY_ENV):  # every worker signs with the one shared key
         log = AuditLog(ledger)
         http.state.signing_key = audit_commands.signing_key_for(settings.database, log)
-    keeper = BackgroundKeeper(ViewKeeper(ledger, view)) if os.environ.get(KEEPS_VIEW, "1") != "0" else None
+    keeper = BackgroundKeeper(http.state.keeper) if os.environ.get(KEEPS_VIEW, "1") != "0" else None
     serving = http.router.lifespan_context
 
     @contextlib.asynccontextmanager

@@ -125,9 +125,11 @@ def serve(
         from api.observability import log_json_lines  # noqa: PLC0415  (same)
 
         view = open_configured_view(settings)
-        keeper = BackgroundKeeper(ViewKeeper(ledger, view))
+        http = create_app(ledger, view)
+        http.state.max_view_lag = settings.max_view_lag
+        keeper = BackgroundKeeper(http.state.keeper)  # the one whose failures and lag /readyz and answers see
         checkpoints = _checkpoint_timer(settings, ledger)
-        http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper, checkpoints)
+        http = _closing_at_shutdown(http, ledger, keeper, checkpoints)
         if checkpoints is not None:  # evidence bundles and POST /v1/audit/checkpoints sign with the same key
             http.state.signing_key = checkpoints.audit_log.signing_key
         log_json_lines()
@@ -217,7 +219,7 @@ def project(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = N
     if checkpoints is not None:
         checkpoints.start()
     try:
-        keeper.follow(stop)
+        keeper.keep_following(stop)
     except KeyboardInterrupt:
         stop.set()
     finally:

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.sealing import MasterKeyError, new_master_key, parse_master_key
 from ledger.storage import DEFAULT_TIMEOUT, DEFAULT_URL, Database
+from projections.keeper import MAX_LAG_SECONDS
 
 ENV_PREFIX = "CONSENT_LEDGER_"
 MASTER_KEY_FILE_NAME = "master.key"
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
 
     database_timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=300)
     """Seconds any request waits on the database at most (a lock, a connection, an answer) before it gets a 503."""
+
+    max_view_lag: float = Field(default=MAX_LAG_SECONDS, gt=0, le=3600)
+    """Seconds the read model may lag the log: beyond, /readyz says not ready and questions wait, then get a 503."""
 
     timezone: ZoneInfo = ZoneInfo("Asia/Almaty")
     """The operator's time zone: working-day deadlines (Art. 8(7), 25(2)(8)) count its calendar days."""

@@ -68,7 +68,7 @@ def test_a_server_with_a_current_view_is_ready(client: TestClient, ledger: Conse
     answer = client.get("/readyz")
 
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"status": "ready", "log_position": 2, "view_position": 2, "lag": 0}
+    assert answer.json() == {"status": "ready", "log_position": 2, "view_position": 2, "lag": 0, "lag_seconds": 0}
 
 
 def test_a_view_too_far_behind_the_log_makes_the_server_unready_until_it_catches_up(

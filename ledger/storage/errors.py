@@ -75,7 +75,7 @@ def _sqlite_error(error: sqlite3.Error) -> LedgerError | None:
 
 def _postgres_error(error: psycopg.Error) -> LedgerError | None:
     if isinstance(error, psycopg.errors.DiskFull):
-        return StorageFull("the ledger's database server has no disk space left")
+        return StorageFull("the ledger's database server's disk is full")
     if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
         return StorageUnavailable(f"the ledger's database did not answer: {_first_line(error)}")
     return None

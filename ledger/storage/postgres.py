@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from eventsourcing import persistence as es
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
-from psycopg.errors import LockNotAvailable, QueryCanceled
+from psycopg.errors import DiskFull, LockNotAvailable, QueryCanceled
 from psycopg_pool import PoolTimeout
 
-from ledger.errors import StorageUnavailable
+from ledger.errors import StorageFull, StorageUnavailable
 from ledger.storage.seam import SCHEMA_LOCK, network_bounds
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class BoundedPostgresDatastore(PostgresDatastore):
     the pool's whole timeout for a connection, so a write in flight waited 14 to 28 s. A pool
     timeout is raised here as `StorageUnavailable`, which they do not retry: the wait is one
     timeout (plus the instant failures of connections the server closed); so is a lock not granted
-    within the lock timeout, which each retry waited again. After a pool timeout, until the
+    within the lock timeout, which each retry waited again, and a full disk. After a pool timeout, until the
     pool hands out a connection again, nobody waits: a batch of commands that each read would
     otherwise wait one timeout per command. The pool keeps reconnecting meanwhile.
     """
@@ -60,6 +60,9 @@ class BoundedPostgresDatastore(PostgresDatastore):
             if isinstance(e.__cause__, (LockNotAvailable, QueryCanceled)):  # waited its whole lock timeout already
                 msg = f"the ledger's database is busy: {e.__cause__.diag.message_primary or e}"
                 raise StorageUnavailable(msg) from e
+            if isinstance(e.__cause__, DiskFull):  # it will not clear in the retries' two seconds
+                msg = "the ledger's database server's disk is full"
+                raise StorageFull(msg) from e
             raise
 
 
