@@ -9,20 +9,22 @@ that is not JSON at all, or is too large, is refused (422, 413) before.
 """
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Header, Path, Response, Security, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from api.access_log import AccessLog
 from api.answers import Reply
-from api.schemas.common import IN_A_PATH, nameable
+from api.limits import mark_personal
+from api.schemas.common import IN_A_PATH, ONE_LINE, nameable
 from api.tokens import Scope, Token, TokenStore
 from ledger import application
 from ledger.application import ConsentLedger, Request
@@ -35,6 +37,7 @@ GRACE_SECONDS = 1.0
 
 IdempotencyKey = Annotated[
     str | None,
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[\x21-\x7e]+$"}),
     Header(
         alias="Idempotency-Key",
         min_length=1,
@@ -48,6 +51,7 @@ IdempotencyKey = Annotated[
 
 IfMatch = Annotated[
     str | None,
+    WithJsonSchema({"type": "string", "pattern": r'^"[0-9]{1,18}"$'}),
     Header(
         alias="If-Match",
         pattern=r'^"[0-9]{1,18}"$',
@@ -203,6 +207,7 @@ async def subject_access(
     """
     method = getattr(connection, "method", "GET")
     text = _utf8(purpose, "X-Purpose")
+    mark_personal(connection.scope)  # its answer holds the subject's data: no cache may keep it
     return SubjectAccess(access_log(connection), ledger(connection), token, text, f"{method} {_template(connection)}")
 
 
@@ -218,12 +223,17 @@ def _template(connection: HTTPConnection) -> str:
 
 
 def _utf8(value: str, header: str) -> str:
-    """HTTP hands header bytes over as Latin-1; a person's words arrive as UTF-8."""
+    """HTTP hands header bytes over as Latin-1; a person's words arrive as UTF-8, on one line (`ONE_LINE`)."""
     try:
-        return value.encode("latin-1").decode()
+        text = value.encode("latin-1").decode()
     except UnicodeError:
         error = {"type": "value_error", "loc": ("header", header), "msg": "must be UTF-8 text", "input": value}
         raise RequestValidationError([error]) from None
+    if not re.fullmatch(ONE_LINE, text):
+        message = "must be one line of text, without control, line-separator or bidirectional-override characters"
+        error = {"type": "value_error", "loc": ("header", header), "msg": message, "input": value}
+        raise RequestValidationError([error])
+    return text
 
 
 async def _ledger(connection: HTTPConnection) -> ConsentLedger:

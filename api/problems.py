@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from api.schemas.problem import FieldError, Problem
 from ledger.errors import (
@@ -104,6 +106,15 @@ def _instance(request: Request) -> str:
     return raw.decode("latin-1")
 
 
+def edge_problem(scope: Any, status: int, detail: str) -> ProblemResponse:
+    """A refusal answered before any route ran (a path that is not UTF-8, a header sent twice)."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    phrase = HTTPStatus(status).phrase
+    return _answer(
+        Problem(type="about:blank", title=phrase, status=status, detail=detail, instance=raw.decode("latin-1"))
+    )
+
+
 def _answer(problem: Problem, headers: dict[str, str] | None = None) -> ProblemResponse:
     return ProblemResponse(problem.model_dump(mode="json", by_alias=True, exclude_none=True), problem.status, headers)
 
@@ -143,9 +154,14 @@ def _field_error(error: dict[str, Any]) -> FieldError:
     return FieldError.model_validate({"location": location, "name": name, "detail": message})
 
 
+MAX_LISTED_ERRORS = 20
+"""Parts of a request named in one refusal at most: the answer stays small whatever the request."""
+
+
 async def invalid_request(request: Request, error: RequestValidationError) -> Response:
-    """Answer a request the edge cannot accept as it is, with each part that is wrong and why."""
-    errors = [_field_error(e) for e in error.errors()]
+    """Answer a request the edge cannot accept as it is, with each part that is wrong and why (the first 20)."""
+    found = error.errors()
+    errors = [_field_error(e) for e in found[:MAX_LISTED_ERRORS]]
     if "json" not in request.headers.get("content-type", "") and any(e.location == "body" for e in errors):
         errors.append(FieldError(location="header", name="Content-Type", detail="send the body as application/json"))
     listed = "; ".join(f"{e.location} {e.name or '(whole)'}: {e.detail}" for e in errors)
@@ -153,11 +169,15 @@ async def invalid_request(request: Request, error: RequestValidationError) -> Re
         type=TYPE_PREFIX + "invalid-request",
         title=INVALID_REQUEST_TITLE,
         status=422,
-        detail=f"{len(errors)} part(s) of the request are not valid: {listed}",
+        detail=f"{len(found)} part(s) of the request are not valid: {listed}{_more(len(found) - MAX_LISTED_ERRORS)}",
         instance=_instance(request),
         errors=errors,
     )
     return _answer(problem)
+
+
+def _more(unlisted: int) -> str:
+    return f"; and {unlisted} more, not listed" if unlisted > 0 else ""
 
 
 async def http_error(request: Request, error: HTTPException) -> Response:
@@ -166,7 +186,20 @@ async def http_error(request: Request, error: HTTPException) -> Response:
     path = _instance(request)
     detail = error.detail if error.detail and error.detail != phrase else f"{phrase}: {request.method} {path}"
     problem = Problem(type="about:blank", title=phrase, status=error.status_code, detail=detail, instance=path)
-    return _answer(problem, dict(error.headers or {}))
+    headers = dict(error.headers or {})
+    if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(_allowed(request))
+    return _answer(problem, headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route answers at this path: Starlette names only the first route's (GET, not also POST)."""
+    methods: set[str] = set()
+    path = request.url.path
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.path and route.methods and compile_path(route.path)[0].match(path):
+            methods.update(route.methods)
+    return sorted(methods)
 
 
 async def unexpected(request: Request, _error: Exception) -> Response:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from api.schemas.common import NOT_ON_ONE_LINE
 from ledger.errors import InvalidFact
 from ledger.storage import Storage
 
@@ -43,7 +44,7 @@ class Scope(StrEnum):
     """Publish policy versions and manage tokens (the privacy officer)."""
 
 
-NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+NAME = re.compile(f"^[^{NOT_ON_ONE_LINE}]{{1,100}}$")
 """A token's name is one line of at most 100 characters: it is written into every event as the recorder."""
 IDLE_LOOKUPS = 8
 """PostgreSQL connections a store keeps for lookups; more lookups at once go through the shared pool."""

@@ -123,6 +123,7 @@ def serve(
 
         from api.app import create_app  # noqa: PLC0415  (same)
         from api.observability import log_json_lines  # noqa: PLC0415  (same)
+        from api.server import SERVER_OPTIONS  # noqa: PLC0415  (same)
 
         view = open_configured_view(settings)
         http = create_app(ledger, view)
@@ -133,7 +134,7 @@ def serve(
         if checkpoints is not None:  # evidence bundles and POST /v1/audit/checkpoints sign with the same key
             http.state.signing_key = checkpoints.audit_log.signing_key
         log_json_lines()
-        uvicorn.run(http, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        uvicorn.run(http, host=settings.host, port=settings.port, log_config=None, access_log=False, **SERVER_OPTIONS)
     finally:
         ledger.close()  # when uvicorn could not start; closing twice is harmless
 
@@ -146,6 +147,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     import uvicorn  # noqa: PLC0415  (the HTTP stack is loaded only when serving)
 
     from api.observability import log_json_lines  # noqa: PLC0415  (same)
+    from api.server import SERVER_OPTIONS  # noqa: PLC0415  (same)
     from cli.asgi import KEEPS_VIEW  # noqa: PLC0415  (same)
 
     os.environ["CONSENT_LEDGER_DATABASE_URL"] = settings.database_url
@@ -164,6 +166,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
             port=settings.port,
             log_config=None,
             access_log=False,
+            **SERVER_OPTIONS,
         )
 
 
