@@ -16,11 +16,17 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 32 * 1024
-"""The request line and every header together: a bearer token, a purpose and the usual headers take under 2 KB."""
+"""The request line and every header, as sent: a bearer token, a purpose and the usual headers take under 2 KB."""
 
 
 class BoundedHead(HttpToolsProtocol):
-    """uvicorn's httptools protocol, refusing a request whose head outgrows `MAX_HEAD_BYTES` (431, then close)."""
+    """uvicorn's httptools protocol, refusing a request whose head outgrows `MAX_HEAD_BYTES` (431, then close).
+
+    Two counts, because the head may arrive in one read or in many: what the parser handed over
+    of a head that came whole (its request target and headers), and the bytes read while a head
+    is still incomplete (httptools buffers a header until its end, so a 400 MB one never reaches
+    the callbacks).
+    """
 
     max_head_bytes = MAX_HEAD_BYTES
 
@@ -28,7 +34,8 @@ class BoundedHead(HttpToolsProtocol):
         """Start a connection expecting a request head."""
         super().__init__(*args, **kwargs)
         self._in_head = True
-        self._head_bytes = 0
+        self._read = 0
+        self._parsed = 0
         self._refused = False
 
     def data_received(self, data: bytes) -> None:
@@ -36,23 +43,51 @@ class BoundedHead(HttpToolsProtocol):
         if self._refused:
             return
         super().data_received(data)
-        if not self._in_head:
+        if self._refused or not self._in_head:
             return
-        self._head_bytes += len(data)  # at most one read more than this head's own bytes
-        if self._head_bytes > self.max_head_bytes:
+        self._read += len(data)  # at most one read more than this head's own bytes
+        if self._read > self.max_head_bytes:
             self._refuse()
 
+    def on_message_begin(self) -> None:
+        """A request begins: nothing of its head parsed yet."""
+        super().on_message_begin()
+        self._parsed = 0
+
+    def on_url(self, url: bytes) -> None:
+        """Count the request target."""
+        super().on_url(url)
+        self._parsed += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Count one header line as sent: `Name: value` and its line end."""
+        super().on_header(name, value)
+        self._parsed += len(name) + len(value) + 4
+
     def on_headers_complete(self) -> None:
-        """The head is whole: what follows is its body."""
-        self._in_head, self._head_bytes = False, 0
+        """The head is whole: refuse it if it is too large, else what follows is its body."""
+        request_line = len(self.parser.get_method()) + len(b"  HTTP/1.1\r\n")  # with the target counted before
+        if self._parsed + request_line + len(b"\r\n") > self.max_head_bytes:
+            self._refuse()
+            return
+        self._in_head, self._read = False, 0
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        """Pass the body on, unless the request was refused."""
+        if not self._refused:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         """The request is whole: the next bytes begin the next request's head."""
+        if self._refused:
+            return
         super().on_message_complete()
-        self._in_head, self._head_bytes = True, 0
+        self._in_head, self._read = True, 0
 
     def _refuse(self) -> None:
+        if self._refused:
+            return
         self._refused = True
         body = orjson.dumps(
             {

@@ -77,15 +77,22 @@ def send_head(where: str, header_bytes: int) -> tuple[bytes, float]:
     return answer, time.monotonic() - started
 
 
+HEAD = len(b"GET /healthz HTTP/1.1\r\nHost: ledger\r\nX-Padding: \r\n\r\n")
+"""The bytes of `send_head`'s head besides its padding."""
+
+
 def test_a_head_past_its_bound_is_refused_431_before_it_is_read_into_memory(server):
     where, process = server
-    at_bound, _ = send_head(where, MAX_HEAD_BYTES - 200)  # the request line and other headers take the rest
+    at_bound, at_bound_took = send_head(where, MAX_HEAD_BYTES - HEAD)
+    past_bound, past_bound_took = send_head(where, MAX_HEAD_BYTES - HEAD + 1)
     before = rss_mb(process.pid)
     refused, took = send_head(where, HUGE_HEADER)
     grew = rss_mb(process.pid) - before
     after = httpx.get(f"http://{where}/healthz", timeout=10)
 
     assert at_bound.startswith(b"HTTP/1.1 200")
+    assert past_bound.startswith(b"HTTP/1.1 431")
+    assert past_bound_took < 10 * at_bound_took + 0.5
     assert refused.startswith(b"HTTP/1.1 431")
     assert b"application/problem+json" in refused
     assert took < 5, took
@@ -113,7 +120,8 @@ LISTS = [
 
 def a_breach(subjects: list[str]) -> dict[str, object]:
     return {
-        "breach_ref": "br-1", "data_categories": ["contact"],
+        "breach_ref": "br-1",
+        "data_categories": ["contact"],
         "subject_ids": subjects,
     }
 
@@ -127,6 +135,34 @@ def test_a_list_one_item_past_its_bound_is_refused_as_fast_as_one_at_its_bound_i
     _, at_bound = timed(client, path, body(bound))
     past, past_took = timed(client, path, body(bound + 1))
     huge, huge_took = timed(client, path, body(40_000))  # 389 KB: it took 26.5 s, and /healthz waited
+
+    assert past == huge == 422
+    assert past_took < 10 * at_bound + 0.5
+    assert huge_took < 2, huge_took
+
+
+STRINGS = [
+    pytest.param("channel", 200, id="one line"),
+    pytest.param("evidence", 4000, id="free text"),
+]
+
+
+@pytest.mark.parametrize(("field", "bound"), STRINGS)
+def test_a_string_one_character_past_its_bound_is_refused_as_fast_as_one_at_its_bound(client, field, bound):
+    def consent(length: int) -> dict[str, object]:
+        return {
+            "policy_id": "p",
+            "policy_version": "1",
+            "language": "en",
+            "text_sha256": "0" * 64,
+            "method": "registration",
+            "channel": "app",
+            field: "x" * length,
+        }
+
+    _, at_bound = timed(client, "/v1/subjects/u-1/consents", consent(bound))
+    past, past_took = timed(client, "/v1/subjects/u-1/consents", consent(bound + 1))
+    huge, huge_took = timed(client, "/v1/subjects/u-1/consents", consent(3_000_000))
 
     assert past == huge == 422
     assert past_took < 10 * at_bound + 0.5
