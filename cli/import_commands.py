@@ -18,6 +18,7 @@ from cli.composition import StartupError, open_configured_ledger
 from cli.import_file import DEFAULT_BATCH, FileImport, Outcome, Refused
 from cli.options import DatabaseUrl, stderr, stdout
 from cli.settings import ConfigurationError, load_settings
+from ledger.errors import StorageFull, StorageUnavailable
 from ledger.sealing import MasterKeyError
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ def import_command(
         _fail(f"interrupted; run the same command again to resume from line {done + 1:,}")
     except MasterKeyError as e:
         _fail(str(e))
+    except (StorageUnavailable, StorageFull) as e:
+        done = job.outcome.lines if "job" in locals() else 0
+        _fail(f"{e}; run the same command again once it is mended, to resume from line {done + 1:,}")
     finally:
         ledger.close()
         if sink is not None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cli.import_lines import BadLine, Line, parse_line
 from ledger.application import Receipt, Request
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StorageFull, StorageUnavailable
 from ledger.storage import Storage
 from ledger.subject import subject_key
 
@@ -247,6 +247,9 @@ class FileImport:
             if isinstance(first, NotAttempted):
                 continue
             answer = self._alone(p) if isinstance(first, LedgerError) else first
+            if isinstance(answer, (StorageUnavailable, StorageFull)):  # the database failed, not the line: stop
+                self._done(pending[: pending.index(p)])
+                raise answer
             if isinstance(answer, Receipt):
                 self._count(answer)
                 if stopped and p.number == stopped[0]:  # it had been recorded before: go on after it

@@ -16,7 +16,7 @@ its recorder's module name, so the PostgreSQL one stays in a module named `postg
 Every wait on the database is bounded by `Database.timeout`.
 """
 
-from ledger.storage.errors import DRIVER_ERRORS, OPENING_ERRORS, translate, translated, translating
+from ledger.storage.errors import DRIVER_ERRORS, OPENING_ERRORS, translated, translating
 from ledger.storage.keys import SqlKeyStore
 from ledger.storage.postgres import BoundedPostgresFactory, SerialisedCreation
 from ledger.storage.seam import (
@@ -52,7 +52,6 @@ __all__ = [
     "creating_tables",
     "own_connection",
     "position_of",
-    "translate",
     "translated",
     "translating",
 ]

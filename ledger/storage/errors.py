@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
-from functools import wraps
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
 import psycopg
 from eventsourcing import persistence as es
@@ -18,10 +17,7 @@ from eventsourcing import persistence as es
 from ledger.errors import LedgerError, StorageFull, StorageUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
-P = ParamSpec("P")
-T = TypeVar("T")
+    from collections.abc import Iterator
 
 DRIVER_ERRORS: tuple[type[Exception], ...] = (es.PersistenceError, sqlite3.Error, psycopg.Error)
 """Every error a database call can raise that is not one of ours: what `translated` is asked about."""
@@ -96,14 +92,3 @@ def translating() -> Iterator[None]:
         if meaning is None or meaning is e:
             raise
         raise meaning from e
-
-
-def translate(function: Callable[P, T]) -> Callable[P, T]:
-    """`translating` around every call of `function`."""
-
-    @wraps(function)
-    def translated_call(*args: P.args, **kwargs: P.kwargs) -> T:
-        with translating():
-            return function(*args, **kwargs)
-
-    return translated_call
