@@ -257,7 +257,8 @@ class Writing(Reply):
         """
         deadline = self.committer.timeout + GRACE_SECONDS
         try:
-            return await asyncio.wait_for(self.committer.run(command), deadline)
+            async with asyncio.timeout(deadline):  # no task of its own, unlike `wait_for`
+                return await self.committer.run(command)
         except TimeoutError:
             msg = f"the ledger's database did not answer within {deadline:g} s"
             raise StorageUnavailable(msg) from None
