@@ -37,8 +37,12 @@ def client(ledger: ConsentLedger, database: Database) -> Iterator[TestClient]:
 
 def a_consent() -> dict[str, object]:
     return {
-        "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "order_checkout", "channel": "site",
+        "policy_id": POLICY,
+        "policy_version": "1",
+        "language": "en",
+        "text_sha256": sha("1"),
+        "method": "order_checkout",
+        "channel": "site",
     }
 
 
@@ -149,8 +153,9 @@ def test_a_request_id_given_by_the_caller_is_echoed_and_one_is_made_up_when_none
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
     names = ("api", "projections", "ledger", "uvicorn.error")
-    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level)
-             for n in names}
+    saved = {
+        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level) for n in names
+    }
     stream = io.StringIO()
     log_json_lines(stream)
     yield stream
