@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import threading
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-
-from ledger.storage import creating_tables, own_connection
+from ledger.storage import Storage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -43,6 +40,8 @@ Row = tuple[str, str, str, str, str]
 Done = Future[None] | asyncio.Future[None]
 """Where a row's outcome goes: a thread's future (`record`) or an event loop's (`recording`)."""
 
+COLUMNS = ("number", "at", "caller", "subject_id", "route", "purpose")
+"""The table's columns, in the order an `Access` lists them."""
 MAX_ROWS = 500
 """Rows per commit at most: far more reads than one commit's wait ever gathers, few enough for one statement."""
 IDLE_SECONDS = 5.0
@@ -74,39 +73,24 @@ class AccessLog:
     def __init__(self, ledger: ConsentLedger) -> None:
         """Create the table, its indexes and its append-only guard on first use."""
         self.ledger = ledger
-        self._datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
-        postgres = ledger.backend == "postgres"
-        schema = getattr(self._datastore, "schema", None) if postgres else None
-        prefix = f'"{schema}".' if schema else ""
-        self.table = f"{prefix}access_log"
-        self._p = "%s" if postgres else "?"
-        self._memory = not postgres and bool(getattr(self._datastore.pool, "is_sqlite_memory_mode", True))
-        self._own: sqlite3.Connection | psycopg.Connection[Any] | None = None
+        self._storage = Storage.of(ledger.recorder)
+        self._datastore: Any = self._storage.datastore
+        self.table = self._storage.qualify("access_log")
+        self.local = self._storage.local
+        """Whether the log is in a file on this host (SQLite), where a statement cannot wait on a network."""
+        self._p = self._storage.placeholder
+        self._own: Any = None
         self._writer = _GroupWriter(self._insert, self._disconnect, ledger.closing.is_set)
-        number = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if postgres else "INTEGER PRIMARY KEY AUTOINCREMENT"
         with self._datastore.transaction(commit=True) as c:
-            creating_tables(c, ledger.backend)
+            self._storage.creating_tables(c)
             c.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} (number {number}, at TEXT NOT NULL, caller TEXT NOT NULL, "
-                "subject_id TEXT NOT NULL, route TEXT NOT NULL, purpose TEXT NOT NULL)"
+                f"CREATE TABLE IF NOT EXISTS {self.table} (number {self._storage.serial_key}, at TEXT NOT NULL, "
+                "caller TEXT NOT NULL, subject_id TEXT NOT NULL, route TEXT NOT NULL, purpose TEXT NOT NULL)"
             )
             c.execute(f"CREATE INDEX IF NOT EXISTS access_log_by_subject ON {self.table} (subject_id, at)")
             c.execute(f"CREATE INDEX IF NOT EXISTS access_log_by_time ON {self.table} (at)")
-            if postgres:
-                c.execute(
-                    f"CREATE OR REPLACE FUNCTION {prefix}access_log_is_append_only() RETURNS trigger "
-                    "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the access log is append-only'; END $$"
-                )
-                c.execute(
-                    f"CREATE OR REPLACE TRIGGER access_log_is_append_only BEFORE UPDATE OR DELETE ON {self.table} "
-                    f"FOR EACH STATEMENT EXECUTE FUNCTION {prefix}access_log_is_append_only()"
-                )
-            else:
-                for action in ("UPDATE", "DELETE"):
-                    c.execute(
-                        f"CREATE TRIGGER IF NOT EXISTS access_log_no_{action.lower()} BEFORE {action} ON {self.table} "
-                        "BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END"
-                    )
+            for statement in self._storage.append_only(self.table, "access_log", "the access log is append-only"):
+                c.execute(statement)
 
     def record(self, *, at: datetime, caller: str, subject_id: str, route: str, purpose: str) -> None:
         """Append one read, returning once it is committed; if this raises, the read must not be answered."""
@@ -136,12 +120,12 @@ class AccessLog:
             f"VALUES {', '.join([columns] * len(rows))}"
         )
         values = [value for row in rows for value in row]
-        if self._memory:  # an in-memory SQLite database is only reachable through the datastore's connections
+        if self._storage.in_memory:  # only the datastore's own connections reach an in-memory database
             with self._datastore.transaction(commit=True) as c:
                 c.execute(statement, values)
             return
         if self._own is None:
-            self._own = self._connect()
+            self._own = self._storage.connect(durable=True)
         try:
             self._own.execute(statement, values)
         except BaseException:
@@ -154,13 +138,6 @@ class AccessLog:
         if own is not None:
             with contextlib.suppress(Exception):
                 own.close()
-
-    def _connect(self) -> sqlite3.Connection | psycopg.Connection[Any]:
-        """The log's own connection, in autocommit mode, with durable commits stated explicitly."""
-        connection = own_connection(self._datastore)
-        sqlite = self.ledger.backend == "sqlite"
-        connection.execute("PRAGMA synchronous = FULL" if sqlite else "SET synchronous_commit = on")
-        return cast("sqlite3.Connection | psycopg.Connection[Any]", connection)
 
     def entries(
         self,
@@ -197,12 +174,12 @@ class AccessLog:
         with self._datastore.transaction(commit=False) as c:
             c.execute(f"SELECT count(*) AS n FROM {self.table}")  # noqa: S608  (our own table name)
             row = c.fetchone()
-        return int(row["n"] if isinstance(row, dict) else row[0])
+        return int(row["n"])
 
 
-def _access(row: Sequence[object] | dict[str, object]) -> Access:
-    """A row as an `Access`, whether the driver hands over tuples (SQLite) or dicts (psycopg)."""
-    number, at, caller, subject_id, route, purpose = tuple(row.values()) if isinstance(row, dict) else tuple(row)
+def _access(row: Any) -> Access:
+    """A row as an `Access` (rows of both backends are addressable by column name)."""
+    number, at, caller, subject_id, route, purpose = (row[c] for c in COLUMNS)
     when = datetime.fromisoformat(str(at))
     return Access(int(str(number)), when, str(caller), str(subject_id), str(route), str(purpose))
 

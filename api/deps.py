@@ -9,28 +9,36 @@ that is not JSON at all, or is too large, is refused (422, 413) before.
 """
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Header, Path, Response, Security, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from api.access_log import AccessLog
 from api.answers import Reply
+from api.limits import mark_personal
 from api.log_watch import log_watch
-from api.schemas.common import IN_A_PATH
+from api.schemas.common import IN_A_PATH, ONE_LINE
 from api.tokens import Scope, Token, TokenStore
 from ledger import application
 from ledger.application import ConsentLedger, Request
+from ledger.errors import StorageUnavailable
 from ledger.group_commit import GroupCommitter
 from ledger.terms import SubjectId
 
+GRACE_SECONDS = 1.0
+"""How much longer than the database's own bound (`Database.timeout`) a write may take before it is a 503."""
+
 IdempotencyKey = Annotated[
     str | None,
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[\x21-\x7e]+$"}),
     Header(
         alias="Idempotency-Key",
         min_length=1,
@@ -44,6 +52,7 @@ IdempotencyKey = Annotated[
 
 IfMatch = Annotated[
     str | None,
+    WithJsonSchema({"type": "string", "pattern": r'^"[0-9]{1,18}"$'}),
     Header(
         alias="If-Match",
         pattern=r'^"[0-9]{1,18}"$',
@@ -175,6 +184,8 @@ class SubjectAccess:
     def __init__(self, log: AccessLog, ledger: ConsentLedger, token: Token, purpose: str, route: str) -> None:
         self._log, self.ledger = log, ledger
         self.caller, self.purpose, self.route = token.name, purpose, route
+        self.local = log.local
+        """Whether the ledger is a file on this host, where a question cannot wait on a network."""
 
     def record(self, subject_id: str) -> None:
         """Log the read of `subject_id`'s data, now; the route answers only after this succeeded."""
@@ -198,6 +209,7 @@ async def subject_access(
     """
     method = getattr(connection, "method", "GET")
     text = _utf8(purpose, "X-Purpose")
+    mark_personal(connection.scope)  # its answer holds the subject's data: no cache may keep it
     return SubjectAccess(access_log(connection), ledger(connection), token, text, f"{method} {_template(connection)}")
 
 
@@ -213,12 +225,17 @@ def _template(connection: HTTPConnection) -> str:
 
 
 def _utf8(value: str, header: str) -> str:
-    """HTTP hands header bytes over as Latin-1; a person's words arrive as UTF-8."""
+    """HTTP hands header bytes over as Latin-1; a person's words arrive as UTF-8, on one line (`ONE_LINE`)."""
     try:
-        return value.encode("latin-1").decode()
+        text = value.encode("latin-1").decode()
     except UnicodeError:
         error = {"type": "value_error", "loc": ("header", header), "msg": "must be UTF-8 text", "input": value}
         raise RequestValidationError([error]) from None
+    if not re.fullmatch(ONE_LINE, text):
+        message = "must be one line of text, without control, line-separator or bidirectional-override characters"
+        error = {"type": "value_error", "loc": ("header", header), "msg": message, "input": value}
+        raise RequestValidationError([error])
+    return text
 
 
 async def _ledger(connection: HTTPConnection) -> ConsentLedger:
@@ -234,8 +251,19 @@ class Writing(Reply):
         self.ledger = committer.ledger
 
     async def run(self, command: Callable[[], application.Receipt]) -> application.Receipt:
-        """Run the route's command (`lambda: write.ledger.record(request, fact)`) in the next group commit."""
-        return await self.committer.run(command)
+        """Run the route's command (`lambda: write.ledger.record(request, fact)`) in the next group commit.
+
+        The database's own waits are bounded (`Database.timeout`); a database that accepts a
+        statement and never answers is bounded here: a write not answered by then is a 503. If its
+        command had not started, it never will (the committer leaves out a caller that has gone).
+        """
+        deadline = self.committer.timeout + GRACE_SECONDS
+        try:
+            async with asyncio.timeout(deadline):  # no task of its own, unlike `wait_for`
+                return await self.committer.run(command)
+        except TimeoutError:
+            msg = f"the ledger's database did not answer within {deadline:g} s"
+            raise StorageUnavailable(msg) from None
 
 
 async def _writing(connection: HTTPConnection, response: Response) -> Writing:

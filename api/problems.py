@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-from eventsourcing import persistence as es_persistence
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from api.schemas.problem import FieldError, Problem
 from audit.alarms import LogDamaged, LogHalted
@@ -31,8 +30,11 @@ from ledger.errors import (
     LedgerError,
     NotFound,
     RuleBroken,
+    StorageFull,
+    StorageUnavailable,
     VersionMismatch,
 )
+from ledger.storage import DRIVER_ERRORS, translated
 from projections.errors import ViewBehind
 
 if TYPE_CHECKING:
@@ -59,12 +61,31 @@ STATUS: dict[type[LedgerError], int] = {
     LogDamaged: 503,
     NotWitnessed: 503,
     NoReceiptKey: 503,
+    StorageUnavailable: 503,
+    StorageFull: 507,
     LedgerError: 400,
 }
 """The status of each refusal; a subclass (e.g. `SubjectBlocked` of `RuleBroken`) takes its base's."""
 
+NAMES: dict[type[LedgerError], str] = {StorageUnavailable: "database-unavailable"}
+"""Problem types named otherwise than their class: the name clients knew before the storage seam named the error."""
+
 RETRY_AFTER_SECONDS = 1
 """A concurrent-write conflict clears as soon as the other writers are done: retry shortly."""
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+"""How long a client should wait before retrying while the database is unreachable."""
+
+FULL_RETRY_AFTER_SECONDS = 60
+"""A full disk needs an operator to free space: retry in a minute, not at once."""
+
+RETRY_AFTER: dict[type[LedgerError], int] = {
+    ConcurrentWriteConflict: RETRY_AFTER_SECONDS,
+    ViewBehind: RETRY_AFTER_SECONDS,
+    StorageUnavailable: DATABASE_RETRY_AFTER_SECONDS,
+    StorageFull: FULL_RETRY_AFTER_SECONDS,
+}
+"""Refusals that clear by themselves, and how many seconds a client should wait before retrying as is."""
 
 INVALID_REQUEST_TITLE = "The request is not valid"
 log = logging.getLogger(__name__)
@@ -83,13 +104,22 @@ def status_of(error: type[LedgerError]) -> int:
 
 def type_of(error: type[LedgerError]) -> str:
     """Name a refusal's problem type after its class: `...:no-ground-for-disclosure`."""
-    return TYPE_PREFIX + re.sub(r"(?<!^)(?=[A-Z])", "-", error.__name__).lower()
+    return TYPE_PREFIX + NAMES.get(error, re.sub(r"(?<!^)(?=[A-Z])", "-", error.__name__).lower())
 
 
 def _instance(request: Request) -> str:
     """The path as the client sent it, still percent-encoded: a URI reference, as RFC 9457 asks."""
     raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
     return raw.decode("latin-1")
+
+
+def edge_problem(scope: Any, status: int, detail: str) -> ProblemResponse:
+    """A refusal answered before any route ran (a path that is not UTF-8, a header sent twice)."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    phrase = HTTPStatus(status).phrase
+    return _answer(
+        Problem(type="about:blank", title=phrase, status=status, detail=detail, instance=raw.decode("latin-1"))
+    )
 
 
 def _answer(problem: Problem, headers: dict[str, str] | None = None) -> ProblemResponse:
@@ -100,12 +130,23 @@ async def refused(request: Request, error: LedgerError) -> Response:
     """Answer a refusal of the ledger: nothing was recorded; its message says what to do next."""
     kind = type(error)
     status = status_of(kind)
-    retry = isinstance(error, (ConcurrentWriteConflict, ViewBehind))
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else None
-    problem = Problem(
-        type=type_of(kind), title=kind.title, status=status, detail=str(error), instance=_instance(request)
-    )
+    retry = next((RETRY_AFTER[cls] for cls in kind.__mro__ if cls in RETRY_AFTER), None)
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    detail = str(error)
+    if isinstance(error, (StorageUnavailable, StorageFull)):
+        detail = f"{detail}; {_what_became_of(request)}"
+    problem = Problem(type=type_of(kind), title=kind.title, status=status, detail=detail, instance=_instance(request))
     return _answer(problem, headers)
+
+
+def _what_became_of(request: Request) -> str:
+    """What a request the database could not take left behind, and how to retry it safely."""
+    if request.method in {"GET", "HEAD"}:
+        return "the question was not answered. Retry it later"
+    return (
+        "nothing is known to have been recorded. Retry the same request later, with the same "
+        "Idempotency-Key so that it is recorded at most once"
+    )
 
 
 def _field_error(error: dict[str, Any]) -> FieldError:
@@ -120,9 +161,14 @@ def _field_error(error: dict[str, Any]) -> FieldError:
     return FieldError.model_validate({"location": location, "name": name, "detail": message})
 
 
+MAX_LISTED_ERRORS = 20
+"""Parts of a request named in one refusal at most: the answer stays small whatever the request."""
+
+
 async def invalid_request(request: Request, error: RequestValidationError) -> Response:
-    """Answer a request the edge cannot accept as it is, with each part that is wrong and why."""
-    errors = [_field_error(e) for e in error.errors()]
+    """Answer a request the edge cannot accept as it is, with each part that is wrong and why (the first 20)."""
+    found = error.errors()
+    errors = [_field_error(e) for e in found[:MAX_LISTED_ERRORS]]
     if "json" not in request.headers.get("content-type", "") and any(e.location == "body" for e in errors):
         errors.append(FieldError(location="header", name="Content-Type", detail="send the body as application/json"))
     listed = "; ".join(f"{e.location} {e.name or '(whole)'}: {e.detail}" for e in errors)
@@ -130,11 +176,15 @@ async def invalid_request(request: Request, error: RequestValidationError) -> Re
         type=TYPE_PREFIX + "invalid-request",
         title=INVALID_REQUEST_TITLE,
         status=422,
-        detail=f"{len(errors)} part(s) of the request are not valid: {listed}",
+        detail=f"{len(found)} part(s) of the request are not valid: {listed}{_more(len(found) - MAX_LISTED_ERRORS)}",
         instance=_instance(request),
         errors=errors,
     )
     return _answer(problem)
+
+
+def _more(unlisted: int) -> str:
+    return f"; and {unlisted} more, not listed" if unlisted > 0 else ""
 
 
 async def http_error(request: Request, error: HTTPException) -> Response:
@@ -143,7 +193,20 @@ async def http_error(request: Request, error: HTTPException) -> Response:
     path = _instance(request)
     detail = error.detail if error.detail and error.detail != phrase else f"{phrase}: {request.method} {path}"
     problem = Problem(type="about:blank", title=phrase, status=error.status_code, detail=detail, instance=path)
-    return _answer(problem, dict(error.headers or {}))
+    headers = dict(error.headers or {})
+    if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(_allowed(request))
+    return _answer(problem, headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route answers at this path: Starlette names only the first route's (GET, not also POST)."""
+    methods: set[str] = set()
+    path = request.url.path
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.path and route.methods and compile_path(route.path)[0].match(path):
+            methods.update(route.methods)
+    return sorted(methods)
 
 
 async def unexpected(request: Request, _error: Exception) -> Response:
@@ -158,57 +221,26 @@ async def unexpected(request: Request, _error: Exception) -> Response:
     return _answer(problem)
 
 
-DATABASE_RETRY_AFTER_SECONDS = 5
-"""How long a client should wait before retrying while the database is unreachable."""
-
-DATABASE_UNAVAILABLE = (
-    es_persistence.OperationalError,
-    es_persistence.InterfaceError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
-"""The errors that mean "the database did not answer" (not "the request was wrong"): 503, never 500."""
-
-
-SQLITE_UNAVAILABLE = ("unable to open", "disk I/O error", "database is locked")
-"""SQLite's words for a file it cannot use now; its other "operational" errors (no such table) are faults of ours."""
-
-
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether `error` says the database cannot be reached, rather than that something of ours is broken."""
-    cause = error.__cause__ if isinstance(error, es_persistence.PersistenceError) and error.__cause__ else error
-    if isinstance(cause, sqlite3.Error):
-        return isinstance(cause, sqlite3.OperationalError) and any(words in str(cause) for words in SQLITE_UNAVAILABLE)
-    return isinstance(error, DATABASE_UNAVAILABLE)
+    return isinstance(translated(error), StorageUnavailable)
 
 
-def database_unavailable_problem(request: Request, reason: str) -> ProblemResponse:
-    """The answer while the database is unreachable: 503 with `Retry-After`; nothing was recorded."""
-    problem = Problem(
-        type=TYPE_PREFIX + "database-unavailable",
-        title="The database is unavailable",
-        status=503,
-        detail=f"{reason}; nothing is known to have been recorded. Retry the same request later, with the same "
-        "Idempotency-Key so that it is recorded at most once",
-        instance=_instance(request),
-    )
-    return _answer(problem, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
-
-
-async def database_unavailable(request: Request, error: Exception) -> Response:
-    """Answer a request the database could not take (it is down or unreachable) with 503, or a fault with 500."""
-    if not is_database_unavailable(error):
+async def database_error(request: Request, error: Exception) -> Response:
+    """Answer a request the database could not take (down, unreachable, full) with 503 or 507, or a fault with 500."""
+    meaning = translated(error)
+    if meaning is None:
         return await unexpected(request, error)
     cause = error.__cause__ or error
-    log.warning("database unavailable: %s: %s", type(cause).__name__, (str(error).splitlines() or [""])[0])
-    return database_unavailable_problem(request, "the ledger's database cannot be reached or gave up on the request")
+    log.warning("database: %s: %s", type(cause).__name__, (str(error).splitlines() or [""])[0])
+    return await refused(request, meaning)
 
 
 HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]] = {
     LedgerError: refused,
     RequestValidationError: invalid_request,
     HTTPException: http_error,
-    **dict.fromkeys((*DATABASE_UNAVAILABLE, sqlite3.OperationalError), database_unavailable),
+    **dict.fromkeys(DRIVER_ERRORS, database_error),
     Exception: unexpected,
 }
 """Exception handlers for `FastAPI(exception_handlers=...)`."""

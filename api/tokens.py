@@ -12,17 +12,15 @@ import contextlib
 import hashlib
 import re
 import secrets
-import sqlite3
 import threading
 import weakref
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
 from ledger.errors import InvalidFact
-from ledger.storage import creating_tables, own_connection
+from ledger.storage import Storage
+from ledger.terms import NOT_ON_ONE_LINE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,7 +44,7 @@ class Scope(StrEnum):
     """Publish policy versions and manage tokens (the privacy officer)."""
 
 
-NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+NAME = re.compile(f"^[^{NOT_ON_ONE_LINE}]{{1,100}}$")
 """A token's name is one line of at most 100 characters: it is written into every event as the recorder."""
 IDLE_LOOKUPS = 8
 """PostgreSQL connections a store keeps for lookups; more lookups at once go through the shared pool."""
@@ -73,15 +71,14 @@ class TokenStore:
     def __init__(self, ledger: ConsentLedger) -> None:
         """Create the table on first use; several processes may do so at once."""
         self.ledger = ledger
-        self._datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
-        schema = getattr(self._datastore, "schema", None) if ledger.backend == "postgres" else None
-        self.table = f'"{schema}".api_tokens' if schema else "api_tokens"
-        self._p = "?" if ledger.backend == "sqlite" else "%s"
-        self.local = ledger.backend == "sqlite"
+        self._storage = Storage.of(ledger.recorder)
+        self._datastore: Any = self._storage.datastore
+        self.table = self._storage.qualify("api_tokens")
+        self._p = self._storage.placeholder
+        self.local = self._storage.local
         """Whether the tokens are in a file on this host (SQLite), where a lookup cannot wait on a network."""
-        self._memory = self.local and bool(getattr(self._datastore.pool, "is_sqlite_memory_mode", True))
-        self._own: sqlite3.Connection | None = None
-        self._idle: list[psycopg.Connection[tuple[object, ...]]] = []
+        self._own: Any = None
+        self._idle: list[Any] = []
         """PostgreSQL connections kept for lookups, waiting for the next one."""
         self._kept = 0
         """How many of those are open, idle or in use (at most `IDLE_LOOKUPS`)."""
@@ -89,7 +86,7 @@ class TokenStore:
         self._closer = False
         weakref.finalize(self, _close_all, self._idle)
         with self._datastore.transaction(commit=True) as c:
-            creating_tables(c, ledger.backend)
+            self._storage.creating_tables(c)
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} (name TEXT PRIMARY KEY, secret_sha256 TEXT NOT NULL UNIQUE, "
                 "scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
@@ -159,7 +156,7 @@ class TokenStore:
                     ).start()
         if connection is None:
             try:
-                connection = own_connection(self._datastore)
+                connection = self._storage.connect()
             except BaseException:
                 with self._lock:
                     self._kept -= 1
@@ -176,7 +173,7 @@ class TokenStore:
             self._idle.append(connection)
         return (row,)
 
-    def _reader(self) -> sqlite3.Connection | None:
+    def _reader(self) -> Any:
         """A connection of its own for lookups in a SQLite file (None elsewhere), opened on first use.
 
         Every request is authenticated, and through the shared pool a lookup cost a pooled
@@ -184,10 +181,10 @@ class TokenStore:
         autocommit mode the SELECT is its own read transaction and sees every commit, so a
         revocation from any process still holds at once.
         """
-        if not self.local or self._memory:
+        if not self.local or self._storage.in_memory:
             return None
         if self._own is None:
-            self._own = own_connection(self._datastore)
+            self._own = self._storage.connect()
             weakref.finalize(self, self._own.close)
         return self._own
 
@@ -225,14 +222,14 @@ class TokenStore:
             raise InvalidFact(msg)
 
 
-def _close_at(closing: threading.Event, connections: list[psycopg.Connection[tuple[object, ...]]], lock: Any) -> None:
+def _close_at(closing: threading.Event, connections: list[Any], lock: Any) -> None:
     """Once the ledger is closed, close the lookup connections its store kept (none are taken after that)."""
     closing.wait()
     with lock:
         _close_all(connections)
 
 
-def _close_all(connections: list[psycopg.Connection[tuple[object, ...]]]) -> None:
+def _close_all(connections: list[Any]) -> None:
     """Close kept lookup connections (when the ledger closes, or when the store is collected)."""
     while connections:
         with contextlib.suppress(Exception):

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import orjson
 
 from ledger.errors import LedgerError
-from ledger.storage import creating_tables
 
 if TYPE_CHECKING:
     from audit.tree import LedgerTree
@@ -70,11 +69,11 @@ class Alarms:
     def __init__(self, tree: LedgerTree) -> None:
         """Create the table beside the tree's, on the same datastore."""
         self._datastore = tree.datastore
-        d = tree.dialect
-        self._p = d.p
-        self.table = d.table("audit_alarms")
+        storage = tree.storage
+        self._p = storage.placeholder
+        self.table = storage.qualify("audit_alarms")
         with self._datastore.transaction(commit=True) as c:
-            creating_tables(c, d.backend)
+            storage.creating_tables(c)
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} "
                 "(kind TEXT PRIMARY KEY, raised_at TEXT NOT NULL, reason TEXT NOT NULL, positions TEXT NOT NULL)"

@@ -32,7 +32,7 @@ from audit.log import CheckpointRefused, NotWitnessed
 from audit.merkle import verify_inclusion
 from ledger.errors import InvalidFact
 from ledger.policy import policy_key
-from ledger.storage import position_of
+from ledger.storage import Storage
 from ledger.subject_facts import Acceptance, subject_key
 from ledger.terms import PolicyId
 from projections.projection import LedgerProjection
@@ -134,9 +134,7 @@ def bundle_bytes(bundle: dict[str, object]) -> bytes:
 
 
 def _position(ledger: ConsentLedger, event: Any) -> int:
-    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
-    table, backend = ledger.events_table, ledger.backend
-    position = position_of(datastore, table, backend, event.originator_id, event.originator_version)
+    position = Storage.of(ledger.recorder).position_of(event.originator_id, event.originator_version)
     if position is None:  # pragma: no cover  (every event read from the store has its position)
         msg = f"event {event.originator_id} v{event.originator_version} has no position in the log"
         raise LookupError(msg)

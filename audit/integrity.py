@@ -28,7 +28,6 @@ from eventsourcing.domain import OriginatorVersionError
 from audit.alarms import Alarm, AlarmKind, LogDamaged
 from audit.leaves import LoggedEvent
 from audit.merkle import CompactRange
-from ledger.storage import position_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -173,12 +172,12 @@ def damaged_events(audit_log: AuditLog, originator_id: UUID) -> list[Finding]:
     is not seen here (nothing of the aggregate points to it); the sweep finds it.
     """
     ledger = audit_log.ledger
-    datastore = audit_log.tree.datastore
+    storage = audit_log.tree.storage
     found: list[Finding] = []
     previous: tuple[int, int] = (0, 0)  # (version, position) of the row before
     for stored in ledger.recorder.select_events(originator_id):
         version = stored.originator_version
-        position = position_of(datastore, ledger.events_table, ledger.backend, originator_id, version)
+        position = storage.position_of(originator_id, version)
         leaf = None if position is None else audit_log.tree.leaf_of(position)
         if position is None or leaf is None:
             continue  # not logged yet: nothing to hold it against
@@ -195,7 +194,7 @@ def damaged_events(audit_log: AuditLog, originator_id: UUID) -> list[Finding]:
 def _gone_between(audit_log: AuditLog, after: int, before: int) -> list[Finding]:
     """The logged events between two positions whose rows are gone."""
     tree = audit_log.tree
-    p = tree.dialect.p
+    p = tree.storage.placeholder
     with tree.datastore.transaction(commit=False) as c:
         c.execute(
             f"SELECT leaf_index, position FROM {tree.leaves_table} WHERE position > {p} AND position < {p}",  # noqa: S608  (our own table; values bound)
@@ -261,7 +260,7 @@ def record(audit_log: AuditLog, report: IntegrityReport, at: datetime) -> None:
 
 def _leaves(audit_log: AuditLog, start: int, batch: int) -> list[tuple[int, int]]:
     tree = audit_log.tree
-    p = tree.dialect.p
+    p = tree.storage.placeholder
     with tree.datastore.transaction(commit=False) as c:
         c.execute(
             f"SELECT leaf_index, position FROM {tree.leaves_table} WHERE leaf_index >= {p} "  # noqa: S608  (our own table; values bound)
@@ -273,7 +272,7 @@ def _leaves(audit_log: AuditLog, start: int, batch: int) -> list[tuple[int, int]
 
 def _stored_leaves(audit_log: AuditLog, first: int, last: int) -> dict[int, bytes]:
     tree = audit_log.tree
-    p = tree.dialect.p
+    p = tree.storage.placeholder
     with tree.datastore.transaction(commit=False) as c:
         c.execute(
             f"SELECT node_index, hash FROM {tree.nodes_table} WHERE level = 0 AND node_index >= {p} "  # noqa: S608  (same)

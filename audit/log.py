@@ -26,7 +26,6 @@ from audit.merkle import verify_consistency
 from audit.notes import Checkpoint, NoteError, split_note
 from audit.tree import LedgerTree
 from ledger.errors import LedgerError, NotFound
-from ledger.storage import creating_tables
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -97,18 +96,19 @@ class AuditLog:
         self.witnesses = witnesses
         self.alarms = Alarms(self.tree)
         self._datastore: Any = self.tree.datastore
-        d = self.tree.dialect
-        self._p = d.p
-        self.table = d.table("audit_checkpoints")
-        self.cosignatures_table = d.table("audit_cosignatures")
+        storage = self.tree.storage
+        self._p = storage.placeholder
+        self.table = storage.qualify("audit_checkpoints")
+        self.cosignatures_table = storage.qualify("audit_cosignatures")
+        integer, blob = storage.integer, storage.blob
         with self._datastore.transaction(commit=True) as c:
-            creating_tables(c, ledger.backend)
+            storage.creating_tables(c)
             c.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} (number {d.integer} PRIMARY KEY, tree_size {d.integer} NOT "
-                f"NULL, root_hash {d.blob} NOT NULL, issued_at TEXT NOT NULL, note TEXT NOT NULL)"
+                f"CREATE TABLE IF NOT EXISTS {self.table} (number {integer} PRIMARY KEY, tree_size {integer} NOT "
+                f"NULL, root_hash {blob} NOT NULL, issued_at TEXT NOT NULL, note TEXT NOT NULL)"
             )
             c.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.cosignatures_table} (number {d.integer} NOT NULL, "
+                f"CREATE TABLE IF NOT EXISTS {self.cosignatures_table} (number {integer} NOT NULL, "
                 "witness TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (number, witness))"
             )
 

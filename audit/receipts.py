@@ -35,7 +35,6 @@ from audit.merkle import verify_inclusion
 from audit.notes import NoteError
 from ledger import rules
 from ledger.errors import LedgerError, NotFound
-from ledger.storage import creating_tables
 from ledger.subject_facts import Acceptance, ConsentRefusal, ConsentRequest, SubjectFact, Withdrawal, subject_key
 from ledger.terms import ConsentState, PolicyId, SubjectId
 from projections.records import CONTEXT, consent_record
@@ -102,10 +101,10 @@ class ReceiptKeys:
 
     def __init__(self, tree: LedgerTree) -> None:
         """Create the table beside the tree's, on the same datastore."""
-        self._datastore, d = tree.datastore, tree.dialect
-        self._p, self.table = d.p, d.table("audit_receipt_key")
+        self._datastore, storage = tree.datastore, tree.storage
+        self._p, self.table = storage.placeholder, storage.qualify("audit_receipt_key")
         with self._datastore.transaction(commit=True) as c:
-            creating_tables(c, d.backend)
+            storage.creating_tables(c)
             c.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (singleton INTEGER PRIMARY KEY, kid TEXT NOT NULL)")
 
     def kept(self) -> str | None:

@@ -16,7 +16,7 @@ from eventsourcing.persistence import StoredEvent
 
 from audit.formats import EVENT_KEYS, event_from
 from ledger.application import ConsentLedger, open_ledger
-from ledger.storage import creating_tables
+from ledger.storage import Storage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -41,7 +41,7 @@ def load_export(path: Path, database: Database, progress: Callable[[int], None] 
     ledger = open_ledger(database, None)
     datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
     with datastore.transaction(commit=True) as c:
-        creating_tables(c, ledger.backend)
+        Storage.of(ledger.recorder).creating_tables(c)
         c.execute("CREATE TABLE IF NOT EXISTS replay_positions (local INTEGER PRIMARY KEY, original INTEGER NOT NULL)")
     done = ledger.max_position()
     batch: list[LoggedEvent] = []

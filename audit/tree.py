@@ -17,7 +17,6 @@ the leaves. A node is written once, when its subtree is complete, and never chan
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,7 @@ from audit.merkle import (
     perfect_subtrees,
     range_hash,
 )
-from ledger.storage import creating_tables
+from ledger.storage import Storage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -49,26 +48,6 @@ BATCH = 5000
 _NODES_PER_QUERY = 200
 
 
-@dataclass(frozen=True)
-class Dialect:
-    """The few words of SQL that differ between the ledger's two backends, for the audit tables beside the events."""
-
-    prefix: str
-    """The schema the tables live in, quoted and followed by a dot (empty on SQLite)."""
-    p: str
-    """A bound parameter's placeholder."""
-    integer: str
-    blob: str
-    local: bool
-    """Whether the database is a file of this machine (SQLite): then batches go row by row, else from arrays."""
-    backend: str
-    """The ledger's backend, as `ledger.storage.creating_tables` takes it."""
-
-    def table(self, name: str) -> str:
-        """The qualified name of one of the audit tables."""
-        return f"{self.prefix}{name}"
-
-
 class LedgerTree:
     """The append-only Merkle tree over the ledger's notification log, in the ledger's database."""
 
@@ -76,17 +55,13 @@ class LedgerTree:
         """Use the ledger's recorder and datastore; create the tree's tables if they are missing."""
         self._ledger = ledger
         self._datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
-        self._sqlite = ledger.backend == "sqlite"
-        schema = None if self._sqlite else getattr(self._datastore, "schema", None)
-        prefix = f'"{schema}".' if schema else ""
-        integer, blob = ("INTEGER", "BLOB") if self._sqlite else ("BIGINT", "BYTEA")
-        self.dialect = Dialect(prefix, "?" if self._sqlite else "%s", integer, blob, self._sqlite, ledger.backend)
-        self.leaves_table = self.dialect.table("audit_leaves")
-        self.nodes_table = self.dialect.table("audit_nodes")
-        self._p = self.dialect.p
-        without_rowid = " WITHOUT ROWID" if self._sqlite else ""
+        self.storage = storage = Storage.of(ledger.recorder)
+        self.leaves_table = storage.qualify("audit_leaves")
+        self.nodes_table = storage.qualify("audit_nodes")
+        self._p = storage.placeholder
+        integer, blob, without_rowid = storage.integer, storage.blob, storage.without_rowid
         with self._datastore.transaction(commit=True) as c:
-            creating_tables(c, ledger.backend)
+            storage.creating_tables(c)
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.leaves_table} "
                 f"(leaf_index {integer} PRIMARY KEY, position {integer} NOT NULL UNIQUE)"
@@ -136,25 +111,9 @@ class LedgerTree:
     def _write(self, leaves: list[tuple[int, int]], nodes: list[tuple[int, int, bytes]]) -> None:
         """Insert a batch's leaves and nodes in one transaction (PostgreSQL: one statement each, from arrays)."""
         with self._datastore.transaction(commit=True) as c:
-            if self._sqlite:
-                c.executemany(
-                    f"INSERT INTO {self.leaves_table} (leaf_index, position) VALUES (?, ?)",  # noqa: S608  (our own table names; every value is a bound parameter)
-                    leaves,
-                )
-                c.executemany(
-                    f"INSERT INTO {self.nodes_table} (level, node_index, hash) VALUES (?, ?, ?)",  # noqa: S608  (same)
-                    nodes,
-                )
-                return
-            c.execute(
-                f"INSERT INTO {self.leaves_table} (leaf_index, position) "  # noqa: S608  (same)
-                "SELECT * FROM unnest(%b::bigint[], %b::bigint[])",
-                [list(column) for column in zip(*leaves, strict=True)],
-            )
-            c.execute(
-                f"INSERT INTO {self.nodes_table} (level, node_index, hash) "  # noqa: S608  (same)
-                "SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])",
-                [list(column) for column in zip(*nodes, strict=True)],
+            self.storage.insert_many(c, self.leaves_table, {"leaf_index": "bigint", "position": "bigint"}, leaves)
+            self.storage.insert_many(
+                c, self.nodes_table, {"level": "smallint", "node_index": "bigint", "hash": "bytea"}, nodes
             )
 
     def _head(self) -> tuple[int, int]:

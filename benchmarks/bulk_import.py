@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchmarks import history
 from benchmarks.databases import MASTER_KEY
-from benchmarks.phases import stored_events
+from benchmarks.history import stored_events
 from ledger.application import open_ledger
 
 if TYPE_CHECKING:

@@ -125,12 +125,12 @@ def _filled_table(ledger: ConsentLedger) -> str:
     Kept in the database, not the work directory, so that any work directory (a helper's, the
     integrator's, CI's) reuses a PostgreSQL history without going over it again.
     """
-    schema, dot, _ = ledger.events_table.rpartition(".")
+    schema, dot, _ = ledger.storage.events_table.rpartition(".")
     return f"{schema}{dot}bench_filled"
 
 
 def _noted(ledger: ConsentLedger, size: int) -> Filled | None:
-    p = "?" if ledger.backend == "sqlite" else "%s"
+    p = ledger.storage.placeholder
     with ledger.datastore.transaction(commit=True) as c:
         c.execute(
             f"CREATE TABLE IF NOT EXISTS {_filled_table(ledger)} "
@@ -142,7 +142,7 @@ def _noted(ledger: ConsentLedger, size: int) -> Filled | None:
 
 
 def _note(ledger: ConsentLedger, size: int, filled: Filled) -> None:
-    p = "?" if ledger.backend == "sqlite" else "%s"
+    p = ledger.storage.placeholder
     with ledger.datastore.transaction(commit=True) as c:
         c.execute(
             f"INSERT INTO {_filled_table(ledger)} (size, events, subjects) VALUES ({p}, {p}, {p})",  # noqa: S608

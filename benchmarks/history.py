@@ -541,10 +541,8 @@ def write_history(path: Path, events: int, seed: int = 7, mix: Mix = MIX) -> Wri
 
 def stored_events(ledger: ConsentLedger) -> int:
     """How many events the ledger stores (PostgreSQL's positions have gaps: the newest position is no count)."""
-    with ledger.datastore.transaction(commit=False) as c:
-        c.execute(f"SELECT count(*) AS n FROM {ledger.events_table}")  # noqa: S608  (the recorder's own table)
-        row = c.fetchone()
-    return int(row[0] if ledger.backend == "sqlite" else row["n"])
+    storage = ledger.storage
+    return int(storage.query(f"SELECT count(*) AS n FROM {storage.events_table}", ())[0]["n"])  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -589,7 +587,7 @@ def generate(
     """
     from cli.import_file import FileImport  # noqa: PLC0415  (the benchmark fills databases the way operators do)
 
-    sqlite_file = ledger.env.get("SQLITE_DBNAME") if ledger.backend == "sqlite" else None
+    sqlite_file = ledger.env.get("SQLITE_DBNAME") if ledger.storage.local else None
     if workdir is None:  # beside a SQLite database; else under ./var/histories
         workdir = Path(sqlite_file).parent if sqlite_file else Path("var/histories")
     written = history_file(total_events, seed, workdir)

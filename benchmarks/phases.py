@@ -23,8 +23,9 @@ from audit.export import export_file
 from audit.log import AuditLog
 from audit.verify import verify_export_file
 from benchmarks.databases import MASTER_KEY, SIGNING_KEY
+from benchmarks.history import stored_events
 from benchmarks.progress import counter
-from ledger.application import ConsentLedger, open_ledger
+from ledger.application import open_ledger
 from ledger.storage import Database
 from projections.keeper import rebuild
 
@@ -36,13 +37,6 @@ def export_path(workdir: Path, database: Database) -> Path:
     """Where the export of this database is written (and read back by verify)."""
     name = database.sqlite_path.stem if database.sqlite_path is not None else database.schema
     return workdir / f"export-{name}.jsonl"
-
-
-def stored_events(ledger: ConsentLedger) -> int:
-    """How many events the log holds (not its newest position: PostgreSQL's positions may have gaps)."""
-    with ledger.datastore.transaction(commit=False) as c:
-        c.execute(f"SELECT count(*) AS n FROM {ledger.events_table}")  # noqa: S608  (the ledger's own table)
-        return int(c.fetchone()["n"])
 
 
 def run(phase: str, url: str, workdir: Path) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from cli.composition import (
     open_receipt_key,
 )
 from cli.settings import ConfigurationError, load_settings
-from projections.keeper import BackgroundKeeper, ViewKeeper
+from projections.keeper import BackgroundKeeper
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -56,7 +56,8 @@ def create() -> FastAPI:
     http = create_app(ledger, view)
     serve_log(http, audit_log, settings.quorum)
     serve_receipts(http, receipts)
-    keeper = BackgroundKeeper(ViewKeeper(ledger, view)) if os.environ.get(KEEPS_VIEW, "1") != "0" else None
+    http.state.max_view_lag = settings.max_view_lag
+    keeper = BackgroundKeeper(http.state.keeper) if os.environ.get(KEEPS_VIEW, "1") != "0" else None
     serving = http.router.lifespan_context
 
     @contextlib.asynccontextmanager

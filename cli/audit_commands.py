@@ -12,16 +12,13 @@ settings `serve` reads); a checkpoint signed here is submitted to the configured
 from __future__ import annotations
 
 import os
-import sqlite3
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import orjson
-import psycopg
 import typer
-from eventsourcing.persistence import PersistenceError
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -55,6 +52,7 @@ from cli.signing import SIGNING_KEY_FILE_NAME, known_master_key, signing_key, wi
 from ledger.application import ConsentLedger, open_ledger
 from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
+from ledger.storage import DRIVER_ERRORS, OPENING_ERRORS
 from ledger.terms import SubjectId
 
 if TYPE_CHECKING:
@@ -504,7 +502,7 @@ def _ledger(database_url: str | None) -> Iterator[tuple[ConsentLedger, Database]
         _fail(f"no ledger at {where}: the file does not exist")
     try:
         ledger = open_ledger(database, None)
-    except (OSError, sqlite3.Error, psycopg.Error, PersistenceError) as e:
+    except OPENING_ERRORS as e:
         _fail(f"cannot open {where}: {_first_line(e)}")
     try:
         yield ledger, database
@@ -512,7 +510,7 @@ def _ledger(database_url: str | None) -> Iterator[tuple[ConsentLedger, Database]
         _fail(str(e))
     except LookupError as e:
         _fail(f"the audit tables of {where} are damaged: {e}")
-    except (sqlite3.Error, psycopg.Error, PersistenceError) as e:
+    except DRIVER_ERRORS as e:
         _fail(f"the database {where} failed: {_first_line(e)}")
     finally:
         ledger.close()

@@ -6,12 +6,7 @@ file that is not a database) becomes a `StartupError` whose message names the se
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from typing import TYPE_CHECKING
-
-import psycopg
-from eventsourcing.persistence import PersistenceError
 
 from audit.log import AuditLog
 from audit.receipts import ReceiptKeyMismatch, ReceiptKeys
@@ -20,14 +15,13 @@ from cli.signing import known_master_key, receipt_key, signing_key, witness_pane
 from ledger.application import ConsentLedger, open_ledger, utc_now
 from ledger.deadlines import KazakhCalendar
 from ledger.sealing import MasterKeyError
-from ledger.storage import DatabaseUrlError
+from ledger.storage import DRIVER_ERRORS, OPENING_ERRORS, DatabaseUrlError
 from projections.keeper import open_view
 from projections.projection import LedgerProjection
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
-    from pathlib import Path
 
     from audit.receipts import ReceiptKey
     from cli.settings import Settings
@@ -51,12 +45,12 @@ def open_configured_ledger(settings: Settings, clock: Callable[[], datetime] = u
             _require_reachable(database)
         else:
             database.prepare()
-            empty = _is_empty_sqlite_file(database.sqlite_path)
+            empty = database.holds_nothing()
             master_key = master_key_for(settings, database, may_generate=empty)  # generated beside an empty file
         return open_ledger(database, master_key, clock)
     except (ConfigurationError, DatabaseUrlError, MasterKeyError) as e:
         raise StartupError(str(e)) from None
-    except (OSError, sqlite3.Error, psycopg.Error, PersistenceError) as e:
+    except OPENING_ERRORS as e:
         raise StartupError(f"cannot open {url_without_password(settings.database_url)}: {_first_line(e)}") from None
 
 
@@ -92,17 +86,10 @@ def open_configured_view(settings: Settings) -> LedgerView:
 def _require_reachable(database: Database) -> None:
     """Ask PostgreSQL directly, so that a wrong host or password is reported as such, at once."""
     try:
-        psycopg.connect(**database.psycopg_kwargs()).close()
-    except psycopg.Error as e:
+        database.answers()
+    except DRIVER_ERRORS as e:
         where = f"{database.env['POSTGRES_HOST']}:{database.env['POSTGRES_PORT']}"
         raise StartupError(f"cannot reach PostgreSQL at {where}: {_first_line(e)}") from None
-
-
-def _is_empty_sqlite_file(path: Path) -> bool:
-    """Whether the database holds no tables yet; raises for a file that is not a SQLite database."""
-    with contextlib.closing(sqlite3.connect(path)) as connection:
-        (tables,) = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    return bool(tables == 0)
 
 
 def _first_line(error: BaseException) -> str:

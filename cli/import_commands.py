@@ -20,10 +20,13 @@ from cli.composition import StartupError, open_configured_ledger
 from cli.import_file import DEFAULT_BATCH, FileImport, Outcome, Refused
 from cli.options import DatabaseUrl, stderr, stdout
 from cli.settings import ConfigurationError, load_settings
+from ledger.errors import StorageFull, StorageUnavailable
 from ledger.sealing import MasterKeyError
 
 if TYPE_CHECKING:
     from typing import NoReturn
+
+    from ledger.application import ConsentLedger
 
 
 class _LinesPerSecond(ProgressColumn):
@@ -69,16 +72,7 @@ def import_command(
     (Ctrl-C), run the same command again: it skips what was done and records every line exactly
     once. At a bad line it stops, saying which; every line before it stays recorded.
     """
-    try:
-        settings = load_settings(database_url=database_url, master_key_file=master_key_file)
-        ledger = open_configured_ledger(settings)
-    except (ConfigurationError, StartupError) as e:
-        _fail(str(e))
-    try:
-        AuditLog(ledger).require_not_halted()  # a log that cannot prove it extends what it signed records nothing
-    except LogHalted as e:
-        ledger.close()
-        _fail(str(e))
+    ledger = _opened(database_url, master_key_file)
     sink = rejects.open("ab") if rejects is not None else None
     try:
         job = FileImport(ledger, file, batch=batch, recorded_by=recorded_by, keep_going=keep_going, rejects=sink)
@@ -90,6 +84,9 @@ def import_command(
         _fail(f"interrupted; run the same command again to resume from line {done + 1:,}")
     except MasterKeyError as e:
         _fail(str(e))
+    except (StorageUnavailable, StorageFull) as e:
+        done = job.outcome.lines if "job" in locals() else 0
+        _fail(f"{e}; run the same command again once it is mended, to resume from line {done + 1:,}")
     finally:
         ledger.close()
         if sink is not None:
@@ -102,6 +99,21 @@ def import_command(
         if more > 0:
             stderr.print(f"... and {more:,} more" + (f", all in {rejects}" if rejects else ""))
         raise typer.Exit(1)
+
+
+def _opened(database_url: str | None, master_key_file: Path | None) -> ConsentLedger:
+    """The configured ledger, unless it cannot be opened or its log is halted (it then records nothing)."""
+    try:
+        settings = load_settings(database_url=database_url, master_key_file=master_key_file)
+        ledger = open_configured_ledger(settings)
+    except (ConfigurationError, StartupError) as e:
+        _fail(str(e))
+    try:
+        AuditLog(ledger).require_not_halted()  # a log that cannot prove it extends what it signed records nothing
+    except LogHalted as e:
+        ledger.close()
+        _fail(str(e))
+    return ledger
 
 
 def _run(job: FileImport) -> Outcome:

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cli.import_lines import BadLine, Line, parse_line
 from ledger.application import Receipt, Request
-from ledger.errors import LedgerError
-from ledger.storage import creating_tables
+from ledger.errors import LedgerError, StorageFull, StorageUnavailable
+from ledger.storage import Storage
 from ledger.subject import subject_key
 
 if TYPE_CHECKING:
@@ -65,13 +65,12 @@ class ProgressRecords:
 
     def __init__(self, ledger: ConsentLedger) -> None:
         """Use the ledger's datastore; create the table on first use."""
-        self._datastore: Any = ledger.datastore
-        self._p = "?" if ledger.backend == "sqlite" else "%s"
-        schema = getattr(self._datastore, "schema", None)
-        self._table = f'"{schema}".import_progress' if ledger.backend == "postgres" and schema else "import_progress"
-        self._postgres = ledger.backend == "postgres"
+        storage = Storage.of(ledger.recorder)
+        self._datastore: Any = storage.datastore
+        self._p = storage.placeholder
+        self._table = storage.qualify("import_progress")
         with self._datastore.transaction(commit=True) as c:
-            creating_tables(c, ledger.backend)
+            storage.creating_tables(c)
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table} (file TEXT PRIMARY KEY, lines BIGINT NOT NULL, "
                 "byte_offset BIGINT NOT NULL, prefix_sha256 TEXT NOT NULL)"
@@ -87,8 +86,7 @@ class ProgressRecords:
             row = c.fetchone()
         if row is None:
             return None
-        values = (row["lines"], row["byte_offset"], row["prefix_sha256"]) if self._postgres else tuple(row)
-        return Progress(int(values[0]), int(values[1]), str(values[2]))
+        return Progress(int(row["lines"]), int(row["byte_offset"]), str(row["prefix_sha256"]))
 
     def put(self, file: str, progress: Progress) -> None:
         """Keep `progress` as the latest for `file`."""
@@ -249,6 +247,9 @@ class FileImport:
             if isinstance(first, NotAttempted):
                 continue
             answer = self._alone(p) if isinstance(first, LedgerError) else first
+            if isinstance(answer, (StorageUnavailable, StorageFull)):  # the database failed, not the line: stop
+                self._done(pending[: pending.index(p)])
+                raise answer
             if isinstance(answer, Receipt):
                 self._count(answer)
                 if stopped and p.number == stopped[0]:  # it had been recorded before: go on after it

@@ -154,23 +154,26 @@ def serve(  # noqa: PLR0917  (typer passes options by name; each is one the oper
         from api.observability import log_json_lines  # noqa: PLC0415  (same)
         from api.routes.public_log import serve_log  # noqa: PLC0415  (same)
         from api.routes.receipts import serve_receipts  # noqa: PLC0415  (same)
+        from api.server import SERVER_OPTIONS  # noqa: PLC0415  (same)
 
         audit_log = _audit_log(settings, ledger)
         receipts = _receipt_key(settings, ledger, audit_log)
         view = open_configured_view(settings)
-        keeper = BackgroundKeeper(ViewKeeper(ledger, view))
-        http = _closing_at_shutdown(create_app(ledger, view), ledger, keeper, _timers(settings, audit_log))
+        http = create_app(ledger, view)
+        http.state.max_view_lag = settings.max_view_lag
+        keeper = BackgroundKeeper(http.state.keeper)  # the one whose failures and lag /readyz and answers see
+        http = _closing_at_shutdown(http, ledger, keeper, _timers(settings, audit_log))
         serve_log(http, audit_log, settings.quorum)
         serve_receipts(http, receipts)
         log_json_lines()
-        uvicorn.run(http, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        uvicorn.run(http, host=settings.host, port=settings.port, log_config=None, access_log=False, **SERVER_OPTIONS)
     finally:
         ledger.close()  # when uvicorn could not start; closing twice is harmless
 
 
 def _serve_workers(settings: Settings, workers: int) -> None:
     """Run `workers` uvicorn processes, each building its app from the environment (`cli.asgi:create`)."""
-    if settings.database.backend != "postgres":
+    if not settings.database.storage.shared:
         _fail("several workers need PostgreSQL: SQLite has one writer on one host; use --workers 1")
     ledger = _open(settings)  # refuse a bad URL or key here, in one line, not once per worker
     try:
@@ -180,6 +183,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     import uvicorn  # noqa: PLC0415  (the HTTP stack is loaded only when serving)
 
     from api.observability import log_json_lines  # noqa: PLC0415  (same)
+    from api.server import SERVER_OPTIONS  # noqa: PLC0415  (same)
     from cli.asgi import KEEPS_VIEW  # noqa: PLC0415  (same)
 
     os.environ["CONSENT_LEDGER_DATABASE_URL"] = settings.database_url
@@ -200,6 +204,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
             port=settings.port,
             log_config=None,
             access_log=False,
+            **SERVER_OPTIONS,
         )
 
 
@@ -274,7 +279,7 @@ def project(database_url: DatabaseUrl = None, master_key_file: MasterKeyFile = N
     for timer in timers:
         timer.start()
     try:
-        keeper.follow(stop)
+        keeper.keep_following(stop)
     except KeyboardInterrupt:
         stop.set()
     finally:

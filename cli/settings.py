@@ -18,7 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from audit.witnessing import Witness
 from ledger.sealing import MasterKeyError, new_master_key, parse_master_key
-from ledger.storage import DEFAULT_URL, Database
+from ledger.storage import DEFAULT_TIMEOUT, DEFAULT_URL, Database
+from projections.keeper import MAX_LAG_SECONDS
 
 ENV_PREFIX = "CONSENT_LEDGER_"
 MASTER_KEY_FILE_NAME = "master.key"
@@ -50,6 +51,12 @@ class Settings(BaseSettings):
 
     port: int = Field(default=8000, ge=1, le=65535)
     """The TCP port the HTTP API listens on."""
+
+    database_timeout: float = Field(default=DEFAULT_TIMEOUT, gt=0, le=300)
+    """Seconds any request waits on the database at most (a lock, a connection, an answer) before it gets a 503."""
+
+    max_view_lag: float = Field(default=MAX_LAG_SECONDS, gt=0, le=3600)
+    """Seconds the read model may lag the log: beyond, /readyz says not ready and questions wait, then get a 503."""
 
     timezone: ZoneInfo = ZoneInfo("Asia/Almaty")
     """The operator's time zone: working-day deadlines (Art. 8(7), 25(2)(8)) count its calendar days."""
@@ -130,7 +137,7 @@ class Settings(BaseSettings):
     @property
     def database(self) -> Database:
         """The parsed database URL."""
-        return Database.from_url(self.database_url)
+        return Database.from_url(self.database_url, timeout=self.database_timeout)
 
 
 def load_settings(**overrides: object) -> Settings:

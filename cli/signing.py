@@ -37,10 +37,7 @@ log = logging.getLogger(__name__)
 
 def default_origin(database: Database) -> str:
     """`consent-ledger.local/<database name>`: the SQLite file's name, or PostgreSQL's database (and schema)."""
-    if database.sqlite_path is not None:
-        return f"{ORIGIN_HOST}/{database.sqlite_path.stem}"
-    name = database.env.get("POSTGRES_DBNAME", "postgres")
-    return f"{ORIGIN_HOST}/{name}" + (f"/{database.schema}" if database.schema else "")
+    return f"{ORIGIN_HOST}/{database.name}"
 
 
 def log_origin(settings: Settings, audit_log: AuditLog) -> str:

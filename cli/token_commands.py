@@ -6,14 +6,11 @@ gets a new token. A revoked token fails at once in every server process on the s
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
-import psycopg
 import typer
-from eventsourcing.persistence import PersistenceError
 from rich.markup import escape
 from rich.table import Table
 
@@ -23,6 +20,7 @@ from cli.options import DatabaseUrl, stderr, stdout
 from cli.settings import ConfigurationError, load_settings
 from ledger.application import open_ledger
 from ledger.errors import LedgerError
+from ledger.storage import DRIVER_ERRORS, OPENING_ERRORS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -86,13 +84,13 @@ def _tokens(database_url: str | None, *, must_exist: bool = True) -> Iterator[To
         _fail(f"no ledger at {where}: the file does not exist")
     try:
         ledger = open_ledger(database, None)
-    except (OSError, sqlite3.Error, psycopg.Error, PersistenceError) as e:
+    except OPENING_ERRORS as e:
         _fail(f"cannot open {where}: {_first_line(e)}")
     try:
         yield TokenStore(ledger)
     except LedgerError as e:
         _fail(str(e))
-    except (sqlite3.Error, psycopg.Error, PersistenceError) as e:
+    except DRIVER_ERRORS as e:
         _fail(f"the database {where} failed: {_first_line(e)}")
     finally:
         ledger.close()

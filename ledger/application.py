@@ -114,8 +114,7 @@ class ConsentLedger(Batches):
             if self._master_key is None:
                 msg = "this ledger was opened without a master key; personal values cannot be sealed or opened"
                 raise RuntimeError(msg)
-            schema = getattr(self.datastore, "schema", None)
-            keys: KeyStore = SqlKeyStore(self.datastore, self.backend, schema if self.backend == "postgres" else None)
+            keys: KeyStore = SqlKeyStore(self.storage)
             self._sealer = Sealer(self._master_key, keys)
         return self._sealer
 

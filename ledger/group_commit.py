@@ -24,6 +24,8 @@ from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, TypeAlias
 
+from ledger.storage import Storage, translated
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -47,6 +49,8 @@ class GroupCommitter:
         """Commit `ledger`'s commands in groups of at most `max_group`; the thread starts on first use."""
         self.ledger = ledger
         self.max_group = max_group
+        self.timeout = Storage.of(ledger.recorder).timeout
+        """Seconds a command waits on the ledger's database at most (its `Database.timeout`)."""
         self._waiting: deque[tuple[Callable[[], Receipt], Answer]] = deque()
         self._arriving: dict[asyncio.AbstractEventLoop, list[tuple[Callable[[], Receipt], Answer]]] = {}
         self._changed = threading.Condition()
@@ -133,12 +137,19 @@ class GroupCommitter:
                 _answer_all(group, self._commit([command for command, _ in group]))
 
     def _commit(self, commands: list[Callable[[], Receipt]]) -> list[Outcome]:
-        """One transaction for the group; if something other than a refusal goes wrong, each runs alone."""
+        """One transaction for the group; if something other than a refusal goes wrong, each runs alone.
+
+        Unless the database itself failed (unreachable, full): run alone, each command would wait
+        for it again, one after the other, and the last caller would wait that many times over.
+        """
         if len(commands) == 1:
             return [_outcome(commands[0])]
         try:
             return list(self.ledger.record_many(commands))
-        except Exception:
+        except Exception as e:
+            unavailable = translated(e)
+            if unavailable is not None:
+                return [unavailable] * len(commands)
             log.debug("a group failed as a whole; running its commands one at a time", exc_info=True)
             return [_outcome(command) for command in commands]
 

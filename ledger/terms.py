@@ -266,14 +266,20 @@ SEALED = Mark.SEALED
 DECIDED = Mark.DECIDED
 
 
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
-"""No control characters at all: names, channels, references."""
+NOT_ON_ONE_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+"""What a single-line value may not hold: C0 and C1 controls, the line and paragraph separators
+(U+2028, U+2029), and the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+U+2066-U+2069), which make a name read otherwise than it is stored (`abc\u202efdp.exe`)."""
 
-FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-"""Tabs and line breaks allowed: reasons, documents, evidence."""
+ONE_LINE = f"^[^{NOT_ON_ONE_LINE}]*$"
+"""No control or layout characters at all: names, channels, references."""
 
-IN_A_PATH = r"^(?:[^/\x00-\x1f\x7f]{3,}|[^./\x00-\x1f\x7f][^/\x00-\x1f\x7f]?|\.[^./\x00-\x1f\x7f])$"
-"""Ids that later name a resource in a URL: no `/`, and not `.` or `..` (clients resolve those away)."""
+FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+"""Tabs and line breaks allowed (and the layout of text written right to left): reasons, documents, evidence."""
+
+_PATH_CHAR = f"[^/{NOT_ON_ONE_LINE}]"
+IN_A_PATH = f"^(?:{_PATH_CHAR}{{3,}}|[^./{NOT_ON_ONE_LINE}]{_PATH_CHAR}?|\\.[^./{NOT_ON_ONE_LINE}])$"
+"""Ids that later name a resource in a URL: no `/`, and not `.` or `..` (clients resolve those away), on one line."""
 
 MAX_ITEMS = 100
 """The most purposes or categories one fact may list."""

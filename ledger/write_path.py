@@ -17,18 +17,19 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent, Transcoder
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
 
 from ledger.acknowledgement import Acknowledgement, acknowledgement_key
 from ledger.errors import ConcurrentWriteConflict, IdempotencyKeyReused, LedgerError, VersionMismatch
 from ledger.stamp import Stamp
-from ledger.storage import position_of
+from ledger.storage import Storage
 from ledger.transcoding import OrjsonTranscoder, TypedMapper
 from ledger.writing import (
     CURRENT_LOADS,
@@ -43,7 +44,7 @@ from ledger.writing import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
 
     from eventsourcing.utils import EnvType
 
@@ -105,17 +106,10 @@ class WritePath(Application[Any]):
         """The recorder's datastore (its connection pool and transactions), for our own few tables."""
         return self.recorder.datastore  # type: ignore[attr-defined]
 
-    @property
-    def backend(self) -> Literal["sqlite", "postgres"]:
-        """`sqlite` or `postgres`, as the recorder in use."""
-        return "postgres" if "postgres" in type(self.recorder).__module__ else "sqlite"
-
-    @property
-    def events_table(self) -> str:
-        """The qualified name of the table the recorder stores events in."""
-        table: str = self.recorder.events_table_name  # type: ignore[attr-defined]
-        schema = getattr(self.datastore, "schema", None)
-        return f'"{schema}".{table}' if self.backend == "postgres" and schema else table
+    @cached_property
+    def storage(self) -> Storage:
+        """What differs between SQLite and PostgreSQL, for the events and our own tables beside them."""
+        return Storage.of(self.recorder)
 
     def _stamp(self, request: Request, occurred_at: datetime | None) -> Stamp:
         now = self.clock()
@@ -268,61 +262,20 @@ class WritePath(Application[Any]):
 
     def _events_after(self, key: UUID, version: int) -> list[Any]:
         """The aggregate's events after `version`, oldest first, in one statement."""
-        rows = self._query(
-            f"SELECT originator_version, topic, state FROM {self.events_table} "  # noqa: S608  (our own table name; values bound)
-            "WHERE originator_id = ? AND originator_version > ? ORDER BY originator_version",
-            (key.hex if self.backend == "sqlite" else key, version),
-        )
-        return [self._event(key, row) for row in rows]
+        return [self.mapper.to_domain_event(e) for e in self.storage.events_after(key, version)]
 
     def _read_many(self, keys: list[UUID]) -> list[Aggregate]:
         """Rebuild many aggregates from their events, read in one query per 500."""
         aggregates: list[Aggregate] = []
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            params: list[object]
-            if self.backend == "sqlite":
-                among, params = f"IN ({', '.join('?' * len(chunk))})", [key.hex for key in chunk]
-            else:
-                among, params = "= ANY(?)", [chunk]
-            rows = self._query(
-                f"SELECT originator_id, originator_version, topic, state FROM {self.events_table} "  # noqa: S608  (our own table name; every value is a bound parameter)
-                f"WHERE originator_id {among} ORDER BY originator_id, originator_version",
-                params,
-            )
-            current: Any = None
-            for row in rows:
-                originator = row["originator_id"]
-                event = self._event(originator if isinstance(originator, UUID) else UUID(originator), row)
-                if current is None or current.id != event.originator_id:
-                    if current is not None:
-                        aggregates.append(current)
-                    current = None
-                current = project(current, [event])
-            if current is not None:
+        current: Any = None
+        for stored in self.storage.events_of(keys):
+            if current is not None and current.id != stored.originator_id:
                 aggregates.append(current)
+                current = None
+            current = project(current, [self.mapper.to_domain_event(stored)])
+        if current is not None:
+            aggregates.append(current)
         return aggregates
-
-    def _query(self, statement: str, params: Sequence[object]) -> list[Any]:
-        """The rows of one read-only statement written with `?` placeholders (as the view writes its own).
-
-        The recorder wraps its SELECTs in a transaction: on PostgreSQL, BEGIN and ROLLBACK are
-        two more round trips than one statement needs (the connections autocommit, and a single
-        SELECT sees one snapshot anyway).
-        """
-        if self.backend == "sqlite":
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(statement, params)
-                return list(c.fetchall())
-        with self.datastore.cursor() as c:
-            c.execute(statement.replace("?", "%s"), params)
-            return list(c.fetchall())
-
-    def _event(self, originator_id: UUID, row: Any) -> Any:
-        """The domain event of a stored row (its originator known to the caller)."""
-        return self.mapper.to_domain_event(
-            StoredEvent(originator_id, row["originator_version"], row["topic"], bytes(row["state"]))
-        )
 
     def _unit(self) -> UnitOfWork | None:
         """The batch this ledger's command runs in, if any (another ledger's batch is not ours)."""
@@ -353,12 +306,12 @@ class WritePath(Application[Any]):
                 f"{ack.fact_recorded_at.isoformat()} for a different request; use a new key"
             )
             raise IdempotencyKeyReused(msg)
-        position = position_of(self.datastore, self.events_table, self.backend, ack.fact_id, ack.fact_version)
+        position = self.storage.position_of(ack.fact_id, ack.fact_version)
         return Receipt(ack.fact_type, ack.fact_id, ack.fact_version, position or 0, ack.fact_recorded_at, replayed=True)
 
     def _receipt_of_current(self, aggregate: Aggregate) -> Receipt:
         """For a command that found its fact already recorded (an identical policy version)."""
-        position = position_of(self.datastore, self.events_table, self.backend, aggregate.id, aggregate.version)
+        position = self.storage.position_of(aggregate.id, aggregate.version)
         return Receipt(
             "Unchanged", aggregate.id, aggregate.version, position or 0, aggregate.modified_on, replayed=True
         )

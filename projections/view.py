@@ -21,7 +21,7 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
-from ledger.storage import creating_tables
+from ledger.storage import Storage
 from projections import codec, verdicts
 from projections.codec import utc_text
 from projections.view_rows import DeadlineRow, DisclosureRow, ViewRows, deadline_row
@@ -88,7 +88,6 @@ class LedgerView(ViewRows, TrackingRecorder):
 
     datastore: Any
     placeholder = "?"
-    backend = "sqlite"
     generation = 0
     refresh_interval = 1.0
     """How often (seconds) a long-lived view checks whether a rebuild moved the pointer."""
@@ -100,7 +99,7 @@ class LedgerView(ViewRows, TrackingRecorder):
         reads yet: building each index once at the end costs less than keeping it up row by row).
         """
         with self.datastore.transaction(commit=True) as c:
-            creating_tables(c, self.backend)
+            self.storage.creating_tables(c)
             for statement in self._create_statements(generation, indexed=indexed):
                 c.execute(statement)
         self.generation = generation
@@ -162,7 +161,7 @@ class LedgerView(ViewRows, TrackingRecorder):
         """Create the pointer to the current generation (generation 0 at first)."""
         pointer = self.qualify("cl_current_view")
         with self.datastore.transaction(commit=True) as c:
-            creating_tables(c, self.backend)  # processes starting together on a new schema take turns
+            self.storage.creating_tables(c)  # processes starting together on a new schema take turns
             c.execute(
                 f"CREATE TABLE IF NOT EXISTS {pointer} (singleton INTEGER PRIMARY KEY, generation INTEGER NOT NULL)"
             )
@@ -188,9 +187,14 @@ class LedgerView(ViewRows, TrackingRecorder):
         """The name this generation tracks its position under."""
         return f"ConsentLedger/view{FORMAT}{self.generation}"
 
+    @property
+    def storage(self) -> Storage:
+        """What differs between the backends, for this view's datastore."""
+        return Storage.of(self.datastore)
+
     def qualify(self, name: str) -> str:
         """A table name, qualified for the backend."""
-        return name
+        return self.storage.qualify(name)
 
     def table(self, name: str) -> str:
         """The name of one of this generation's tables."""

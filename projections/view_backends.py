@@ -16,7 +16,7 @@ import psycopg
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from ledger.storage import own_connection
+from ledger.storage import PostgresStorage, SerialisedCreation, SQLiteSerialisedCreation, SQLiteStorage, Storage
 from projections import verdicts
 from projections.view import (
     COPY_ROWS,
@@ -31,8 +31,8 @@ from projections.view import (
 )
 
 
-class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
-    """The view in the SQLite file beside the events."""
+class SQLiteLedgerView(SQLiteSerialisedCreation, LedgerView, SQLiteTrackingRecorder):
+    """The view in the SQLite file beside the events (its tracking table created as one writer)."""
 
     datastore: SQLiteDatastore
 
@@ -69,7 +69,7 @@ class SQLiteLedgerView(LedgerView, SQLiteTrackingRecorder):
         pool = self.datastore.pool
         if pool.is_sqlite_memory_mode:
             return _PooledSQLite(self.datastore)
-        connection = own_connection(self.datastore)
+        connection = self.storage.connect()
         connection.execute("PRAGMA query_only = ON")
         connection.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES}")  # random subjects: no read() per page
         return connection
@@ -98,12 +98,11 @@ class _Fetched:
         return None if self.row is None else tuple(self.row)
 
 
-class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
-    """The view in PostgreSQL, in the ledger's schema."""
+class PostgresLedgerView(SerialisedCreation, LedgerView, PostgresTrackingRecorder):
+    """The view in PostgreSQL, in the ledger's schema (its tracking table created one process at a time)."""
 
     datastore: PostgresDatastore
     placeholder = "%s"
-    backend = "postgres"
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -142,10 +141,6 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         conflict = " ON CONFLICT DO NOTHING" if statement.endswith("ON CONFLICT DO NOTHING") else ""
         c.execute(f"INSERT INTO {table} SELECT * FROM {staging}{conflict}")
 
-    def qualify(self, name: str) -> str:
-        """Qualified with the schema, as the recorder's own tables are."""
-        return f'"{self.datastore.schema}".{name}'
-
     def _prepare_questions(self) -> None:
         """The same two questions, each judged row found by a backward index scan.
 
@@ -175,7 +170,11 @@ class PostgresLedgerView(LedgerView, PostgresTrackingRecorder):
         self._grant_sql = f"{one_key.format(key='$2')} UNION ALL {one_key.format(key=blocked)} LIMIT 1"
 
     def _connect(self) -> Any:
-        return _PreparedPostgres(own_connection(self.datastore))
+        return _PreparedPostgres(self.storage.connect())
+
+
+VIEWS: dict[type[Storage], type[LedgerView]] = {SQLiteStorage: SQLiteLedgerView, PostgresStorage: PostgresLedgerView}
+"""The view's implementation for each backend's seam."""
 
 
 class _PreparedPostgres:

@@ -38,6 +38,20 @@ def sha(version: str, language: Language = Language.EN) -> str:
     return text_sha256(TEXTS[version][language])
 
 
+def consent_body(version: str = "1", **changes: object) -> dict[str, object]:
+    """A consent as JSON over HTTP: at checkout on the site, to `version` in English, overridden by `changes`."""
+    return {
+        "policy_id": POLICY,
+        "policy_version": version,
+        "language": "en",
+        "text_sha256": sha(version),
+        "method": "order_checkout",
+        "channel": "site",
+        "data_categories": ["contact"],
+        **changes,
+    }
+
+
 def published(
     ledger: ConsentLedger,
     version: str = "1",

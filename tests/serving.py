@@ -19,6 +19,8 @@ from typing import Any
 
 import uvicorn
 
+from api.server import SERVER_OPTIONS
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -48,7 +50,9 @@ def served_in_thread(app: Any) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1, **SERVER_OPTIONS
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -125,8 +129,9 @@ class PrivateCluster:
 
     def start(self) -> None:
         options = f"-k {self.root} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(str(PG_BIN / "pg_ctl"), "start", "-w", "-t", "30", "-D", str(self.data), "-l", str(self.log),
-                  "-o", options)
+        self._run(
+            str(PG_BIN / "pg_ctl"), "start", "-w", "-t", "30", "-D", str(self.data), "-l", str(self.log), "-o", options
+        )
 
     def stop(self) -> None:
         self._run(str(PG_BIN / "pg_ctl"), "stop", "-w", "-t", "30", "-m", "fast", "-D", str(self.data))

@@ -54,10 +54,10 @@ class Insider:
 
     def __init__(self, ledger: ConsentLedger, log: AuditLog) -> None:
         self.ledger, self.log = ledger, log
-        dialect = log.tree.dialect
-        self.p = dialect.p
-        self.position = "rowid" if dialect.local else "notification_id"
-        self.events = ledger.events_table
+        storage = ledger.storage
+        self.p = storage.placeholder
+        self.position = "rowid" if storage.local else "notification_id"
+        self.events = storage.events_table
 
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self.ledger.recorder.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
@@ -69,7 +69,7 @@ class Insider:
 
     def state(self, position: int) -> bytes:
         rows = self.run(f"SELECT state FROM {self.events} WHERE {self.position} = {self.p}", (position,))
-        return bytes(rows[0][0] if self.log.tree.dialect.local else rows[0]["state"])
+        return bytes(rows[0][0] if self.ledger.storage.local else rows[0]["state"])
 
     def set_state(self, position: int, state: bytes) -> None:
         self.run(f"UPDATE {self.events} SET state = {self.p} WHERE {self.position} = {self.p}", (state, position))
@@ -91,7 +91,7 @@ class Insider:
         self.run(f"DELETE FROM {tree.leaves_table} WHERE leaf_index >= {self.p}", (leaf,))
         nodes = self.run(f"SELECT level, node_index FROM {tree.nodes_table}")
         for row in nodes:
-            level, index = (int(row[0]), int(row[1])) if tree.dialect.local else (row["level"], row["node_index"])
+            level, index = (int(row[0]), int(row[1])) if tree.storage.local else (row["level"], row["node_index"])
             if (index + 1) << level > leaf:
                 self.run(
                     f"DELETE FROM {tree.nodes_table} WHERE level = {self.p} AND node_index = {self.p}", (level, index)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from bearer import bearer
 from fastapi.testclient import TestClient
-from given import POLICY, SERVICE, consented, published, sha
+from given import POLICY, SERVICE, consent_body, consented, published, sha
 
 from api.app import create_app
 from ledger.claim import ClaimAnswer, ClaimFiling
@@ -36,16 +36,7 @@ def test_a_consent_just_recorded_over_http_allows_the_next_disclosure_check(
     client: TestClient, ledger: ConsentLedger
 ) -> None:
     published(ledger)
-    body = {
-        "policy_id": POLICY,
-        "policy_version": "1",
-        "language": "en",
-        "text_sha256": sha("1"),
-        "method": "order_checkout",
-        "channel": "site",
-        "data_categories": ["contact", "address"],
-        "third_parties": True,
-    }
+    body = consent_body(data_categories=["contact", "address"], third_parties=True)
     written = client.post("/v1/subjects/u-1/consents", json=body)
     assert written.status_code == 201, written.text
 

@@ -3,7 +3,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from bearer import bearer
 from fastapi.testclient import TestClient
-from given import POLICY, consented, published, sha
+from given import POLICY, consent_body, consented, published, sha
 
 from api.app import create_app
 from ledger.application import ConsentLedger, Request
@@ -35,19 +35,15 @@ def problem(response, status: int, kind: str) -> dict:
 
 
 def a_consent() -> dict:
-    return {
-        "policy_id": POLICY,
-        "policy_version": "1",
-        "language": "en",
-        "text_sha256": sha("1"),
-        "method": "registration",
-        "channel": "app",
-        "data_categories": ["contact", "address"],
-        "third_parties": True,
-        "optional_purposes": ["4.1.6"],
-        "evidence": "ip=10.0.0.7 device=android",
-        "occurred_at": NOW,
-    }
+    return consent_body(
+        method="registration",
+        channel="app",
+        data_categories=["contact", "address"],
+        third_parties=True,
+        optional_purposes=["4.1.6"],
+        evidence="ip=10.0.0.7 device=android",
+        occurred_at=NOW,
+    )
 
 
 def given_published(ledger: ConsentLedger) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from bearer import bearer
 from fastapi.testclient import TestClient
-from given import POLICY, SERVICE, TEXTS, consented, sha
+from given import POLICY, SERVICE, TEXTS, consent_body, consented, sha
 
 from api.app import create_app
 from ledger.application import Request, text_sha256
@@ -230,14 +230,8 @@ def test_a_consent_over_http_without_data_categories_is_refused_before_anything_
     client: TestClient, ledger: ConsentLedger
 ) -> None:
     publish(ledger)
-    body = {
-        "policy_id": POLICY,
-        "policy_version": "1",
-        "language": "en",
-        "text_sha256": sha("1"),
-        "method": "registration",
-        "channel": "app",
-    }
+    body = consent_body()
+    del body["data_categories"]
 
     answer = client.post(f"/v1/subjects/{ANNA}/consents", json=body)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from bearer import bearer
 from fastapi.testclient import TestClient
-from given import POLICY, published, sha
+from given import consent_body, published
 from serving import PrivateCluster, eventually
 
 from api.app import create_app
@@ -57,10 +57,7 @@ def client(ledger: ConsentLedger, cluster: PrivateCluster) -> Iterator[TestClien
 
 
 def consent(client: TestClient, subject: str) -> tuple[int, dict[str, str], dict[str, object]]:
-    body = {
-        "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "order_checkout", "channel": "site", "data_categories": ["contact"],
-    }
+    body = consent_body()
     answer = client.post(f"/v1/subjects/{subject}/consents", json=body, headers={"Idempotency-Key": f"k-{subject}"})
     return answer.status_code, dict(answer.headers), answer.json()
 
@@ -74,8 +71,9 @@ def test_while_the_database_is_down_writes_and_reads_get_503_and_the_log_keeps_e
     cluster.stop()
     try:
         refused_write, *more_refused = [consent(client, f"u-{n}") for n in (2, 3, 4)]  # more than the pool holds
-        check = client.get("/v1/subjects/u-1/disclosure-check", params={"recipient_category": "courier",
-                                                                         "purpose": "4.1.1"})
+        check = client.get(
+            "/v1/subjects/u-1/disclosure-check", params={"recipient_category": "courier", "purpose": "4.1.1"}
+        )
         refused_read = (check.status_code, dict(check.headers), check.json())
         unready = client.get("/readyz")
         alive = client.get("/healthz")
@@ -99,9 +97,10 @@ def test_while_the_database_is_down_writes_and_reads_get_503_and_the_log_keeps_e
 def test_a_sqlite_file_that_cannot_be_opened_is_an_outage_but_a_missing_table_is_a_fault(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError) as cannot_open:
         sqlite3.connect(tmp_path / "no-such-folder" / "ledger.db")
-    with contextlib.closing(sqlite3.connect(tmp_path / "ledger.db")) as connection, pytest.raises(
-        sqlite3.OperationalError
-    ) as no_table:
+    with (
+        contextlib.closing(sqlite3.connect(tmp_path / "ledger.db")) as connection,
+        pytest.raises(sqlite3.OperationalError) as no_table,
+    ):
         connection.execute("SELECT * FROM stored_events")
 
     assert is_database_unavailable(cannot_open.value)

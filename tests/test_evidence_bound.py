@@ -278,15 +278,16 @@ def test_a_version_recorded_before_versions_named_their_policy_is_read_as_the_le
     receipt = published(ledger)
     consented(ledger, "old-timer")
     datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
-    column = "rowid" if ledger.backend == "sqlite" else "notification_id"
-    mark = "?" if ledger.backend == "sqlite" else "%s"
+    storage = ledger.storage
+    column = "rowid" if storage.local else "notification_id"
+    mark = storage.placeholder
     with datastore.transaction(commit=True) as c:
-        c.execute(f"SELECT state FROM {ledger.events_table} WHERE {column} = {mark}", (receipt.position,))
+        c.execute(f"SELECT state FROM {storage.events_table} WHERE {column} = {mark}", (receipt.position,))
         row = c.fetchone()
-        state = orjson.loads(bytes(row[0] if ledger.backend == "sqlite" else row["state"]))
+        state = orjson.loads(bytes(row["state"]))
         del state["policy_id"]  # as versions were stored before they named their policy
         c.execute(
-            f"UPDATE {ledger.events_table} SET state = {mark} WHERE {column} = {mark}",
+            f"UPDATE {storage.events_table} SET state = {mark} WHERE {column} = {mark}",
             (orjson.dumps(state, option=orjson.OPT_SORT_KEYS), receipt.position),
         )
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from bearer import bearer
 from fastapi.testclient import TestClient
-from given import POLICY, consented, published, sha
+from given import consent_body, consented, published
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
@@ -36,10 +36,7 @@ def client(ledger: ConsentLedger, database: Database) -> Iterator[TestClient]:
 
 
 def a_consent() -> dict[str, object]:
-    return {
-        "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "order_checkout", "channel": "site", "data_categories": ["contact"],
-    }
+    return consent_body()
 
 
 def metric(client: TestClient, name: str, **labels: str) -> float:
@@ -68,7 +65,7 @@ def test_a_server_with_a_current_view_is_ready(client: TestClient, ledger: Conse
     answer = client.get("/readyz")
 
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"status": "ready", "log_position": 2, "view_position": 2, "lag": 0}
+    assert answer.json() == {"status": "ready", "log_position": 2, "view_position": 2, "lag": 0, "lag_seconds": 0}
 
 
 def test_a_view_too_far_behind_the_log_makes_the_server_unready_until_it_catches_up(
@@ -149,8 +146,9 @@ def test_a_request_id_given_by_the_caller_is_echoed_and_one_is_made_up_when_none
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
     names = ("api", "projections", "ledger", "uvicorn.error")
-    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level)
-             for n in names}
+    saved = {
+        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level) for n in names
+    }
     stream = io.StringIO()
     log_json_lines(stream)
     yield stream

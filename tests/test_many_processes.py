@@ -19,7 +19,7 @@ import httpx
 import pytest
 from bearer import bearer
 from conftest import drop_postgres_schema, fresh_postgres_database
-from given import POLICY, published, sha
+from given import consent_body, published
 from prometheus_client.parser import text_string_to_metric_families
 from serving import eventually, free_port, stop, wait_for_http
 
@@ -40,7 +40,9 @@ class Deployment:
         self.tmp_path = tmp_path
         self.key = new_master_key()
         self.env = {
-            **os.environ, "CONSENT_LEDGER_DATABASE_URL": database.url, "CONSENT_LEDGER_MASTER_KEY": self.key,
+            **os.environ,
+            "CONSENT_LEDGER_DATABASE_URL": database.url,
+            "CONSENT_LEDGER_MASTER_KEY": self.key,
             "CONSENT_LEDGER_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),  # PostgreSQL needs it, too
             "CONSENT_LEDGER_RECEIPT_KEY": base64.b64encode(os.urandom(32)).decode(),  # and the receipt key
         }
@@ -75,10 +77,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 
 
 def a_consent() -> dict[str, object]:
-    return {
-        "policy_id": POLICY, "policy_version": "1", "language": "en", "text_sha256": sha("1"),
-        "method": "order_checkout", "channel": "site", "third_parties": True, "data_categories": ["contact"],
-    }
+    return consent_body(third_parties=True)
 
 
 def test_two_http_workers_and_a_killed_projection_worker_lose_no_event_and_apply_none_twice(
@@ -97,8 +96,11 @@ def test_two_http_workers_and_a_killed_projection_worker_lose_no_event_and_apply
         with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
 
             def write(subject: str) -> int:
-                answer = http.post(f"/v1/subjects/{subject}/consents", json=a_consent(),
-                                   headers={"Idempotency-Key": f"consent-{subject}"})
+                answer = http.post(
+                    f"/v1/subjects/{subject}/consents",
+                    json=a_consent(),
+                    headers={"Idempotency-Key": f"consent-{subject}"},
+                )
                 assert answer.status_code == 201, answer.text
                 return int(answer.json()["position"])
 
@@ -114,9 +116,14 @@ def test_two_http_workers_and_a_killed_projection_worker_lose_no_event_and_apply
             eventually(lambda: view.position() >= max(after), 20, "the restarted projection worker caught up")
 
             checks = [
-                http.get(f"/v1/subjects/u-{n}/disclosure-check", params={
-                    "recipient_category": "courier", "purpose": "4.1.1", "wait_for_position": max(after),
-                })
+                http.get(
+                    f"/v1/subjects/u-{n}/disclosure-check",
+                    params={
+                        "recipient_category": "courier",
+                        "purpose": "4.1.1",
+                        "wait_for_position": max(after),
+                    },
+                )
                 for n in range(8)
             ]
             metrics = http.get("/metrics").text
@@ -137,7 +144,8 @@ def test_two_http_workers_and_a_killed_projection_worker_lose_no_event_and_apply
     assert entries == facts
     appended = {
         sample.labels["route"]: sample.value
-        for family in text_string_to_metric_families(metrics) for sample in family.samples
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
         if sample.name == "consent_ledger_events_appended_total"
     }
     assert appended == {"/v1/subjects/{subject_id}/consents": 8}  # both workers' counts, added up
@@ -146,7 +154,9 @@ def test_two_http_workers_and_a_killed_projection_worker_lose_no_event_and_apply
 def test_several_workers_on_sqlite_are_refused_in_one_line(tmp_path: Path) -> None:
     done = subprocess.run(  # noqa: S603  (our own CLI)
         [CLI, "serve", "--workers", "2", "--database-url", f"sqlite:///{tmp_path}/ledger.db"],
-        capture_output=True, timeout=30, check=False,
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
 
     assert done.returncode == 1

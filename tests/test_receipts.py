@@ -13,7 +13,7 @@ import pytest
 from bearer import bearer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-from given import POLICY, published, sha
+from given import consent_body, published, sha
 from joserfc import jws
 from joserfc.errors import BadSignatureError, SecurityWarning
 from joserfc.jwk import OKPKey
@@ -36,17 +36,13 @@ if TYPE_CHECKING:
 
 ANNA = "subject-anna"
 RECEIPT_KEY = ReceiptKey(Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64))))
-CONSENT = {
-    "policy_id": POLICY,
-    "policy_version": "1",
-    "language": "en",
-    "text_sha256": sha("1"),
-    "method": "registration",
-    "channel": "app",
-    "data_categories": ["contact", "address"],
-    "third_parties": True,
-    "evidence": "ip=10.0.0.7 device=android",
-}
+CONSENT = consent_body(
+    method="registration",
+    channel="app",
+    data_categories=["contact", "address"],
+    third_parties=True,
+    evidence="ip=10.0.0.7 device=android",
+)
 KANTARA_REQUIRED = (
     "version",
     "jurisdiction",

@@ -14,6 +14,7 @@ from ledger.terms import DataCategory, DisclosureGround, Purpose, RecipientCateg
 from projections.keeper import ViewKeeper, open_view, rebuild
 from projections.questions import LedgerQuestions
 from projections.view import FORMAT, INDEXES, TABLES
+from projections.view_backends import SQLiteLedgerView
 
 if TYPE_CHECKING:
     from conftest import FakeClock
@@ -141,7 +142,7 @@ def test_a_rebuild_fills_the_same_rows_as_a_keeper_following_in_small_batches(
 
 
 def indexes_of(view: LedgerView) -> set[str]:
-    if view.backend == "sqlite":
+    if isinstance(view, SQLiteLedgerView):
         rows = view._rows("SELECT name FROM sqlite_master WHERE type = 'index'", ())
     else:
         rows = view._rows("SELECT indexname AS name FROM pg_indexes WHERE schemaname = ?", (view.datastore.schema,))

@@ -9,21 +9,24 @@ values stay unreadable in it too (Art. 1(6), 18: crypto-shredding).
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 import anyio
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LedgerDep, scoped
-from api.problems import database_unavailable_problem, is_database_unavailable, problem_responses
+from api.deps import BEARER, LedgerDep, scoped, token_store
+from api.problems import is_database_unavailable, problem_responses, refused
 from api.tokens import Scope
+from ledger.storage import DRIVER_ERRORS, translated
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
     from eventsourcing.persistence import Notification
 
@@ -40,6 +43,8 @@ POLL_SECONDS = 0.25
 """How often the stream asks the log for new events when it has none to send."""
 KEEPALIVE_SECONDS = 15.0
 """A comment line at least this often keeps proxies from closing an idle stream."""
+REAUTHORISE_SECONDS = 1.0
+"""How often an open stream asks again whether its token may still read the log: a revocation ends it this fast."""
 
 After = Annotated[int, Query(ge=0, le=2**62, description="The last position the caller has seen (0: from the start).")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="At most this many events (1 to 1000).")]
@@ -121,32 +126,63 @@ LastEventId = Annotated[
         **problem_responses(),
     },
 )
-async def stream(ledger: LedgerDep, request: Request, last_event_id: LastEventId = None, after: After = 0) -> Response:
-    """Send every event after `Last-Event-ID` (or `after`), then each new one as it is recorded."""
+async def stream(
+    ledger: LedgerDep,
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    last_event_id: LastEventId = None,
+    after: After = 0,
+) -> Response:
+    """Send every event after `Last-Event-ID` (or `after`), then each new one as it is recorded.
+
+    The token is checked again every `REAUTHORISE_SECONDS` while the stream is open (the route's
+    scope check ran once, when it opened): once revoked, or stripped of the `audit` scope, the
+    stream ends with a `revoked` event.
+    """
     cursor = int(last_event_id) if last_event_id is not None else after
+    secret = credentials.credentials if credentials is not None else ""
+    store = token_store(request)
+
+    async def still_allowed() -> bool:
+        token = store.authenticate(secret) if store.local else await run_in_threadpool(store.authenticate, secret)
+        return token is not None and Scope.AUDIT in token.scopes
+
     try:  # fail now, as a problem, if the database is down; later failures end the stream
         first = await run_in_threadpool(read_after, ledger, cursor, DEFAULT_LIMIT)
-    except Exception as e:
-        if is_database_unavailable(e):
-            return database_unavailable_problem(request, "the ledger's database cannot be reached")
-        raise
+    except DRIVER_ERRORS as e:
+        meaning = translated(e)
+        if meaning is None:
+            raise
+        return await refused(request, meaning)
     return StreamingResponse(
-        follow(ledger, cursor, first),
+        follow(ledger, cursor, first, still_allowed),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def follow(ledger: ConsentLedger, cursor: int, first: Sequence[Notification]) -> AsyncIterator[bytes]:
+async def follow(
+    ledger: ConsentLedger,
+    cursor: int,
+    first: Sequence[Notification],
+    still_allowed: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[bytes]:
     """Yield SSE frames from `cursor` on, polling the log; ends when the client goes (Starlette cancels it).
 
     While the database is unreachable the stream stays open (with keep-alive comments) and goes
-    on from its cursor once the database answers again.
+    on from its cursor once the database answers again. Every `REAUTHORISE_SECONDS` it asks
+    `still_allowed`; once not, it sends a `revoked` event and ends.
     """
     yield b"retry: 1000\n\n"
     notes: Sequence[Notification] = first
     idle = 0.0
+    checked = monotonic()
     while True:
+        if monotonic() - checked >= REAUTHORISE_SECONDS:
+            checked = monotonic()
+            if not await _allowed(still_allowed):
+                yield b'event: revoked\ndata: {"detail": "the token was revoked or lost the audit scope"}\n\n'
+                return
         for note in notes:
             yield b"id: %d\nevent: ledger-event\ndata: %b\n\n" % (note.id, orjson.dumps(item(note)))
             cursor = note.id
@@ -164,3 +200,13 @@ async def follow(ledger: ConsentLedger, cursor: int, first: Sequence[Notificatio
             if not is_database_unavailable(e):
                 raise
             notes = ()
+
+
+async def _allowed(still_allowed: Callable[[], Awaitable[bool]]) -> bool:
+    """Whether the stream may go on; while the tokens cannot be read (the database is down) it may, until they can."""
+    try:
+        return await still_allowed()
+    except Exception as e:
+        if not is_database_unavailable(e):
+            raise
+        return True

@@ -8,7 +8,7 @@ a consent gets "yes" on its very next disclosure check.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.concurrency import run_in_threadpool
@@ -37,7 +37,7 @@ from ledger.deadlines import DeadlineStatus
 from ledger.errors import InvalidFact
 from ledger.terms import DataCategory, PolicyId, Purpose, RecipientCategory, SubjectId
 from projections.errors import ViewBehind
-from projections.keeper import ViewKeeper
+from projections.keeper import MAX_LAG_SECONDS, ViewKeeper
 from projections.questions import LedgerQuestions
 
 if TYPE_CHECKING:
@@ -108,7 +108,9 @@ async def questions(connection: HTTPConnection, wait_for_position: WaitFor = Non
     if state.questions is None:
         msg = "this server answers no questions: it was started without a read model"
         raise ViewBehind(msg)
-    if wait_for_position:
+    if not wait_for_position:
+        await _current(state)
+    else:
         newest = await run_in_threadpool(cast("ConsentLedger", state.ledger).max_position)
         if wait_for_position > newest:
             msg = f"position {wait_for_position} is not in the log (the newest is {newest}); pass a write's position"
@@ -121,6 +123,28 @@ async def questions(connection: HTTPConnection, wait_for_position: WaitFor = Non
             )
             raise ViewBehind(msg)
     return cast("LedgerQuestions", state.questions)
+
+
+async def _current(state: Any) -> None:
+    """Refuse to answer from a view that lacks an event older than the lag allowed, after a moment's catching up.
+
+    A keeper that keeps up leaves nothing to do here (what it last saw is enough to know). One
+    that has fallen behind (it failed, the disk is full) is given `MAX_WAIT_SECONDS` to catch up,
+    here if need be; then the question is refused with 503 and how far behind the view is, rather
+    than answered from it as if it were current (a block recorded a moment ago would be missing).
+    """
+    keeper = cast("ViewKeeper | None", state.keeper)
+    max_lag = float(getattr(state, "max_view_lag", MAX_LAG_SECONDS))
+    if keeper is None or keeper.fresh_within(max_lag):
+        return
+    lag = await run_in_threadpool(keeper.lag)
+    if lag.seconds <= max_lag or await run_in_threadpool(keeper.wait_for, lag.log_position, MAX_WAIT_SECONDS):
+        return
+    msg = (
+        f"the read model is {lag.events} events behind the log and lacks an event recorded {lag.seconds:.1f} s ago "
+        f"(at most {max_lag:g} s allowed); nothing is wrong with what was recorded: retry in a moment"
+    )
+    raise ViewBehind(msg)
 
 
 Questions = Annotated[LedgerQuestions, Depends(questions)]
@@ -145,7 +169,7 @@ async def _answered(access: SubjectAccess, subject_id: str, question: Callable[[
     """
     recorded = access.recording(subject_id)
     try:
-        if access.ledger.backend == "sqlite":
+        if access.local:
             return question()
         return await run_in_threadpool(question)
     finally:
