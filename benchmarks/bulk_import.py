@@ -21,7 +21,6 @@ from benchmarks.history import stored_events
 from ledger.application import open_ledger
 
 if TYPE_CHECKING:
-
     from benchmarks.databases import Target
 
 CLI = str(Path(sys.executable).parent / "consent-ledger")

@@ -65,9 +65,17 @@ class _Of:
         base = None if baseline is None else float(self.m[baseline]["events_per_s"])
         ratio = _ratio(value, base)
         return Figure(
-            self.backend, self.size, name, round(value), "events/s", baseline,
-            None if base is None else round(base), ratio, f">= {goal}" if goal is not None else "",
-            _verdict(ratio, goal), _plain({k: v for k, v in measured.items() if k != "events_per_s"}),
+            self.backend,
+            self.size,
+            name,
+            round(value),
+            "events/s",
+            baseline,
+            None if base is None else round(base),
+            ratio,
+            f">= {goal}" if goal is not None else "",
+            _verdict(ratio, goal),
+            _plain({k: v for k, v in measured.items() if k != "events_per_s"}),
         )
 
     def latency(self, name: str, key: str, baseline: str | None = None) -> Figure:
@@ -77,9 +85,16 @@ class _Of:
         ratio = _ratio(measured.p50_us, None if base is None else base.p50_us, faster_is_smaller=True)
         goal = 10.0 if baseline is not None and self.size >= LATENCY_GOAL_FROM else None
         return Figure(
-            self.backend, self.size, name, measured.p50_us, "µs p50", baseline,
-            None if base is None else base.p50_us, ratio,
-            ">= 10 (naive p50 / p50)" if goal else ("(goal at 1M)" if baseline else ""), _verdict(ratio, goal),
+            self.backend,
+            self.size,
+            name,
+            measured.p50_us,
+            "µs p50",
+            baseline,
+            None if base is None else base.p50_us,
+            ratio,
+            ">= 10 (naive p50 / p50)" if goal else ("(goal at 1M)" if baseline else ""),
+            _verdict(ratio, goal),
             asdict(measured),
         )
 
@@ -134,10 +149,20 @@ def across_sizes(figures: list[Figure]) -> list[Figure]:
             if a is None or b is None or a.value is None or b.value is None:
                 continue
             growth = round(b.value / a.value, 3)
-            out.append(Figure(
-                backend, large, f"{name}: {large:,} over {small:,}", growth, "x", f"{name} at {small:,}", a.value,
-                growth, f"<= {goal}", growth <= goal,
-            ))
+            out.append(
+                Figure(
+                    backend,
+                    large,
+                    f"{name}: {large:,} over {small:,}",
+                    growth,
+                    "x",
+                    f"{name} at {small:,}",
+                    a.value,
+                    growth,
+                    f"<= {goal}",
+                    growth <= goal,
+                )
+            )
     return out
 
 

@@ -51,7 +51,9 @@ def counter(label: str, total: int, start: int = 0) -> Callable[[int], None]:
         end = "\n" if done >= total else ""
         print(
             f"\r    {label}: {done:>11,}/{total:,}  {rate:9,.0f}/s  eta {eta:5.0f} s",
-            end=end, file=sys.stderr, flush=True,
+            end=end,
+            file=sys.stderr,
+            flush=True,
         )
 
     return show

@@ -49,14 +49,23 @@ def machine(postgres_url: str | None) -> dict[str, Any]:
 
 def _cells(f: Figure) -> tuple[str, ...]:
     value = f.note if f.value is None else (f"{f.value:,.0f}" if f.value >= 100 else f"{f.value:g}")
-    base = "" if f.baseline_value is None else (
-        f"{f.baseline_value:,.0f}" if f.baseline_value >= 100 else f"{f.baseline_value:g}"
+    base = (
+        ""
+        if f.baseline_value is None
+        else (f"{f.baseline_value:,.0f}" if f.baseline_value >= 100 else f"{f.baseline_value:g}")
     )
     met = {True: "met", False: "MISSED", None: ""}[f.met]
     baseline = f"{f.baseline} = {base}" if f.baseline else ""
     return (
-        f.backend, f"{f.size:,}", f.name, value, f.unit, baseline,
-        "" if f.ratio is None else f"{f.ratio:g}", f.goal, met,
+        f.backend,
+        f"{f.size:,}",
+        f.name,
+        value,
+        f.unit,
+        baseline,
+        "" if f.ratio is None else f"{f.ratio:g}",
+        f.goal,
+        met,
     )
 
 

@@ -94,6 +94,8 @@ class OutsideConsentTerms(NoGroundForDisclosure):
     """Art. 8(4): a disclosure on a consent's ground goes beyond the data categories or transfers that consent named."""
 
     title = "The disclosure goes beyond what the consent named"
+
+
 class StorageUnavailable(LedgerError):
     """The database did not answer in time (down, unreachable, or busy past the wait allowed); retry later."""
 

@@ -266,6 +266,8 @@ def _ending(current: StateOfConsent | None, versions: list[PolicyVersion], by: d
         ends.append(StateOfConsent(current.policy_id, ConsentState.INVALIDATED, moment, acceptance, later))
     first = min(ends, key=lambda s: s.since, default=None)
     return first if first is not None and first.since <= by else None
+
+
 def behind(accepted: PolicyVersion | None, in_effect: PolicyVersion | None) -> bool:
     """Clause 9.2: the version in effect took effect after the one the subject accepted, so they were behind."""
     return accepted is not None and in_effect is not None and in_effect.takes_effect > accepted.takes_effect

@@ -94,6 +94,8 @@ def browser() -> Iterator[Browser]:
 
     with sync_playwright() as playwright, launched(playwright) as started:
         yield started
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print how many tampering cases the run tried and how many were detected (tests/tampering.py)."""
     import tampering  # noqa: PLC0415  (a helper module of the tests, imported once they ran)

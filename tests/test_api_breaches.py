@@ -27,8 +27,13 @@ def problem(response, status: int, kind: str) -> dict:
 
 
 def found(client: TestClient, **changes: object):
-    body = {"breach_ref": "inc-7", "data_categories": ["contact"], "subject_ids": ["u-1", "u-2"],
-            "occurred_at": FOUND, **changes}
+    body = {
+        "breach_ref": "inc-7",
+        "data_categories": ["contact"],
+        "subject_ids": ["u-1", "u-2"],
+        "occurred_at": FOUND,
+        **changes,
+    }
     return client.post("/v1/breaches", json=body)
 
 
@@ -41,8 +46,13 @@ def test_a_breach_found_is_recorded_and_reads_back_with_nobody_told(ledger, clie
     assert response.headers["location"].endswith(BREACH)
     breach = client.get(response.headers["location"]).json()
     assert breach == {
-        "breach_ref": "inc-7", "found_at": FOUND, "recorded_by": "security-desk", "data_categories": ["contact"],
-        "subject_ids": ["u-1", "u-2"], "subjects_told": [], "subjects_not_told": ["u-1", "u-2"],
+        "breach_ref": "inc-7",
+        "found_at": FOUND,
+        "recorded_by": "security-desk",
+        "data_categories": ["contact"],
+        "subject_ids": ["u-1", "u-2"],
+        "subjects_told": [],
+        "subjects_not_told": ["u-1", "u-2"],
         "authority_told_at": None,
     }
 
@@ -51,8 +61,10 @@ def test_the_authority_and_each_subject_told_are_recorded_and_read_back(client):
     found(client)
 
     authority = client.post(f"{BREACH}/authority-notices", json={"channel": "email", "reference": "out-118"})
-    subject = client.post(f"{BREACH}/subject-notices", json={"subject_id": "u-1", "channel": "sms",
-                                                               "occurred_at": "2026-03-02T13:00:00+05:00"})
+    subject = client.post(
+        f"{BREACH}/subject-notices",
+        json={"subject_id": "u-1", "channel": "sms", "occurred_at": "2026-03-02T13:00:00+05:00"},
+    )
 
     assert (authority.status_code, subject.status_code) == (201, 201)
     assert (authority.json()["event_type"], subject.json()["event_type"]) == ("AuthorityTold", "SubjectTold")
@@ -78,15 +90,38 @@ def test_a_retried_notice_with_the_same_idempotency_key_is_recorded_once(ledger,
 @pytest.mark.parametrize(
     ("path", "body", "status", "kind", "detail"),
     [
-        pytest.param("/v1/breaches", {"breach_ref": "inc-7", "data_categories": ["contact"], "subject_ids": ["u-9"]},
-                     422, "invalid-fact", "'inc-7' is already recorded", id="the-same-breach-twice"),
-        pytest.param("/v1/breaches/inc-8/authority-notices", {"channel": "email", "reference": "out-1"},
-                     404, "not-found", "breach 'inc-8' is not recorded", id="notice-of-an-unknown-breach"),
-        pytest.param(f"{BREACH}/subject-notices", {"subject_id": "u-3", "channel": "sms"},
-                     409, "nothing-to-act", "u-3 is not among those affected", id="telling-a-subject-not-affected"),
-        pytest.param(f"{BREACH}/authority-notices",
-                     {"channel": "email", "reference": "out-1", "occurred_at": "2026-03-02T11:00:00+05:00"},
-                     422, "invalid-fact", "nobody was told before that", id="telling-before-it-was-found"),
+        pytest.param(
+            "/v1/breaches",
+            {"breach_ref": "inc-7", "data_categories": ["contact"], "subject_ids": ["u-9"]},
+            422,
+            "invalid-fact",
+            "'inc-7' is already recorded",
+            id="the-same-breach-twice",
+        ),
+        pytest.param(
+            "/v1/breaches/inc-8/authority-notices",
+            {"channel": "email", "reference": "out-1"},
+            404,
+            "not-found",
+            "breach 'inc-8' is not recorded",
+            id="notice-of-an-unknown-breach",
+        ),
+        pytest.param(
+            f"{BREACH}/subject-notices",
+            {"subject_id": "u-3", "channel": "sms"},
+            409,
+            "nothing-to-act",
+            "u-3 is not among those affected",
+            id="telling-a-subject-not-affected",
+        ),
+        pytest.param(
+            f"{BREACH}/authority-notices",
+            {"channel": "email", "reference": "out-1", "occurred_at": "2026-03-02T11:00:00+05:00"},
+            422,
+            "invalid-fact",
+            "nobody was told before that",
+            id="telling-before-it-was-found",
+        ),
     ],
 )
 def test_every_refusal_is_a_problem_that_says_why_and_records_nothing(

@@ -95,8 +95,11 @@ def test_publishing_a_published_version_with_another_text_is_a_409_problem_and_r
     client.post(VERSIONS, json=version_one())
     position = ledger.max_position()
 
-    answer = problem(client.post(VERSIONS, json=version_one(texts={"en": "Privacy policy v1, edited"})), 409,
-                     "policy-version-conflict")
+    answer = problem(
+        client.post(VERSIONS, json=version_one(texts={"en": "Privacy policy v1, edited"})),
+        409,
+        "policy-version-conflict",
+    )
 
     assert "publish a new version number" in answer["detail"]
     assert ledger.max_position() == position

@@ -27,20 +27,33 @@ from audit.merkle import (
 )
 
 # The RFC 6962 test data (transparency-dev/merkle testonly/constants.go).
-LEAVES = [bytes.fromhex(h) for h in (
-    "", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f",
-)]
-ROOTS = [bytes.fromhex(h) for h in (
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
-)]
+LEAVES = [
+    bytes.fromhex(h)
+    for h in (
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    )
+]
+ROOTS = [
+    bytes.fromhex(h)
+    for h in (
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    )
+]
 NODE_HASHES = {
     (0, 0): "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     (0, 1): "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
@@ -60,34 +73,77 @@ NODE_HASHES = {
 }
 # (leaf numbered from 1, tree size, audit path) from transparency-dev/merkle proof/verify_test.go.
 INCLUSION_VECTORS = [
-    (1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    (
+        1,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-    (6, 8, ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        6,
+        8,
+        [
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
     (3, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
-    (2, 5, ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    (
+        2,
+        5,
+        [
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
 ]
 CONSISTENCY_VECTORS = [
     (1, 1, []),
-    (1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    (
+        1,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-    (6, 8, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        6,
+        8,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
-    (2, 5, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
-    (6, 7, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
+    (
+        2,
+        5,
+        [
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
+    (
+        6,
+        7,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
             "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
 ]
 
 
 # The independent verifier: RFC 9162 section 2.1's recursive definitions, nothing else.
+
 
 def rfc_hash(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
@@ -184,6 +240,7 @@ def independent_consistency_holds(m: int, n: int, old_root: bytes, new_root: byt
 
 # Helpers over our code.
 
+
 def grown(leaves: list[bytes]) -> tuple[CompactRange, dict[tuple[int, int], bytes]]:
     tree = CompactRange()
     nodes: dict[tuple[int, int], bytes] = {}
@@ -205,6 +262,7 @@ _, MANY_NODES = grown(MANY)
 
 
 # Vectors.
+
 
 def test_the_empty_tree_has_the_hash_of_nothing_as_its_root() -> None:
     assert CompactRange().root() == EMPTY_ROOT == ROOTS[0]
@@ -252,6 +310,7 @@ def test_the_independent_verifier_agrees_with_the_published_vectors() -> None:
 
 # Every leaf and size up to 40, against the independent verifier.
 
+
 def test_every_inclusion_proof_up_to_40_leaves_is_the_rfcs_and_verifies_independently() -> None:
     for size in range(1, len(MANY) + 1):
         root = rfc_mth(MANY[:size])
@@ -293,6 +352,7 @@ def test_a_tree_resumed_from_its_compact_range_or_completed_by_a_suffix_has_the_
 # shape (twice or half): sizes of the same shape give the same path, which is why a proof is
 # always checked against the size its signed checkpoint states.
 
+
 def test_no_altered_inclusion_proof_verifies_with_either_verifier() -> None:
     for size in (1, 2, 3, 7, 8, 13, 32, 40):
         root = rfc_mth(MANY[:size])
@@ -313,7 +373,7 @@ def test_no_altered_inclusion_proof_verifies_with_either_verifier() -> None:
             for i in range(len(path)):
                 flipped = bytearray(path[i])
                 flipped[0] ^= 8
-                wrong.append((index, size, leaf, [*path[:i], bytes(flipped), *path[i + 1:]]))
+                wrong.append((index, size, leaf, [*path[:i], bytes(flipped), *path[i + 1 :]]))
             for i_, n_, leaf_, path_ in wrong:
                 assert not verify_inclusion(leaf_, i_, n_, path_, root), (index, size, i_, n_)
                 if (i_, n_, leaf_) != (index, size, leaf) or path_ != path:
@@ -339,7 +399,7 @@ def test_no_altered_consistency_proof_verifies_with_either_verifier() -> None:
             for i in range(len(proof)):
                 flipped = bytearray(proof[i])
                 flipped[0] ^= 16
-                wrong.append((old, new, roots[old], roots[new], [*proof[:i], bytes(flipped), *proof[i + 1:]]))
+                wrong.append((old, new, roots[old], roots[new], [*proof[:i], bytes(flipped), *proof[i + 1 :]]))
             for m, n, r1, r2, p in wrong:
                 assert not verify_consistency(m, n, r1, r2, p), (old, new, m, n)
                 assert not independent_consistency_holds(m, n, r1, r2, p), (old, new, m, n)

@@ -78,11 +78,15 @@ def test_a_headless_browser_shows_the_answer_the_timeline_and_the_verification(
 def test_values_that_look_like_markup_are_shown_as_text_not_run(tmp_path: Path, browser: Browser) -> None:
     hostile = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
     bundle = {
-        "subject_id": hostile, "at": "2026-03-05T00:00:00+00:00", "answer": {"sentence": hostile, "policies": []},
+        "subject_id": hostile,
+        "at": "2026-03-05T00:00:00+00:00",
+        "answer": {"sentence": hostile, "policies": []},
         "events": [
             {"kind": hostile, "position": 1, "occurred_at": hostile, "recorded_at": "x", "summary": {"a": hostile}},
         ],
-        "checkpoint": {"note": hostile}, "public_key": hostile, "not_part_of_proof": {"label": hostile},
+        "checkpoint": {"note": hostile},
+        "public_key": hostile,
+        "not_part_of_proof": {"label": hostile},
     }
     page_file = tmp_path / "bundle.html"
     page_file.write_text(render(bundle))

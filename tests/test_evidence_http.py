@@ -46,8 +46,9 @@ def test_the_disputes_team_gets_a_bundle_that_verifies_and_the_read_is_logged(
     headers = bearer(ledger, "disputes-team", Scope.EVIDENCE)
     log = AccessLog(ledger)
 
-    answer = served.get(f"/v1/subjects/{PAPER}/evidence", params={"at": (PAPER_SIGNED + timedelta(days=1)).isoformat()},
-                        headers=headers)
+    answer = served.get(
+        f"/v1/subjects/{PAPER}/evidence", params={"at": (PAPER_SIGNED + timedelta(days=1)).isoformat()}, headers=headers
+    )
 
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/json"
@@ -56,7 +57,9 @@ def test_the_disputes_team_gets_a_bundle_that_verifies_and_the_read_is_logged(
     assert verify_bundle(answer.content, PUBLIC).ok
     [access] = log.entries(subject_id=PAPER)
     assert (access.caller, access.route, access.purpose) == (
-        "disputes-team", "GET /v1/subjects/{subject_id}/evidence", PURPOSE
+        "disputes-team",
+        "GET /v1/subjects/{subject_id}/evidence",
+        PURPOSE,
     )
 
 
@@ -64,8 +67,9 @@ def test_the_disputes_team_gets_a_bundle_that_verifies_and_the_read_is_logged(
 def test_a_browser_or_format_html_gets_the_printable_page(served: TestClient, ledger: ConsentLedger, ask) -> None:
     headers = {**bearer(ledger, "disputes-team", Scope.EVIDENCE), **ask.get("headers", {})}
 
-    page = served.get(f"/v1/subjects/{ANNA}/evidence", params={"at": V2_FROM.isoformat(), **ask.get("params", {})},
-                      headers=headers)
+    page = served.get(
+        f"/v1/subjects/{ANNA}/evidence", params={"at": V2_FROM.isoformat(), **ask.get("params", {})}, headers=headers
+    )
 
     assert page.status_code == 200, page.text
     assert page.headers["content-type"].startswith("text/html")
@@ -107,8 +111,11 @@ def test_without_a_signing_key_the_server_refuses_evidence_and_checkpoints_clear
 ) -> None:
     dispute(ledger, clock)
     with TestClient(create_app(ledger, open_view(database)), headers=bearer(ledger, "all")) as client:
-        refused = [client.get(f"/v1/subjects/{ANNA}/evidence"), client.post("/v1/audit/checkpoints"),
-                   client.get("/v1/audit/public-key")]
+        refused = [
+            client.get(f"/v1/subjects/{ANNA}/evidence"),
+            client.post("/v1/audit/checkpoints"),
+            client.get("/v1/audit/public-key"),
+        ]
 
     assert {r.status_code for r in refused} == {400}
     assert all("signing key" in r.json()["detail"] for r in refused)
@@ -143,22 +150,30 @@ def test_inclusion_and_consistency_proofs_verify_against_the_signed_roots(
     consented(ledger, ANNA, "2")
     new = served.post("/v1/audit/checkpoints", headers=headers).json()
 
-    inclusion = served.get("/v1/audit/proofs/inclusion", params={"position": 3, "size": old["tree_size"]},
-                           headers=headers).json()
-    consistency = served.get("/v1/audit/proofs/consistency", params={"from_size": old["tree_size"]},
-                             headers=headers).json()
+    inclusion = served.get(
+        "/v1/audit/proofs/inclusion", params={"position": 3, "size": old["tree_size"]}, headers=headers
+    ).json()
+    consistency = served.get(
+        "/v1/audit/proofs/consistency", params={"from_size": old["tree_size"]}, headers=headers
+    ).json()
 
     stored = inclusion["event"]
     from uuid import UUID  # noqa: PLC0415
 
-    leaf = LoggedEvent(stored["position"], UUID(stored["originator_id"]), stored["version"], stored["topic"],
-                       base64.b64decode(stored["state"])).leaf_hash()
+    leaf = LoggedEvent(
+        stored["position"],
+        UUID(stored["originator_id"]),
+        stored["version"],
+        stored["topic"],
+        base64.b64decode(stored["state"]),
+    ).leaf_hash()
     path = [base64.b64decode(h) for h in inclusion["inclusion"]]
     assert verify_inclusion(leaf, inclusion["leaf_index"], old["tree_size"], path, bytes.fromhex(old["root"]))
     assert (consistency["from_size"], consistency["to_size"]) == (old["tree_size"], new["tree_size"])
     proof = [base64.b64decode(h) for h in consistency["consistency"]]
-    assert verify_consistency(old["tree_size"], new["tree_size"], bytes.fromhex(old["root"]),
-                              bytes.fromhex(new["root"]), proof)
+    assert verify_consistency(
+        old["tree_size"], new["tree_size"], bytes.fromhex(old["root"]), bytes.fromhex(new["root"]), proof
+    )
 
 
 def test_a_proof_that_cannot_be_given_is_a_404_problem(served: TestClient, ledger: ConsentLedger) -> None:
@@ -175,10 +190,16 @@ def test_a_proof_that_cannot_be_given_is_a_404_problem(served: TestClient, ledge
         assert answer.json()["type"].endswith(":proof-unavailable")
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "/v1/audit/checkpoints"), ("post", "/v1/audit/checkpoints"), ("get", "/v1/audit/public-key"),
-    ("get", "/v1/audit/proofs/inclusion?position=1"), ("get", "/v1/audit/proofs/consistency?from_size=0"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/v1/audit/checkpoints"),
+        ("post", "/v1/audit/checkpoints"),
+        ("get", "/v1/audit/public-key"),
+        ("get", "/v1/audit/proofs/inclusion?position=1"),
+        ("get", "/v1/audit/proofs/consistency?from_size=0"),
+    ],
+)
 def test_audit_routes_need_the_audit_scope(served: TestClient, ledger: ConsentLedger, method: str, path: str) -> None:
     others = bearer(ledger, "disputes-team", Scope.EVIDENCE, Scope.READ, Scope.WRITE, Scope.ADMIN)
 
@@ -191,8 +212,11 @@ def test_audit_routes_need_the_audit_scope(served: TestClient, ledger: ConsentLe
     ("ask", "language", "words"),
     [
         ({"params": {"lang": "kk"}}, "kk", ("Келісімнің дәлелі", "2026 жылғы")),
-        ({"headers": {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}}, "ru",
-         ("Доказательства согласия", "марта 2026 г.")),
+        (
+            {"headers": {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}},
+            "ru",
+            ("Доказательства согласия", "марта 2026 г."),
+        ),
         ({"headers": {"Accept-Language": "de, en;q=0.3"}}, "en", ("Evidence of consent", "March 2026")),
     ],
 )
@@ -201,9 +225,11 @@ def test_the_printable_page_reads_in_the_language_asked_for_with_times_in_the_op
 ) -> None:
     headers = {**bearer(ledger, "disputes-team", Scope.EVIDENCE), **ask.get("headers", {})}
 
-    page = served.get(f"/v1/subjects/{PAPER}/evidence", headers=headers,
-                      params={"at": (PAPER_SIGNED + timedelta(days=1)).isoformat(), "format": "html",
-                              **ask.get("params", {})})
+    page = served.get(
+        f"/v1/subjects/{PAPER}/evidence",
+        headers=headers,
+        params={"at": (PAPER_SIGNED + timedelta(days=1)).isoformat(), "format": "html", **ask.get("params", {})},
+    )
 
     assert page.status_code == 200, page.text
     assert page.headers["content-language"] == language
