@@ -121,6 +121,8 @@ KINDS: Final[dict[str, dict[Lang, str]]] = {
         "ru": "Опубликована редакция политики",
         "en": "Policy version published",
     },
+    "ConsentRequested": {"kk": "Келісім сұралды", "ru": "Запрошено согласие", "en": "Consent requested"},
+    "ConsentRefused": {"kk": "Келісім берілмеді", "ru": "В согласии отказано", "en": "Consent refused"},
     "ConsentGranted": {"kk": "Келісім берілді", "ru": "Согласие дано", "en": "Consent given"},
     "ConsentWithdrawn": {"kk": "Келісім кері қайтарылды", "ru": "Согласие отозвано", "en": "Consent withdrawn"},
     "WithdrawalRefused": {"kk": "Кері қайтарудан бас тартылды", "ru": "В отзыве отказано", "en": "Withdrawal refused"},
