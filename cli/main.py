@@ -46,8 +46,9 @@ from ledger.errors import LedgerError
 from ledger.sealing import MasterKeyError
 from ledger.storage import Database
 from projections.compliance import Finding, check_history
-from projections.keeper import BackgroundKeeper, ViewKeeper, rebuild
+from projections.keeper import BackgroundKeeper, ViewKeeper
 from projections.questions import LedgerQuestions
+from projections.rebuild import rebuild
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable

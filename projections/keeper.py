@@ -133,7 +133,9 @@ class ViewKeeper:
             statements.extend(project(decode(note), note.id))
         return statements
 
-    def fill(self, *, batch: int = REBUILD_BATCH, progress: Callable[[int], None] | None = None) -> None:
+    def fill(
+        self, *, until: int | None = None, batch: int = REBUILD_BATCH, progress: Callable[[int], None] | None = None
+    ) -> None:
         """Apply the events the view uses from the tracked position on, projecting a batch while the last commits.
 
         For a generation nobody reads yet: the projection's Python and the database's work overlap
@@ -161,7 +163,7 @@ class ViewKeeper:
                 self.projection.forget()
             self.projection.before_reading = committed
             try:
-                while notes := select(start=position + 1, limit=batch, topics=self.projection.topics):
+                while notes := select(start=position + 1, limit=batch, stop=until, topics=self.projection.topics):
                     statements = self._statements(notes)
                     committed()
                     self.projection.settle()
@@ -293,27 +295,6 @@ class ViewKeeper:
                 self.catch_up()
             except Exception:  # the subscription loop reports outages; the sweep just tries again
                 log.debug("sweep failed; next one in %s s", every, exc_info=True)
-
-
-def rebuild(ledger: ConsentLedger, database: Database, progress: Callable[[int], None] | None = None) -> LedgerView:
-    """Fill a fresh generation of the view from position 0, then point readers at it.
-
-    Readers keep using the current generation until the pointer moves; the generation before
-    the current one is dropped first, so at most two exist at once. Interrupted, a rebuild
-    resumes from the new generation's tracked position when run again. The new generation's
-    secondary indexes are built once, after the fill and before the pointer moves.
-    """
-    current = open_view(database)
-    previous = current.generation - 1
-    if previous >= 0:
-        current.drop_generation(previous)
-    fresh = open_view(database, generation=current.generation + 1, indexed=False)
-    keeper = ViewKeeper(ledger, fresh)
-    keeper.fill(progress=progress)
-    fresh.create_indexes()
-    fresh.make_current()
-    keeper.catch_up(progress=progress)
-    return fresh
 
 
 def _nothing() -> None:

@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -89,6 +89,8 @@ class LedgerView(ViewRows, TrackingRecorder):
     datastore: Any
     placeholder = "?"
     generation = 0
+    part = ""
+    """Which part of a fill in parts this view writes for (`projections.rebuild`); "" for the generation itself."""
     refresh_interval = 1.0
     """How often (seconds) a long-lived view checks whether a rebuild moved the pointer."""
 
@@ -103,6 +105,7 @@ class LedgerView(ViewRows, TrackingRecorder):
             for statement in self._create_statements(generation, indexed=indexed):
                 c.execute(statement)
         self.generation = generation
+        self._tables: dict[str, str] = {}
         if not hasattr(self, "switching"):
             self.switching = threading.RLock()  # made once: a rebind must not swap the lock a keeper holds
             self._idle: list[Any] = []
@@ -184,10 +187,10 @@ class LedgerView(ViewRows, TrackingRecorder):
 
     @property
     def tracking_name(self) -> str:
-        """The name this generation tracks its position under."""
-        return f"ConsentLedger/view{FORMAT}{self.generation}"
+        """The name this generation (or this part of its fill, `projections.rebuild`) tracks its position under."""
+        return f"ConsentLedger/view{FORMAT}{self.generation}{self.part}"
 
-    @property
+    @cached_property
     def storage(self) -> Storage:
         """What differs between the backends, for this view's datastore."""
         return Storage.of(self.datastore)
@@ -197,8 +200,12 @@ class LedgerView(ViewRows, TrackingRecorder):
         return self.storage.qualify(name)
 
     def table(self, name: str) -> str:
-        """The name of one of this generation's tables."""
-        return self.qualify(f"{self.prefix}{name}")
+        """The name of one of this generation's tables (kept: a replay asks for one several times an event)."""
+        try:
+            return self._tables[name]
+        except KeyError:
+            table = self._tables[name] = self.qualify(f"{self.prefix}{name}")
+            return table
 
     def create_indexes(self) -> None:
         """Create this generation's secondary indexes if missing (before readers are pointed at it)."""

@@ -15,8 +15,8 @@ from ledger.claim import ClaimFiling
 from ledger.storage import Database
 from ledger.terms import SubjectId
 from projections.compliance import check_history
-from projections.keeper import rebuild
 from projections.questions import LedgerQuestions
+from projections.rebuild import rebuild
 
 if TYPE_CHECKING:
     from pathlib import Path

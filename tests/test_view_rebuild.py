@@ -11,8 +11,9 @@ from given import POLICY, SERVICE, consented, published
 
 from ledger.subject_facts import Disclosure, Withdrawal
 from ledger.terms import DataCategory, DisclosureGround, Purpose, RecipientCategory, SubjectId
-from projections.keeper import ViewKeeper, open_view, rebuild
+from projections.keeper import ViewKeeper, open_view
 from projections.questions import LedgerQuestions
+from projections.rebuild import fill_part, rebuild
 from projections.view import FORMAT, INDEXES, TABLES
 from projections.view_backends import SQLiteLedgerView
 
@@ -105,9 +106,8 @@ def test_a_generation_built_before_answers_were_pre_judged_is_judged_when_opened
     ] == expected
 
 
-def test_a_rebuild_fills_the_same_rows_as_a_keeper_following_in_small_batches(
-    ledger: ConsentLedger, database: Database, clock: FakeClock
-) -> None:
+def busy(ledger: ConsentLedger, clock: FakeClock) -> None:
+    """Ninety subjects who consent, have their address disclosed, and a third of whom withdraw."""
     # Enough rows of each kind that a rebuild takes its bulk paths (PostgreSQL copies from 64 rows on).
     published(ledger, at=clock.now - timedelta(days=30))
     for n in range(90):
@@ -129,6 +129,12 @@ def test_a_rebuild_fills_the_same_rows_as_a_keeper_following_in_small_batches(
         if n % 3 == 0:
             clock.advance(hours=1)
             ledger.record(SERVICE, Withdrawal(subject_id=subject, policy_id=POLICY, channel="app"))
+
+
+def test_a_rebuild_fills_the_same_rows_as_a_keeper_following_in_small_batches(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    busy(ledger, clock)
     live = open_view(database)
     ViewKeeper(ledger, live).catch_up(batch=7)
 
@@ -139,6 +145,37 @@ def test_a_rebuild_fills_the_same_rows_as_a_keeper_following_in_small_batches(
     for table in TABLES:
         assert rows_of(rebuilt, table) == rows_of(live, table), table
     assert indexes_of(rebuilt) == indexes_of(live) == set(INDEXES)  # built after the fill, before the swap
+
+
+def test_a_rebuild_in_parts_by_subject_fills_the_same_rows_as_one_keeper(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    busy(ledger, clock)
+    live = open_view(database)
+    ViewKeeper(ledger, live).catch_up(batch=7)
+
+    rebuilt = rebuild(ledger, database, parts=3)
+
+    assert rebuilt.position() == ledger.max_position()
+    for table in TABLES:
+        assert rows_of(rebuilt, table) == rows_of(live, table), table
+
+
+def test_a_fill_in_parts_that_stopped_part_way_resumes_each_part_where_it_was(
+    ledger: ConsentLedger, database: Database, clock: FakeClock
+) -> None:
+    busy(ledger, clock)
+    live = open_view(database)
+    ViewKeeper(ledger, live).catch_up()
+    fresh = open_view(database, generation=live.generation + 1, indexed=False)
+    fill_part(database, fresh.generation, (1, 2), ledger.max_position() // 2)  # part 1 got half-way, part 0 nowhere
+    assert fresh.position() == 0
+
+    rebuilt = rebuild(ledger, database, parts=2)
+
+    assert rebuilt.generation == fresh.generation
+    for table in TABLES:
+        assert rows_of(rebuilt, table) == rows_of(live, table), table
 
 
 def indexes_of(view: LedgerView) -> set[str]:

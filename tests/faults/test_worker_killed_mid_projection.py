@@ -32,7 +32,8 @@ from api.tokens import Scope
 from ledger.application import ConsentLedger, open_ledger
 from ledger.sealing import new_master_key, parse_master_key
 from ledger.storage import Database
-from projections.keeper import open_view, rebuild
+from projections.keeper import open_view
+from projections.rebuild import rebuild
 from projections.view import TABLES, LedgerView
 
 CLI = str(Path(sys.executable).parent / "consent-ledger")
